@@ -1,0 +1,16 @@
+# gr-issc: `make demo` and `make test` set everything up first (scripts/setup.sh, idempotent).
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup test demo clean
+setup:
+	@bash scripts/setup.sh
+
+test: setup
+	$(PY) -m pytest -q tests
+
+demo: setup
+	$(VENV)/bin/issc regime --scenario paper --format table
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,347 @@
+"""Scenario files: the YAML description of one ISSC deployment, validated into dataclasses.
+
+A scenario is named by a shipped name (``paper``) or by a path to a ``.yml`` file. Keys left out
+take the defaults below, which are the paper's values (MODEL.md section 9); these dataclass
+defaults are the single source of defaults for the CLI, the blocks and the GRC YAML.
+
+Every validation error is a :class:`ScenarioError` whose message names the file, the key and the
+allowed range, e.g. ``scenario 'my.yml': key 'arrays.n_tx': must be an integer in [1, 256], got 0``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import yaml
+
+from .errors import ScenarioError
+
+SCENARIO_DIR = Path(__file__).resolve().parent / "data" / "scenarios"
+MIN_SEPARATION_M = 1.0
+"""Nodes closer than this are 'co-located': the far-field angles and path losses are meaningless."""
+
+MAX_COORDINATE_M = 1.0e6
+MAX_SWEEP_POINTS = 1000
+
+
+# ---------------------------------------------------------------------------------------------
+# field kinds: each knows how to check one YAML value and describe its allowed range
+@dataclass(frozen=True)
+class Number:
+    lo: float
+    hi: float
+    integer: bool = False
+    lo_open: bool = False
+
+    def describe(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        left = "(" if self.lo_open else "["
+        return f"{kind} in {left}{_fmt(self.lo)}, {_fmt(self.hi)}]"
+
+    def check(self, value: Any):
+        if isinstance(value, bool) or value is None:
+            raise ValueError
+        if isinstance(value, str) and not self.integer:
+            value = float(value)  # PyYAML reads `1e8` (no dot) as a string
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError
+        if self.integer:
+            if float(value) != int(value):
+                raise ValueError
+            value = int(value)
+        else:
+            value = float(value)
+        too_low = value <= self.lo if self.lo_open else value < self.lo
+        if too_low or value > self.hi:
+            raise ValueError
+        return value
+
+
+@dataclass(frozen=True)
+class Point:
+    def describe(self) -> str:
+        return f"a point [x, y] in metres, each coordinate within +-{_fmt(MAX_COORDINATE_M)}"
+
+    def check(self, value: Any):
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise ValueError
+        coord = Number(-MAX_COORDINATE_M, MAX_COORDINATE_M)
+        return (coord.check(value[0]), coord.check(value[1]))
+
+
+@dataclass(frozen=True)
+class Sweep:
+    lo: float
+    hi: float
+
+    def describe(self) -> str:
+        return (f"{{start, stop, step}} with {_fmt(self.lo)} <= start <= stop <= {_fmt(self.hi)}, "
+                f"step > 0 and at most {MAX_SWEEP_POINTS} points")
+
+    def check(self, value: Any):
+        if not isinstance(value, Mapping) or set(value) != {"start", "stop", "step"}:
+            raise ValueError
+        bound = Number(self.lo, self.hi)
+        start, stop = bound.check(value["start"]), bound.check(value["stop"])
+        step = Number(0.0, self.hi - self.lo if self.hi > self.lo else 1.0, lo_open=True).check(value["step"])
+        if stop < start or (stop - start) / step + 1 > MAX_SWEEP_POINTS:
+            raise ValueError
+        return (start, stop, step)
+
+
+@dataclass(frozen=True)
+class Choice:
+    options: tuple
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(repr(o) for o in self.options)
+
+    def check(self, value: Any):
+        if value not in self.options:
+            raise ValueError
+        return value
+
+
+def _fmt(x: float) -> str:
+    if float(x).is_integer() and abs(x) < 1e7:
+        return str(int(x))
+    return f"{x:g}"
+
+
+def _spec(default, kind, doc):
+    return field(default=default, metadata={"kind": kind, "doc": doc})
+
+
+# ---------------------------------------------------------------------------------------------
+# sections (YAML section name = the dataclass's SECTION)
+@dataclass(frozen=True)
+class GeometryConfig:
+    SECTION = "geometry"
+    tx: tuple = _spec((0.0, 0.0), Point(), "transmitter (TR) array centre, metres")
+    target: tuple = _spec((100.0, 50.0), Point(), "point target, metres")
+    sensing_rx: tuple = _spec((0.0, 50.0), Point(), "sensing receiver (SRE) array, metres")
+    comm_rx: tuple = _spec((20.0, 30.0), Point(), "communication receiver (CRE), metres")
+
+
+@dataclass(frozen=True)
+class ArraysConfig:
+    SECTION = "arrays"
+    n_tx: int = _spec(4, Number(1, 256, integer=True), "transmit antennas N_T (ULA)")
+    n_rx: int = _spec(4, Number(1, 256, integer=True), "sensing receive antennas N_R (ULA)")
+    spacing_wavelengths: float = _spec(0.5, Number(0.0, 10.0, lo_open=True), "element spacing d_a / lambda")
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    SECTION = "channel"
+    path_loss_exponent: float = _spec(3.0, Number(1.0, 8.0), "path-loss exponent epsilon")
+    rcs_coefficient: float = _spec(0.6, Number(0.0, 1.0e6, lo_open=True), "reflection coefficient beta_s")
+    comm_noise_dbm: float = _spec(-50.0, Number(-250.0, 60.0), "CRE noise power sigma_n^2, dBm")
+    sensing_noise_dbm: float = _spec(-50.0, Number(-250.0, 60.0), "SRE noise power per antenna sigma_s^2, dBm")
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    SECTION = "sync"
+    sigma_ns: float = _spec(100.0, Number(0.0, 1.0e6), "std of the TR-SRE time-sync error, ns (0: perfect sync)")
+
+
+@dataclass(frozen=True)
+class SignalConfig:
+    SECTION = "signal"
+    bandwidth_hz: float = _spec(100.0e6, Number(1.0e3, 1.0e11), "bandwidth = sample rate = symbol rate B, Hz")
+    carrier_hz: float = _spec(3.5e9, Number(1.0e6, 1.0e12), "carrier frequency, Hz (only d_a/lambda matters)")
+    blocklength: int = _spec(256, Number(1, 1_000_000, integer=True), "channel-code blocklength L, channel uses")
+    sensing_block: int = _spec(1024, Number(2, 1 << 22, integer=True), "sensing block length N, samples")
+    modulation: str = _spec("qpsk", Choice(("qpsk",)), "communication constellation")
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    SECTION = "budget"
+    power_dbm: float = _spec(30.0, Number(-30.0, 80.0), "transmit power budget P_T, dBm")
+    power_sweep_dbm: tuple = _spec((20.0, 40.0, 2.0), Sweep(-30.0, 80.0), "P_T sweep {start, stop, step}, dBm")
+    hcrb_threshold_m2: float = _spec(500.0, Number(0.0, 1.0e12), "threshold Pi on tr(HCRB) of the position, m^2")
+    abr: float = _spec(1.0 / 32.0, Number(0.0, 1.0, lo_open=True), "bandwidth ratio E_a^max / M")
+    sensing_streams: int = _spec(1, Number(1, 256, integer=True), "number r_0 of sensing streams (<= n_tx)")
+
+
+SECTIONS = (GeometryConfig, ArraysConfig, ChannelConfig, SyncConfig, SignalConfig, BudgetConfig)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. Build it with :func:`load_scenario` or :meth:`from_dict`."""
+
+    name: str = "default"
+    description: str = ""
+    source: str = "<defaults>"
+    geometry: GeometryConfig = field(default_factory=GeometryConfig)
+    arrays: ArraysConfig = field(default_factory=ArraysConfig)
+    channel: ChannelConfig = field(default_factory=ChannelConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    signal: SignalConfig = field(default_factory=SignalConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>", name: str | None = None) -> "Scenario":
+        """Validate a mapping as read from YAML. Raises :class:`ScenarioError`."""
+        def fail(key, message):
+            raise ScenarioError(f"scenario '{source}': key '{key}': {message}")
+
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise ScenarioError(f"scenario '{source}': the top level must be a mapping of sections, "
+                                f"got {type(data).__name__}")
+        known = {s.SECTION: s for s in SECTIONS}
+        for key in data:
+            if key not in known and key not in ("name", "description"):
+                fail(key, "unknown section (allowed: name, description, " + ", ".join(known) + ")")
+        for key in ("name", "description"):
+            if key in data and not isinstance(data[key], str):
+                fail(key, f"must be a string, got {data[key]!r}")
+        sections = {}
+        for section_name, section_cls in known.items():
+            raw = data.get(section_name, {})
+            if raw is None:
+                raw = {}
+            if not isinstance(raw, Mapping):
+                fail(section_name, f"must be a mapping, got {raw!r}")
+            fields = {f.name: f for f in dataclasses.fields(section_cls)}
+            for key in raw:
+                if key not in fields:
+                    fail(f"{section_name}.{key}", "unknown key (allowed: " + ", ".join(fields) + ")")
+            values = {}
+            for key, spec in fields.items():
+                if key not in raw:
+                    continue
+                kind = spec.metadata["kind"]
+                try:
+                    values[key] = kind.check(raw[key])
+                except (ValueError, TypeError, OverflowError):
+                    fail(f"{section_name}.{key}", f"must be {kind.describe()}, got {raw[key]!r}")
+            sections[section_name] = section_cls(**values)
+        scenario = cls(name=name or data.get("name") or Path(source).stem,
+                       description=data.get("description", ""), source=source, **sections)
+        scenario._check_consistency(fail)
+        return scenario
+
+    def _check_consistency(self, fail):
+        g = self.geometry
+        pairs = (("tx", "target"), ("sensing_rx", "target"), ("tx", "comm_rx"))
+        for a, b in pairs:
+            dist = math.dist(getattr(g, a), getattr(g, b))
+            if dist < MIN_SEPARATION_M:
+                fail(f"geometry.{b}", f"is {dist:g} m from geometry.{a}; nodes must be at least "
+                                      f"{MIN_SEPARATION_M:g} m apart (co-located nodes have no direction)")
+        if self.budget.sensing_streams > self.arrays.n_tx:
+            fail("budget.sensing_streams", f"must be an integer in [1, arrays.n_tx = {self.arrays.n_tx}], "
+                                           f"got {self.budget.sensing_streams}")
+
+    def replace(self, **sections) -> "Scenario":
+        """A copy with some values changed, e.g. ``scn.replace(budget={"power_dbm": 35})``.
+
+        The result is validated like a file would be.
+        """
+        data = self.to_dict()
+        for section, values in sections.items():
+            if section not in data or not isinstance(data[section], dict):
+                raise ScenarioError(f"scenario '{self.source}': key '{section}': unknown section")
+            data[section].update(values)
+        return Scenario.from_dict(data, source=self.source, name=self.name)
+
+    # -- export ---------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        out: dict = {"name": self.name, "description": self.description}
+        for section_cls in SECTIONS:
+            section = getattr(self, section_cls.SECTION)
+            values = {}
+            for f in dataclasses.fields(section):
+                value = getattr(section, f.name)
+                if isinstance(f.metadata["kind"], Sweep):
+                    value = dict(zip(("start", "stop", "step"), value))
+                elif isinstance(value, tuple):
+                    value = list(value)
+                values[f.name] = value
+            out[section_cls.SECTION] = values
+        return out
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    # -- derived quantities ----------------------------------------------------------------
+    def power_sweep_dbm(self) -> np.ndarray:
+        start, stop, step = self.budget.power_sweep_dbm
+        count = int(math.floor((stop - start) / step + 1e-9)) + 1
+        return start + step * np.arange(count)
+
+
+def shipped_scenarios() -> list[str]:
+    """Names of the scenarios shipped in the package's data directory."""
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yml"))
+
+
+def scenario_path(name_or_path: str | Path) -> Path:
+    """Resolve a shipped name or a path to a scenario file. Raises :class:`ScenarioError`."""
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix in (".yml", ".yaml") or path.exists() or "/" in text:
+        if not path.is_file():
+            raise ScenarioError(f"scenario '{text}': no such file")
+        return path
+    shipped = SCENARIO_DIR / f"{text}.yml"
+    if not shipped.is_file():
+        raise ScenarioError(f"scenario '{text}': not a file and not a shipped scenario "
+                            f"(shipped: {', '.join(shipped_scenarios())})")
+    return shipped
+
+
+def load_scenario(name_or_path: str | Path | Scenario) -> Scenario:
+    """Load and validate a scenario by shipped name or path (a Scenario is returned unchanged)."""
+    if isinstance(name_or_path, Scenario):
+        return name_or_path
+    path = scenario_path(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"scenario '{path}': cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ScenarioError(f"scenario '{path}': not valid YAML{line}: "
+                            f"{getattr(exc, 'problem', None) or exc}") from None
+    return Scenario.from_dict(data, source=str(path), name=path.stem)
+
+
+def reference_markdown() -> str:
+    """The scenario key reference (docs/scenarios.md), generated from the dataclasses above so the
+    documented defaults and ranges cannot drift from the validated ones."""
+    lines = ["# Scenario file reference", "",
+             "Generated by `issc scenario --reference` from `python/issc/scenario.py`; do not edit by hand.",
+             "Every key is optional: a missing key takes the default (the paper's value, MODEL.md section 9).",
+             "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
+    defaults = Scenario().to_dict()
+    for section_cls in SECTIONS:
+        for f in dataclasses.fields(section_cls):
+            default = defaults[section_cls.SECTION][f.name]
+            lines.append(f"| `{section_cls.SECTION}.{f.name}` | `{_inline(default)}` | "
+                         f"{f.metadata['kind'].describe()} | {f.metadata['doc']} |")
+    lines += ["", f"Nodes `tx`-`target`, `sensing_rx`-`target` and `tx`-`comm_rx` must be at least "
+              f"{MIN_SEPARATION_M:g} m apart; `budget.sensing_streams` must not exceed `arrays.n_tx`.", ""]
+    return "\n".join(lines)
+
+
+def _inline(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float):
+        return _fmt(value)
+    return str(value)

@@ -1,0 +1,63 @@
+"""The two installs work: pip's (the .venv console script ``issc``) and CMake's (the GNU Radio way,
+into a temporary prefix, imported as ``from gnuradio import issc`` with that prefix on PYTHONPATH)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_pyproject_lists_every_subpackage():
+    text = (REPO / "pyproject.toml").read_text()
+    listed = set(re.search(r"packages = \[(.*?)\]", text).group(1).replace('"', "").replace(" ", "").split(","))
+    on_disk = {"gnuradio." + ".".join(p.parent.relative_to(REPO / "python").parts)
+               for p in (REPO / "python" / "issc").rglob("__init__.py")}
+    assert listed == on_disk
+
+
+def test_pip_installed_console_script():
+    script = Path(sys.executable).with_name("issc")
+    assert script.exists(), "run `make test` (or scripts/setup.sh) so the package is installed in .venv"
+    out = subprocess.run([script, "regime", "--scenario", "paper"], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["scenario"] == "paper"
+    bad = subprocess.run([script, "hcrb", "--scenario", "paper", "--cov", "/nonexistent.npy"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1
+    assert "Traceback" not in bad.stderr
+
+
+def test_cmake_install_into_a_temporary_prefix(tmp_path):
+    cmake = shutil.which("cmake")
+    assert cmake, "cmake is required (scripts/setup.sh installs it)"
+    build, prefix = tmp_path / "build", tmp_path / "prefix"
+    # GNU Radio's Python, as a GNU Radio user would build with
+    gr_python = subprocess.run([sys.executable, "-c", "import sys; print(sys._base_executable)"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run([cmake, "-S", REPO, "-B", build, f"-DCMAKE_INSTALL_PREFIX={prefix}",
+                    f"-DISSC_PYTHON={gr_python}"], check=True, capture_output=True)
+    subprocess.run([cmake, "--build", build], check=True, capture_output=True)
+    subprocess.run([cmake, "--install", build], check=True, capture_output=True)
+    cache = (build / "CMakeCache.txt").read_text()
+    gr_python_dir = re.search(r"^GR_PYTHON_DIR:PATH=(.*)$", cache, re.M).group(1)
+    site = prefix / gr_python_dir
+    assert (site / "gnuradio" / "issc" / "data" / "scenarios" / "paper.yml").is_file()
+    grc_files = sorted(p.name for p in (REPO / "grc").glob("*.yml"))
+    installed_grc = prefix / "share" / "gnuradio" / "grc" / "blocks"
+    assert sorted(p.name for p in installed_grc.glob("*.yml")) == grc_files
+    env = dict(os.environ, PYTHONPATH=str(site))
+    probe = ("from gnuradio import issc; import json; "
+             "print(json.dumps([issc.__file__, issc.load_scenario('paper').arrays.n_tx]))")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    module_file, n_tx = json.loads(out.stdout)
+    assert Path(module_file).resolve().is_relative_to(site.resolve()) and n_tx == 4
+    # the installed command runs with the same prefix on PYTHONPATH
+    run = subprocess.run([prefix / "bin" / "issc", "ber", "--sinr-db", "5", "--rate", "1"], env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["log10_ber"] < 0
