@@ -37,3 +37,32 @@ def run_cli(capsys):
         return code, out, err
 
     return run
+
+
+def make_synthetic_profile():
+    """A plausible 6-model codec profile (0.05..0.8 bpp on 256x256 RGB), independent of the shipped
+    weights, so optimiser tests do not depend on training results."""
+    from gnuradio.issc.codec.profile import CodecProfile
+    bpp = [0.05, 0.09, 0.16, 0.28, 0.48, 0.8]
+    models = []
+    for i, rate in enumerate(bpp):
+        psnr = 23.0 + 2.0 * i
+        models.append({
+            "id": f"syn{i + 1}", "R_s_bits": rate * 65536, "bpp": rate, "lambda": 0.001 * 2 ** i,
+            "fits": {"mse": {"Ds": -psnr / 10, "Dc": psnr / 10 - 1.0, "E1": 2.5, "E2": -3.0 - 0.3 * i, "r2": 0.99},
+                     "ms_ssim": {"Ds": -1.0 - 0.12 * i, "Dc": 0.8 + 0.12 * i, "E1": 2.2, "E2": -3.1 - 0.3 * i,
+                                 "r2": 0.99}}})
+    return CodecProfile.from_dict({"format": "issc-codec-profile/1", "image_shape": [3, 256, 256],
+                                   "made_by": "synthetic (tests/conftest.py)", "models": models})
+
+
+@pytest.fixture
+def synthetic_profile():
+    return make_synthetic_profile()
+
+
+@pytest.fixture
+def synthetic_profile_path(tmp_path):
+    path = tmp_path / "profile.yml"
+    path.write_text(make_synthetic_profile().to_yaml())
+    return path

@@ -6,9 +6,8 @@ import json
 import math
 import sys
 
-import numpy as np
-
 from ..errors import IsscInputError
+from ..jsonutil import jsonable
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -56,24 +55,6 @@ def positive_int(text: str) -> int:
 def add_scenario_argument(parser, required: bool = True):
     parser.add_argument("--scenario", "-s", required=required, default=None if required else "paper",
                         metavar="S", help="shipped scenario name (e.g. 'paper') or path to a YAML file")
-
-
-def jsonable(value):
-    """NumPy values to plain Python; non-finite floats to None (JSON has no inf or NaN)."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def print_json(value) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import sys
 
 from ..errors import IsscInputError
-from . import physics
+from . import optim, physics
 from .common import ArgumentParser
 
-COMMAND_MODULES = (physics,)
+COMMAND_MODULES = (physics, optim)
 
 
 def build_parser() -> ArgumentParser:

@@ -1,0 +1,201 @@
+"""Subcommands of the optimiser: ``optimize``, ``sweep``, ``bench optimizer``."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import IsscInputError
+from ..scenario import load_scenario
+from .common import add_scenario_argument, fail, finite_float, non_negative_float, positive_int, print_json
+
+SOLVER_CHOICES = ("sdr", "paper", "zf-wf")
+
+
+def power_range(text: str) -> list[float]:
+    """``20:40:2`` (start:stop:step, inclusive) or a single value."""
+    parts = text.split(":")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:STOP:STEP or a number, got {text!r}") from None
+    if not all(np.isfinite(values)):
+        raise argparse.ArgumentTypeError(f"values must be finite, got {text!r}")
+    if len(values) == 1:
+        return values
+    if len(values) != 3 or values[2] <= 0 or values[1] < values[0]:
+        raise argparse.ArgumentTypeError(f"expected START:STOP:STEP with STEP > 0 and STOP >= START, got {text!r}")
+    count = int(np.floor((values[1] - values[0]) / values[2] + 1e-9)) + 1
+    if count > 1000:
+        raise argparse.ArgumentTypeError(f"at most 1000 points, got {count}")
+    return [values[0] + i * values[2] for i in range(count)]
+
+
+def abr_value(text: str) -> float:
+    """A bandwidth ratio: a number in (0, 1] or a fraction like ``1/32``."""
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            value = float(num) / float(den)
+        else:
+            value = float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a number or a fraction like 1/32, got {text!r}") from None
+    if not (np.isfinite(value) and 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
+    return value
+
+
+def solver_list(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in names if s not in SOLVER_CHOICES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"solvers must be from {', '.join(SOLVER_CHOICES)}, got {text!r}")
+    return names
+
+
+def _common_problem_args(p, power_help):
+    add_scenario_argument(p)
+    p.add_argument("--pi", type=non_negative_float, default=None, metavar="PI",
+                   help="HCRB threshold on tr(HCRB), m^2 (default: the scenario's)")
+    p.add_argument("--abr", type=abr_value, default=None, help="bandwidth ratio, e.g. 1/32 (default: the scenario's)")
+    p.add_argument("--sensing-streams", type=positive_int, default=None, metavar="R",
+                   help="number r_0 of sensing streams (default: the scenario's)")
+    p.add_argument("--profile", default=None, metavar="FILE", help="codec profile YAML (default: the shipped one)")
+    p.add_argument("--metric", choices=("mse", "ms_ssim"), default="mse", help="distortion to minimise")
+
+
+def register(subparsers):
+    p = subparsers.add_parser("optimize", help="one frame decision: model, code rate and beams",
+                              description="Solve the ASCC problem for one frame and print the configuration.")
+    _common_problem_args(p, "transmit power budget, dBm")
+    p.add_argument("--power-dbm", type=finite_float, default=None, help="power budget P_T, dBm (default: the scenario's)")
+    p.add_argument("--solver", choices=SOLVER_CHOICES, default="sdr")
+    p.add_argument("--json", action="store_true", help="print JSON (the default output is JSON as well)")
+    p.set_defaults(handler=cmd_optimize)
+
+    p = subparsers.add_parser("sweep", help="predicted performance versus P_T per solver (CSV + PNG)",
+                              description="Sweep the power budget and write sweep.csv and sweep.png: predicted "
+                                          "distortion, chosen model, SINR and tr(HCRB) per solver.")
+    _common_problem_args(p, "")
+    p.add_argument("--power-dbm", type=power_range, default=None, metavar="START:STOP:STEP",
+                   help="power sweep in dBm (default: the scenario's sweep)")
+    p.add_argument("--solvers", type=solver_list, default=list(SOLVER_CHOICES), help="comma-separated solvers")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.set_defaults(handler=cmd_sweep)
+
+    p = subparsers.add_parser("bench", help="benchmarks", description="Benchmarks (never part of the tests).")
+    bench = p.add_subparsers(dest="bench_target", metavar="TARGET", parser_class=type(p))
+    bench.required = True
+    b = bench.add_parser("optimizer", help="decision time per solver",
+                         description="Median and 95th-percentile decision time per solver: solvers compiled "
+                                     "once, re-solved with a new power and threshold every frame.")
+    add_scenario_argument(b, required=False)
+    b.add_argument("--frames", type=positive_int, default=40, help="decisions per solver (default 40)")
+    b.add_argument("--solvers", type=solver_list, default=list(SOLVER_CHOICES))
+    b.add_argument("--profile", default=None, metavar="FILE")
+    b.set_defaults(handler=cmd_bench_optimizer)
+
+
+def _optimizer(args, solver):
+    from ..optim import Optimizer
+    return Optimizer(args.scenario, args.profile, solver=solver, metric=args.metric)
+
+
+def cmd_optimize(args):
+    decision = _optimizer(args, args.solver).decide(args.power_dbm, args.pi, args.abr, args.sensing_streams)
+    print_json(decision.to_json())
+    return 0
+
+
+SWEEP_COLUMNS = ("solver", "power_dbm", "feasible", "model", "R_s", "R_c", "sinr_db", "log10_ber", "distortion",
+                 "metric", "predicted_psnr_db", "predicted_ms_ssim", "hcrb_trace", "power_w", "bound_sinr_db",
+                 "solve_ms", "reason")
+
+
+def cmd_sweep(args):
+    scenario = load_scenario(args.scenario)
+    powers = args.power_dbm or scenario.power_sweep_dbm().tolist()
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--out '{out}': cannot create directory ({exc})")
+    rows = []
+    for solver in args.solvers:
+        optimizer = _optimizer(argparse.Namespace(**{**vars(args), "scenario": scenario}), solver)
+        for power in powers:
+            decision = optimizer.decide(power, args.pi, args.abr, args.sensing_streams).to_json()
+            rows.append({k: decision.get(k) for k in SWEEP_COLUMNS if k != "power_dbm"} | {"power_dbm": power})
+    csv_path = out / "sweep.csv"
+    with open(csv_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=SWEEP_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in SWEEP_COLUMNS})
+    png_path = out / "sweep.png"
+    plot_sweep(rows, args.solvers, png_path, scenario.name)
+    print_json({"csv": str(csv_path), "png": str(png_path), "rows": len(rows)})
+    return 0
+
+
+def plot_sweep(rows, solvers, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    has_ms_ssim = any(r.get("predicted_ms_ssim") is not None for r in rows)
+    panels = [("sinr_db", "CRE SINR (dB)"), ("hcrb_trace", "tr HCRB (m$^2$)"),
+              ("predicted_ms_ssim" if has_ms_ssim else "predicted_psnr_db",
+               "predicted MS-SSIM" if has_ms_ssim else "predicted PSNR (dB)"), ("R_s", "chosen model R$_s$ (bits)")]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    for ax, (key, label) in zip(axes.flat, panels):
+        for solver in solvers:
+            pts = [(r["power_dbm"], r[key], r["feasible"]) for r in rows
+                   if r["solver"] == solver and r.get(key) is not None and np.isfinite(r[key])]
+            if not pts:
+                continue
+            x, y, ok = map(np.array, zip(*pts))
+            line, = ax.plot(x, y, marker="o", ms=3, label=solver, drawstyle="steps-mid" if key == "R_s" else "default")
+            if (~ok.astype(bool)).any():
+                ax.plot(x[~ok.astype(bool)], y[~ok.astype(bool)], "x", color=line.get_color(), ms=7)
+        ax.set_xlabel("P$_T$ (dBm)")
+        ax.set_ylabel(label)
+        if key == "hcrb_trace":
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(title="solver (x: infeasible)")
+    fig.suptitle(f"ASCC design versus power budget: scenario '{title}'")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def cmd_bench_optimizer(args):
+    from ..optim import Optimizer
+    scenario = load_scenario(args.scenario)
+    rng = np.random.default_rng(1)
+    sweep = scenario.power_sweep_dbm()
+    results = {}
+    for solver in args.solvers:
+        optimizer = Optimizer(scenario, args.profile, solver=solver)
+        optimizer.decide()  # compile once
+        times, feasible = [], 0
+        for _ in range(args.frames):
+            power = float(rng.uniform(sweep[0], sweep[-1]))
+            pi = scenario.budget.hcrb_threshold_m2 * float(rng.uniform(0.5, 2.0))
+            start = time.perf_counter()
+            decision = optimizer.decide(power, pi)
+            times.append(1e3 * (time.perf_counter() - start))
+            feasible += decision.feasible
+        results[solver] = {"frames": args.frames, "median_ms": statistics.median(times),
+                           "p95_ms": float(np.percentile(times, 95)), "max_ms": max(times),
+                           "feasible_fraction": feasible / args.frames}
+    print_json({"scenario": scenario.name, "benchmark": "optimizer decision time", "solvers": results})
+    return 0

@@ -1,0 +1,159 @@
+"""Beam designs and the operations on them that every solver shares: evaluation, the exact
+rank-one recovery of ``w_c`` from a covariance, and reduction to ``r_0`` sensing streams."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..units import lin_to_db
+from .problem import DesignProblem
+
+RANK_TOL = 1e-7
+
+
+@dataclass
+class BeamDesign:
+    """One transmit design: ``x = w_c s_c + W_0 s_0`` (``W_0`` is ``N_T x r_0``).
+
+    ``feasible`` says whether the HCRB and power constraints hold (re-evaluated in closed form);
+    ``bound_sinr`` is the relaxation's optimal SINR where a solver has one.
+    """
+
+    w_c: np.ndarray
+    w_0: np.ndarray
+    sinr: float
+    hcrb_trace: float
+    power_w: float
+    feasible: bool
+    reason: str = ""
+    bound_sinr: float | None = None
+    solver: str = ""
+    info: dict = field(default_factory=dict)
+
+    @property
+    def sinr_db(self) -> float:
+        return float(lin_to_db(self.sinr)) if self.sinr > 0 else float("-inf")
+
+    @property
+    def covariance(self) -> np.ndarray:
+        return np.outer(self.w_c, self.w_c.conj()) + self.w_0 @ self.w_0.conj().T
+
+
+def evaluate(problem: DesignProblem, w_c, w_0, solver: str, bound_sinr=None, reason="", info=None,
+             power_tol: float = 1e-6, hcrb_tol: float = 1e-4) -> BeamDesign:
+    """Closed-form evaluation of a design against the problem's constraints."""
+    w_c = np.asarray(w_c, complex)
+    w_0 = np.asarray(w_0, complex).reshape(problem.n_tx, -1)
+    sigma = np.outer(w_c, w_c.conj()) + w_0 @ w_0.conj().T
+    power = float(np.trace(sigma).real)
+    hcrb = problem.hcrb_trace(sigma)
+    meets_power = power <= problem.power_w * (1 + power_tol)
+    meets_hcrb = hcrb <= problem.hcrb_threshold_m2 * (1 + hcrb_tol)
+    if not reason and not meets_power:
+        reason = f"power {power:.6g} W exceeds the budget {problem.power_w:.6g} W"
+    if not reason and not meets_hcrb:
+        reason = f"tr HCRB {hcrb:.6g} m^2 exceeds the threshold {problem.hcrb_threshold_m2:.6g} m^2"
+    return BeamDesign(w_c, w_0, problem.sinr(w_c, w_0), hcrb, power, bool(meets_power and meets_hcrb),
+                      reason, bound_sinr, solver, dict(info or {}))
+
+
+def hermitian_psd(matrix: np.ndarray) -> np.ndarray:
+    """Nearest Hermitian PSD matrix (solver output has tiny negative eigenvalues)."""
+    matrix = 0.5 * (matrix + matrix.conj().T)
+    eig, vec = np.linalg.eigh(matrix)
+    return (vec * np.maximum(eig, 0.0)) @ vec.conj().T
+
+
+def recover_rank_one(sigma: np.ndarray, h: np.ndarray):
+    """Exact split ``Sigma = w_c w_c^H + R_0`` with ``w_c = Sigma h / sqrt(h^H Sigma h)``.
+
+    ``R_0`` is PSD and invisible to the CRE (``h^H R_0 h = 0``), so the SINR is ``h^H Sigma h / sigma_n^2``,
+    the most any split of ``Sigma`` can give (MODEL.md section 7).
+    """
+    gain = float(np.real(h.conj() @ sigma @ h))
+    if gain <= 0:
+        return np.zeros(len(h), complex), hermitian_psd(sigma)
+    w_c = sigma @ h / np.sqrt(gain)
+    return w_c, hermitian_psd(sigma - np.outer(w_c, w_c.conj()))
+
+
+def streams_from_covariance(r_0_cov: np.ndarray, streams: int) -> tuple[np.ndarray, int]:
+    """``W_0`` (``N_T x streams``) with ``W_0 W_0^H`` the best rank-``streams`` part of ``R_0``,
+    and the numerical rank of ``R_0`` (exact when that rank is at most ``streams``)."""
+    eig, vec = np.linalg.eigh(hermitian_psd(r_0_cov))
+    order = np.argsort(eig)[::-1]
+    eig, vec = eig[order], vec[:, order]
+    top = max(float(eig[0]), 0.0)
+    rank = int(np.sum(eig > RANK_TOL * max(top, np.finfo(float).tiny))) if top > 0 else 0
+    w_0 = vec[:, :streams] * np.sqrt(np.maximum(eig[:streams], 0.0))
+    return w_0, rank
+
+
+def null_projection(h: np.ndarray) -> np.ndarray:
+    """Projector onto the subspace the CRE does not see (``h^H P = 0``)."""
+    n = len(h)
+    norm2 = float(np.real(np.vdot(h, h)))
+    if norm2 == 0:
+        return np.eye(n, dtype=complex)
+    return np.eye(n, dtype=complex) - np.outer(h, h.conj()) / norm2
+
+
+def least_sensing_scale(problem: DesignProblem, comm_dir: np.ndarray, sensing: np.ndarray,
+                        grid_points: int = 96, refine_steps: int = 48):
+    """For ``x = sqrt(P - t |S|^2) u s_c + sqrt(t) S s_0`` (all power used), the smallest ``t`` that meets
+    the HCRB threshold, or None. ``comm_dir`` is a unit vector, ``sensing`` an ``N_T x r`` matrix.
+
+    The FIM is linear in ``Sigma``, so each candidate ``t`` costs a 3x3 evaluation. ``tr HCRB(t)`` need
+    not be monotone, so a grid finds the first feasible cell and bisection refines it.
+    """
+    fisher = problem.fisher
+    sensing = np.asarray(sensing, complex).reshape(problem.n_tx, -1)
+    sensing_power = float(np.sum(np.abs(sensing) ** 2))
+    if sensing_power <= 0:
+        return None
+    t_max = problem.power_w / sensing_power
+    j_comm = fisher.data_fim(np.outer(comm_dir, comm_dir.conj()))
+    j_sens = fisher.data_fim(sensing @ sensing.conj().T)
+    prior = fisher.prior_information
+
+    def hcrb_at(t):
+        j = (problem.power_w - t * sensing_power) * j_comm + t * j_sens
+        return _trace_hcrb_from_fim(j, prior)
+
+    pi = problem.hcrb_threshold_m2
+    grid = np.linspace(0.0, t_max, grid_points)
+    values = np.array([hcrb_at(t) for t in grid])
+    feasible = np.nonzero(values <= pi)[0]
+    if len(feasible) == 0:
+        return None
+    first = feasible[0]
+    if first == 0:
+        return 0.0
+    lo, hi = grid[first - 1], grid[first]
+    for _ in range(refine_steps):
+        mid = 0.5 * (lo + hi)
+        if hcrb_at(mid) <= pi:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _trace_hcrb_from_fim(j: np.ndarray, prior: float) -> float:
+    if np.isinf(prior):
+        schur = j[:2, :2]
+    else:
+        schur = j[:2, :2] - np.outer(j[:2, 2], j[2, :2]) / (j[2, 2] + prior)
+    det = schur[0, 0] * schur[1, 1] - schur[0, 1] * schur[1, 0]
+    if not det > 1e-300 or schur[0, 0] <= 0:
+        return float("inf")
+    return float((schur[0, 0] + schur[1, 1]) / det)
+
+
+def mrt_design(problem: DesignProblem, solver: str) -> BeamDesign:
+    """All power on the CRE (no sensing stream); feasible if the MRT beam alone meets the HCRB."""
+    h = problem.h_c
+    w_c = np.sqrt(problem.power_w) * h / np.linalg.norm(h)
+    return evaluate(problem, w_c, np.zeros((problem.n_tx, problem.sensing_streams), complex), solver,
+                    bound_sinr=problem.mrt_snr)

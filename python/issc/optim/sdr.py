@@ -1,0 +1,227 @@
+"""The exact ("sdr") beam solver: maximise the CRE SINR under the HCRB and power constraints.
+
+After relaxing ``R_c = w_c w_c^H`` to ``R_c >= 0``, the rank-one recovery (beams.recover_rank_one)
+turns any feasible ``Sigma`` into a design with SINR ``h^H Sigma h / sigma_n^2`` and no interference,
+and no split of ``Sigma`` does better. So the relaxation's optimum is one linear SDP in ``Sigma``:
+
+    max  u^H Sigma_n u                         (u = h_c / |h_c|, Sigma = P_T Sigma_n)
+    s.t. tr Sigma_n <= 1,  Sigma_n >= 0
+         J_n(Sigma_n) - blkdiag(Omega, 0) >= 0                  (Omega <= Schur complement)
+         [[X, I], [I, Omega]] >= 0                             (X >= Omega^-1)
+         sum_i (w_i^2 / Pi) X_ii <= 1                          (tr HCRB <= Pi)
+
+with the FIM of ``(o_x, o_y, bistatic range)`` normalised as in ``DesignProblem.normalised_fisher``
+(the same position bound, but without the range/sync-error confounding that breaks conic solvers). This is the global optimum of the
+relaxation that MODEL.md's bisection on ``t`` over ``(R_c, R_0)`` finds, without the bisection: since
+``SINR <= h^H R_c h / sigma_n^2 <= h^H Sigma h / sigma_n^2`` and the recovery attains it. (The
+bisection form is also badly conditioned: the interference term ``h^H R_0 h`` is multiplied by the
+MRT SNR, ~1e4 here, so solver-level PSD errors in ``R_0`` become fake SINR.) The tests compare this
+solver with an independent CVXPY model of the constraint (``matrix_frac``). The problem is compiled
+once with CVXPY parameters (DPP) and re-solved per frame.
+"""
+from __future__ import annotations
+
+import time
+
+import cvxpy as cp
+import numpy as np
+
+from .beams import (BeamDesign, evaluate, hermitian_psd, least_sensing_scale, mrt_design, null_projection,
+                    recover_rank_one, streams_from_covariance)
+from .problem import DesignProblem
+
+SOLVERS = ("CLARABEL", "SCS")
+OK_STATUSES = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+INFEASIBLE_STATUSES = (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
+PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+
+
+class _CompiledHcrbSdp:
+    """The two SDPs over ``Sigma_n`` for one array size, built once with parameters."""
+
+    def __init__(self, n_tx: int):
+        self.n_tx = n_tx
+        self.sigma = cp.Variable((n_tx, n_tx), hermitian=True)
+        self.omega = cp.Variable((2, 2), symmetric=True)
+        self.x = cp.Variable((2, 2), symmetric=True)
+        self.zeta = {p: cp.Parameter((n_tx, n_tx), complex=True, name=f"zeta{p[0]}{p[1]}") for p in PAIRS}
+        self.prior = cp.Parameter((3, 3), symmetric=True, name="prior")
+        self.hcrb_weights = cp.Parameter(2, nonneg=True, name="hcrb_weights")
+        self.comm_gain = cp.Parameter((n_tx, n_tx), hermitian=True, name="comm_gain")
+        j = {p: cp.real(cp.trace(self.zeta[p] @ self.sigma)) for p in PAIRS}
+        fim = cp.bmat([[j[0, 0] - self.omega[0, 0], j[0, 1] - self.omega[0, 1], j[0, 2]],
+                       [j[0, 1] - self.omega[0, 1], j[1, 1] - self.omega[1, 1], j[1, 2]],
+                       [j[0, 2], j[1, 2], j[2, 2]]]) + self.prior
+        eye = np.eye(2)
+        inverse_bound = cp.bmat([[self.x, eye], [eye, self.omega]])
+        weighted_trace = self.hcrb_weights[0] * self.x[0, 0] + self.hcrb_weights[1] * self.x[1, 1]
+        common = [self.sigma >> 0, cp.real(cp.trace(self.sigma)) <= 1, fim >> 0, inverse_bound >> 0]
+        self.max_sinr = cp.Problem(cp.Maximize(cp.real(cp.trace(self.comm_gain @ self.sigma))),
+                                   common + [weighted_trace <= 1])
+        self.min_hcrb = cp.Problem(cp.Minimize(weighted_trace), common)
+
+    def set_parameters(self, problem: DesignProblem, weight_scale: float):
+        zeta_n, prior_n, weights = problem.normalised_fisher()
+        for a, b in PAIRS:
+            self.zeta[a, b].value = np.ascontiguousarray(zeta_n[a, b])
+        self.prior.value = prior_n
+        self.hcrb_weights.value = weights[:2] ** 2 / weight_scale
+        u = problem.h_c / np.linalg.norm(problem.h_c)
+        self.comm_gain.value = np.outer(u, u.conj())
+
+    def solve(self, which: cp.Problem):
+        """Solve with the first solver that returns a usable status; returns (status, solver name)."""
+        last = "not solved"
+        for name in SOLVERS:
+            try:
+                which.solve(solver=name, warm_start=True)
+            except Exception as exc:  # noqa: BLE001 - Clarabel raises a bare Exception on bad data
+                last = f"{name}: {exc}"
+                continue
+            if which.status in OK_STATUSES or which.status in INFEASIBLE_STATUSES:
+                return which.status, name
+            last = f"{name}: {which.status}"
+        return last, None
+
+
+class SdrBeamSolver:
+    """Exact beam design by the SDP above, with ``r_0`` sensing streams.
+
+    Args:
+        randomisations: Gaussian draws for ``r_0`` smaller than the rank the relaxation needs.
+        seed: seed of those draws (decisions are reproducible).
+    """
+
+    name = "sdr"
+
+    def __init__(self, randomisations: int = 24, seed: int = 0):
+        self.randomisations = randomisations
+        self.seed = seed
+        self._compiled: dict[int, _CompiledHcrbSdp] = {}
+
+    def _sdp(self, n_tx: int) -> _CompiledHcrbSdp:
+        if n_tx not in self._compiled:
+            self._compiled[n_tx] = _CompiledHcrbSdp(n_tx)
+        return self._compiled[n_tx]
+
+    # -- public --------------------------------------------------------------------------------------
+    def design(self, problem: DesignProblem) -> BeamDesign:
+        start = time.perf_counter()
+        design = self._design(problem)
+        design.info["solve_ms"] = 1e3 * (time.perf_counter() - start)
+        return design
+
+    def sensing_optimal(self, problem: DesignProblem):
+        """``(Sigma, tr HCRB)`` of the covariance that minimises the HCRB under the power budget, or
+        ``(None, inf)`` if the solvers fail."""
+        sdp = self._sdp(problem.n_tx)
+        _, _, weights = problem.normalised_fisher()
+        scale = float(weights[0] ** 2 + weights[1] ** 2)
+        sdp.set_parameters(problem, scale)
+        status, _ = sdp.solve(sdp.min_hcrb)
+        if status not in OK_STATUSES:
+            return None, float("inf")
+        sigma = problem.power_w * hermitian_psd(sdp.sigma.value)
+        return sigma, problem.hcrb_trace(sigma)
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _design(self, problem: DesignProblem) -> BeamDesign:
+        pi = problem.hcrb_threshold_m2
+        if not pi > 0:
+            return self._infeasible(problem, "the HCRB threshold Pi must be > 0 m^2")
+        mrt = mrt_design(problem, self.name)
+        if mrt.feasible:
+            # the HCRB constraint is inactive: MRT is optimal (SINR = P |h|^2 / sigma_n^2 is the upper bound)
+            mrt.info["active_constraint"] = "power"
+            return mrt
+        sdp = self._sdp(problem.n_tx)
+        # a hair inside the threshold so that solver tolerance cannot push the result past Pi
+        sdp.set_parameters(problem, pi * (1 - 1e-6))
+        status, solver_used = sdp.solve(sdp.max_sinr)
+        if status in INFEASIBLE_STATUSES:
+            return self._infeasible(problem, "no covariance within the power budget meets the HCRB "
+                                             f"threshold Pi = {pi:g} m^2")
+        if status not in OK_STATUSES:
+            return self._infeasible(problem, f"conic solvers failed ({status})")
+        sigma = problem.power_w * hermitian_psd(sdp.sigma.value)
+        sigma = self._restore_feasibility(problem, sigma)
+        if sigma is None:
+            return self._infeasible(problem, "the relaxation's solution could not be made feasible")
+        bound_sinr = float(np.real(problem.h_c.conj() @ sigma @ problem.h_c)) / problem.comm_noise_w
+        w_c, r_0_cov = recover_rank_one(sigma, problem.h_c)
+        w_0, rank = streams_from_covariance(r_0_cov, problem.sensing_streams)
+        info = {"conic_solver": solver_used, "sensing_rank": rank, "active_constraint": "hcrb"}
+        if rank <= problem.sensing_streams:
+            return evaluate(problem, w_c, w_0, self.name, bound_sinr=bound_sinr, info=info)
+        return self._reduce_streams(problem, w_c, r_0_cov, bound_sinr, info)
+
+    def _restore_feasibility(self, problem: DesignProblem, sigma: np.ndarray):
+        """Scale into the power budget, then, if solver tolerance left tr HCRB above Pi, mix with the
+        sensing-optimal covariance (tr HCRB is convex in Sigma, so a mix that meets Pi exists)."""
+        power = float(np.trace(sigma).real)
+        if power > problem.power_w:
+            sigma = sigma * (problem.power_w / power)
+        pi = problem.hcrb_threshold_m2
+        if problem.hcrb_trace(sigma) <= pi:
+            return sigma
+        best, best_hcrb = self.sensing_optimal(problem)
+        if best is None or best_hcrb > pi:
+            return None
+        lo, hi = 0.0, 1.0
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            if problem.hcrb_trace((1 - mid) * sigma + mid * best) <= pi:
+                hi = mid
+            else:
+                lo = mid
+        return (1 - hi) * sigma + hi * best
+
+    def _reduce_streams(self, problem: DesignProblem, w_c, r_0_cov, bound_sinr, info) -> BeamDesign:
+        """Gaussian randomisation: fewer sensing streams than the relaxation's ``R_0`` needs. Each
+        candidate sensing matrix (the truncation, random draws from ``CN(0, R_0)``, and their projections
+        onto the CRE's null space) gets the least power that meets the HCRB; the best SINR wins."""
+        rng = np.random.default_rng(self.seed)
+        streams = problem.sensing_streams
+        truncated, _ = streams_from_covariance(r_0_cov, streams)
+        root, _ = streams_from_covariance(r_0_cov, problem.n_tx)
+        candidates = [truncated]
+        for _ in range(self.randomisations):
+            draw = root @ (rng.standard_normal((problem.n_tx, streams))
+                           + 1j * rng.standard_normal((problem.n_tx, streams))) / np.sqrt(2)
+            candidates.append(draw)
+        null = null_projection(problem.h_c)
+        # interference-free versions first: they usually attain the bound at once
+        candidates = [null @ c for c in candidates] + candidates
+        u_c = w_c / np.linalg.norm(w_c) if np.linalg.norm(w_c) > 0 else problem.h_c / np.linalg.norm(problem.h_c)
+        best = None
+        for cand in candidates:
+            t = least_sensing_scale(problem, u_c, cand)
+            if t is None:
+                continue
+            w_0 = np.sqrt(t) * cand
+            p_c = problem.power_w - float(np.sum(np.abs(w_0) ** 2))
+            design = evaluate(problem, np.sqrt(max(p_c, 0.0)) * u_c, w_0, self.name, bound_sinr=bound_sinr,
+                              info=dict(info, randomised=True))
+            if design.feasible and (best is None or design.sinr > best.sinr):
+                best = design
+                if best.sinr >= bound_sinr * (1 - 1e-6):
+                    break  # attains the relaxation bound: nothing can do better
+        if best is None:
+            return self._infeasible(problem, f"no rank-{streams} sensing beam found that meets the HCRB "
+                                             f"(the relaxation needs rank {info['sensing_rank']}); "
+                                             "allow more sensing streams")
+        return best
+
+    def _infeasible(self, problem: DesignProblem, reason: str) -> BeamDesign:
+        """The documented fallback: the sensing-optimal covariance (least tr HCRB), with ``w_c``
+        recovered from it, flagged infeasible with the reason."""
+        sigma, _ = self.sensing_optimal(problem) if problem.hcrb_threshold_m2 >= 0 else (None, None)
+        if sigma is None:
+            fallback = mrt_design(problem, self.name)
+            fallback.feasible, fallback.reason = False, reason + "; fallback: MRT (sensing SDP failed)"
+            return fallback
+        w_c, r_0_cov = recover_rank_one(sigma, problem.h_c)
+        w_0, _ = streams_from_covariance(r_0_cov, problem.sensing_streams)
+        design = evaluate(problem, w_c, w_0, self.name, reason=reason + "; fallback: sensing-optimal beam")
+        design.feasible = False
+        return design
