@@ -16,6 +16,22 @@ from .geometry import Geometry, steering_vector
 from .ber import log10_ber, ber, capacity, dispersion
 from .hcrb import FisherModel, hcrb_position, crb_position
 
+
+
+def __getattr__(name):
+    """Blocks load on first use (``issc.issc_beamformer``), so ``import issc`` stays light."""
+    if name.startswith("issc_"):
+        import importlib
+        try:
+            module = importlib.import_module(f".blocks.{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.blocks.{name}":
+                raise AttributeError(f"gr-issc has no block '{name}'") from None
+            raise
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "IsscInputError", "ScenarioError", "Scenario", "load_scenario", "shipped_scenarios",
     "Geometry", "steering_vector", "log10_ber", "ber", "capacity", "dispersion",

@@ -1,0 +1,200 @@
+"""issc_controller: frame configurations from the optimiser, decided off the data path."""
+from __future__ import annotations
+
+import math
+import threading
+
+import pmt
+from gnuradio import gr
+
+from ..linkconfig import LinkConfig
+from ._util import RateLimitedLog
+
+MODES = ("known-geometry",)
+
+
+def parse_schedule(schedule) -> list[tuple[int, float | None, float | None]]:
+    """``[(first_frame, power_dbm, hcrb_threshold_m2), ...]`` sorted by frame; None keeps the value."""
+    steps = []
+    for i, step in enumerate(schedule or []):
+        if isinstance(step, dict):
+            step = (step.get("frame"), step.get("power_dbm"), step.get("hcrb_threshold_m2"))
+        if not isinstance(step, (list, tuple)) or len(step) != 3:
+            raise ValueError(f"schedule[{i}] must be (frame, power_dbm, hcrb_threshold_m2), got {step!r}")
+        frame, power, pi = step
+        if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+            raise ValueError(f"schedule[{i}]: frame must be an integer >= 0, got {frame!r}")
+        for name, value in (("power_dbm", power), ("hcrb_threshold_m2", pi)):
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise ValueError(f"schedule[{i}]: {name} must be a number or None, got {value!r}")
+        steps.append((frame, power, pi))
+    return sorted(steps, key=lambda s: s[0])
+
+
+class issc_controller(gr.basic_block):
+    """Decides each frame's configuration (codec model, code rate, beams) with the ASCC optimiser.
+
+    The optimiser runs in a worker thread: a frame never waits for a solve. When the inputs change
+    (a schedule step is reached, an estimate arrives in a tracking mode), a new decision is requested;
+    the worker publishes it on ``config`` when done, and until then the last configuration stays in use
+    downstream. The first decision is made in the constructor, so a bad scenario or profile fails at
+    once and the first frame already has a configuration (published when the flowgraph starts).
+
+    Message ports:
+        feedback (in): a PMT dict with ``seq`` (integer), the sequence number of a frame just sent;
+            drives the schedule.
+        estimate (in): a PMT dict with ``x``, ``y`` (reals, metres) and optionally ``ok`` (bool): a target
+            position estimate. Mode ``known-geometry`` (the paper's) counts and ignores them.
+        config (out): the decided :class:`~gnuradio.issc.linkconfig.LinkConfig` as a PMT dict.
+
+    Args:
+        scenario: shipped scenario name or YAML path.
+        profile: codec profile path ('' for the shipped profile).
+        solver: 'sdr', 'paper' or 'zf-wf'.
+        metric: 'mse' or 'ms_ssim'.
+        power_dbm: power budget (NaN: the scenario's).
+        hcrb_threshold_m2: HCRB threshold Pi (NaN: the scenario's).
+        abr: bandwidth ratio (NaN: the scenario's).
+        sensing_streams: r_0 (0: the scenario's).
+        schedule: list of ``(first_frame, power_dbm, hcrb_threshold_m2)``; None entries keep the value.
+        mode: 'known-geometry'.
+    """
+
+    def __init__(self, scenario="paper", profile="", solver="sdr", metric="mse", power_dbm=float("nan"),
+                 hcrb_threshold_m2=float("nan"), abr=float("nan"), sensing_streams=0, schedule=None,
+                 mode="known-geometry"):
+        gr.basic_block.__init__(self, name="issc_controller", in_sig=None, out_sig=None)
+        from ..optim import Optimizer  # cvxpy import only where a controller is used
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self.optimizer = Optimizer(scenario, profile or None, solver=solver, metric=metric)
+        budget = self.optimizer.scenario.budget
+        self._power_dbm = budget.power_dbm if _unset(power_dbm) else float(power_dbm)
+        self._pi = budget.hcrb_threshold_m2 if _unset(hcrb_threshold_m2) else float(hcrb_threshold_m2)
+        self._abr = budget.abr if _unset(abr) else float(abr)
+        self._streams = budget.sensing_streams if not sensing_streams else int(sensing_streams)
+        self._schedule = parse_schedule(schedule)
+        self._step = -1
+        self._log = RateLimitedLog(self.logger)
+        self._cond = threading.Condition()
+        self._pending = None          # latest requested parameters (older requests are superseded)
+        self._busy = False
+        self._stopping = False
+        self.decisions = 0
+        self.estimates_ignored = 0
+        self._apply_schedule(0)
+        self.current = self._decide(self._parameters())
+        self._worker = None
+
+        self.message_port_register_in(pmt.intern("feedback"))
+        self.message_port_register_in(pmt.intern("estimate"))
+        self.message_port_register_out(pmt.intern("config"))
+        self.set_msg_handler(pmt.intern("feedback"), self._on_feedback)
+        self.set_msg_handler(pmt.intern("estimate"), self._on_estimate)
+
+    # -- flowgraph life cycle ----------------------------------------------------------------------------
+    def start(self):
+        with self._cond:
+            self._stopping = False
+        self._worker = threading.Thread(target=self._run, name="issc_controller", daemon=True)
+        self._worker.start()
+        self.message_port_pub(pmt.intern("config"), self.current.to_pmt())
+        return True
+
+    def stop(self):
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+        return True
+
+    # -- setters (GRC callbacks) --------------------------------------------------------------------------
+    def set_power_dbm(self, power_dbm):
+        with self._cond:
+            self._power_dbm = float(power_dbm)
+        self._request()
+
+    def set_hcrb_threshold_m2(self, pi):
+        with self._cond:
+            self._pi = float(pi)
+        self._request()
+
+    def wait_until_idle(self, timeout=None) -> bool:
+        """Block until no decision is pending or running (for tests and scripts)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
+    # -- message handlers ---------------------------------------------------------------------------------
+    def _on_feedback(self, msg):
+        seq = pmt.dict_ref(msg, pmt.intern("seq"), pmt.PMT_NIL) if pmt.is_dict(msg) else pmt.PMT_NIL
+        if not pmt.is_integer(seq):
+            self._log.warn("feedback", "dropping feedback message without an integer 'seq'")
+            return
+        if self._apply_schedule(pmt.to_long(seq) + 1):
+            self._request()
+
+    def _on_estimate(self, msg):
+        if not pmt.is_dict(msg):
+            self._log.warn("estimate", "dropping estimate that is not a PMT dict")
+            return
+        self.estimates_ignored += 1  # known-geometry mode: the geometry comes from the scenario
+
+    # -- internals ----------------------------------------------------------------------------------------
+    def _apply_schedule(self, next_frame: int) -> bool:
+        """Move to the last schedule step whose first frame is <= next_frame; True if it changed."""
+        step = max((i for i, s in enumerate(self._schedule) if s[0] <= next_frame), default=-1)
+        if step == self._step:
+            return False
+        self._step = step
+        _, power, pi = self._schedule[step]
+        with self._cond:
+            if power is not None:
+                self._power_dbm = float(power)
+            if pi is not None:
+                self._pi = float(pi)
+        return True
+
+    def _parameters(self):
+        with self._cond:
+            return self._parameters_locked()
+
+    def _parameters_locked(self):
+        return dict(power_dbm=self._power_dbm, hcrb_threshold_m2=self._pi, abr=self._abr,
+                    sensing_streams=self._streams)
+
+    def _request(self):
+        with self._cond:
+            self._pending = self._parameters_locked()  # supersedes any older pending request
+            self._cond.notify_all()
+
+    def _decide(self, params) -> LinkConfig:
+        decision = self.optimizer.decide(**params)
+        self.decisions += 1
+        if not decision.feasible:
+            self._log.warn("infeasible", f"decision infeasible: {decision.reason}")
+        return LinkConfig.from_decision(decision)
+
+    def _run(self):
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._stopping)
+                if self._stopping:
+                    return
+                params, self._pending, self._busy = self._pending, None, True
+            try:
+                config = self._decide(params)
+            except Exception as exc:  # noqa: BLE001 - keep the last configuration, keep the link running
+                self.logger.error(f"decision failed, keeping the last configuration: {exc}")
+                config = None
+            if config is not None:
+                self.current = config
+                self.message_port_pub(pmt.intern("config"), config.to_pmt())
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+def _unset(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
