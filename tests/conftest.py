@@ -66,3 +66,21 @@ def synthetic_profile_path(tmp_path):
     path = tmp_path / "profile.yml"
     path.write_text(make_synthetic_profile().to_yaml())
     return path
+
+
+def _wait_for(predicate, timeout=60.0):
+    """Poll a condition on asynchronous message delivery, bounded in time (never a fixed sleep)."""
+    import threading
+    import time
+    deadline = time.monotonic() + timeout
+    tick = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        tick.wait(0.005)
+    return True
+
+
+@pytest.fixture
+def wait_for():
+    return _wait_for

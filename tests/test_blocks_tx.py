@@ -8,19 +8,6 @@ from gnuradio import issc
 from gnuradio.issc.linkconfig import FRAME_TAG, LinkConfig
 
 
-def wait_for(predicate, timeout=60.0):
-    """Poll a condition on asynchronous message delivery, bounded in time (never a fixed sleep)."""
-    import threading
-    import time
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        tick.wait(0.01)
-    return True
-
-
 def frame_tag(offset, config):
     tag = gr.tag_t()
     tag.offset = offset
@@ -110,7 +97,7 @@ def test_beamformer_replaces_non_finite_samples():
     np.testing.assert_array_equal(sinks[1].data(), [1j, 0, 0, 2j])
 
 
-def test_controller_publishes_decisions_and_follows_its_schedule(synthetic_profile_path):
+def test_controller_publishes_decisions_and_follows_its_schedule(synthetic_profile_path, wait_for):
     """
     controller --config--> message_debug        (feedback posted directly to the controller)
     The first decision is published at start; feedback for frame 2 reaches the schedule step at

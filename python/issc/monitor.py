@@ -1,0 +1,169 @@
+"""The link ledger: joins what was sent with what arrived, frame by frame (the link monitor's core).
+
+Frames are keyed by sequence number. A frame is complete when its sent image and bitstream and its
+received bitstream and image are all in; messages on different ports may be handled in any order, so
+nothing is closed on arrival order alone. A frame that never arrives (its header failed, so the
+receiver could not even say which frame it was) is closed as lost once a later frame has completed,
+or when the ledger is flushed. Rows are JSON-ready dicts.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .jsonutil import jsonable
+from .metrics import bit_error_rate, ms_ssim, psnr
+
+ROW_KEYS = ("seq", "received", "model", "rate", "sinr_db", "predicted_sinr_db", "ber", "bit_errors", "header_ok", "psnr",
+            "ms_ssim", "predicted_distortion", "metric", "predicted_psnr_db", "predicted_ms_ssim",
+            "sensing_error_m", "hcrb_rmse_m")
+
+
+@dataclass
+class _Frame:
+    seq: int
+    image: np.ndarray | None = None
+    payload: bytes | None = None
+    config: dict = field(default_factory=dict)
+    received_payload: bytes | None = None
+    received_meta: dict = field(default_factory=dict)
+    received_image: np.ndarray | None = None
+    sensing_errors: list = field(default_factory=list)
+
+
+class FrameLedger:
+    """Per-frame join of the transmitter's and the receiver's view.
+
+    Args:
+        out_dir: where ``frames.jsonl`` (one row per frame, written as frames complete) and
+            ``summary.json`` go; None keeps everything in memory.
+    """
+
+    def __init__(self, out_dir: str | Path | None = None):
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.frames: dict[int, _Frame] = {}
+        self.rows: list[dict] = []
+        self.headers_failed = 0
+        self._closed: set[int] = set()
+        self._file = None
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.out_dir / "frames.jsonl", "w", encoding="utf-8")
+
+    def _frame(self, seq: int) -> _Frame:
+        if seq in self._closed:
+            return _Frame(seq)  # a late message for a frame already reported: nothing left to join
+        if seq not in self.frames:
+            self.frames[seq] = _Frame(seq)
+        return self.frames[seq]
+
+    # -- inputs -------------------------------------------------------------------------------------------
+    def sent_image(self, seq: int, image: np.ndarray):
+        self._frame(seq).image = np.asarray(image)
+        self._close_ready()
+
+    def sent_bitstream(self, seq: int, payload: bytes, config: dict):
+        frame = self._frame(seq)
+        frame.payload, frame.config = bytes(payload), dict(config)
+        self._close_ready()
+
+    def received_bitstream(self, seq: int, payload: bytes, meta: dict):
+        frame = self._frame(seq)
+        frame.received_payload, frame.received_meta = bytes(payload), dict(meta)
+
+    def header_failed(self):
+        self.headers_failed += 1
+
+    def sensing_error(self, seq: int, error_m: float):
+        self._frame(seq).sensing_errors.append(float(error_m))
+
+    def received_image(self, seq: int, image: np.ndarray):
+        self._frame(seq).received_image = np.asarray(image)
+        self._close_ready()
+
+    def _complete(self, frame: _Frame) -> bool:
+        return (frame.image is not None and frame.payload is not None and frame.received_image is not None
+                and frame.received_payload is not None)
+
+    def _close_ready(self):
+        """Close complete frames, and frames older than a completed one that were sent but never arrived."""
+        completed = [seq for seq, f in self.frames.items() if self._complete(f)]
+        if not completed:
+            return
+        newest = max(completed)
+        for seq in sorted(self.frames):
+            frame = self.frames[seq]
+            if self._complete(frame) or (seq < newest and frame.payload is not None and frame.received_image is None):
+                self._close(seq)
+
+    def flush(self) -> dict:
+        """Close every open frame (as lost if it never arrived) and write the summary."""
+        for seq in sorted(self.frames):
+            self._close(seq)
+        summary = self.summary()
+        if self._file is not None:
+            self._file.flush()
+            (self.out_dir / "summary.json").write_text(json.dumps(jsonable(summary), indent=2, allow_nan=False))
+        return summary
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    # -- rows -----------------------------------------------------------------------------------------------
+    def _close(self, seq: int):
+        frame = self.frames.pop(seq, None)
+        if frame is None:
+            return
+        self._closed.add(seq)
+        row = self._row(frame)
+        self.rows.append(row)
+        if self._file is not None:
+            self._file.write(json.dumps(jsonable(row), allow_nan=False) + "\n")
+            self._file.flush()
+
+    @staticmethod
+    def _row(frame: _Frame) -> dict:
+        cfg = frame.config
+        arrived = frame.received_image is not None
+        header_ok = bool(frame.received_meta.get("header_ok", arrived)) if (arrived or frame.received_meta) else False
+        ber = bit_errors = None
+        if frame.payload is not None and frame.received_payload is not None:
+            bit_errors, bits = bit_error_rate(frame.payload, frame.received_payload)
+            ber = bit_errors / bits if bits else None
+        quality_psnr = quality_ms_ssim = None
+        if arrived and frame.image is not None and frame.received_image.shape == frame.image.shape:
+            quality_psnr = psnr(frame.image, frame.received_image)
+            try:
+                quality_ms_ssim = ms_ssim(frame.image, frame.received_image)
+            except ValueError:
+                quality_ms_ssim = None
+        hcrb = cfg.get("hcrb_trace")
+        return {
+            "seq": frame.seq, "received": arrived, "model": cfg.get("model"), "rate": cfg.get("code_rate"),
+            "sinr_db": frame.received_meta.get("sinr_db"), "predicted_sinr_db": cfg.get("sinr_db"),
+            "ber": ber, "bit_errors": bit_errors, "header_ok": header_ok, "psnr": quality_psnr,
+            "ms_ssim": quality_ms_ssim, "predicted_distortion": cfg.get("distortion"), "metric": cfg.get("metric"),
+            "predicted_psnr_db": cfg.get("predicted_psnr_db"), "predicted_ms_ssim": cfg.get("predicted_ms_ssim"),
+            "sensing_error_m": float(np.sqrt(np.mean(np.square(frame.sensing_errors)))) if frame.sensing_errors else None,
+            "hcrb_rmse_m": math.sqrt(hcrb) if isinstance(hcrb, (int, float)) and hcrb >= 0 and math.isfinite(hcrb) else None,
+        }
+
+    def summary(self) -> dict:
+        rows = self.rows
+
+        def mean(key):
+            values = [r[key] for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+            return float(np.mean(values)) if values else None
+
+        total_errors = sum(r["bit_errors"] for r in rows if r["bit_errors"] is not None)
+        return {"frames": len(rows), "frames_received": sum(1 for r in rows if r["received"]),
+                "headers_ok": sum(1 for r in rows if r["header_ok"]), "headers_failed": self.headers_failed,
+                "mean_psnr": mean("psnr"), "mean_ms_ssim": mean("ms_ssim"), "mean_sinr_db": mean("sinr_db"),
+                "total_bit_errors": total_errors, "mean_ber": mean("ber"), "mean_hcrb_rmse_m": mean("hcrb_rmse_m"),
+                "models": sorted({r["model"] for r in rows if r["model"]})}
