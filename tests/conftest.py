@@ -68,8 +68,9 @@ def synthetic_profile_path(tmp_path):
     return path
 
 
-def _wait_for(predicate, timeout=60.0):
-    """Poll a condition on asynchronous message delivery, bounded in time (never a fixed sleep)."""
+def _wait_for(predicate, timeout=300.0):
+    """Poll a condition on asynchronous message delivery, bounded in time (never a fixed sleep). The
+    bound only catches hangs: it is generous because a loaded CI machine can take long to import torch."""
     import threading
     import time
     deadline = time.monotonic() + timeout
