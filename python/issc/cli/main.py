@@ -8,10 +8,10 @@ from __future__ import annotations
 import sys
 
 from ..errors import IsscInputError
-from . import optim, physics
+from . import codec, optim, physics
 from .common import ArgumentParser
 
-COMMAND_MODULES = (physics, optim)
+COMMAND_MODULES = (physics, optim, codec)
 
 
 def build_parser() -> ArgumentParser:

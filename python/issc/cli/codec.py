@@ -1,0 +1,178 @@
+"""Subcommands of the semantic codec: ``train``, ``codec info|encode|decode|eval``, ``fit``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .common import fail, positive_int, print_json
+
+
+def lambda_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or any(not (v > 0 and np.isfinite(v)) for v in values):
+        raise argparse.ArgumentTypeError(f"lambdas must be positive, got {text!r}")
+    return values
+
+
+def register(subparsers):
+    p = subparsers.add_parser("train", help="train the codec family on a folder of images",
+                              description="Train a base hyperprior model, then fine-tune one model per lambda. "
+                                          "Checkpoints and resume; writes <id>.pt (fp16) and manifest.yml.")
+    data = p.add_argument_group("data")
+    data.add_argument("--images", required=True, metavar="DIR", help="folder of images (recursive png/jpg)")
+    data.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    opt = p.add_argument_group("training")
+    opt.add_argument("--lambdas", type=lambda_list, default=None, help="comma-separated rate-distortion lambdas")
+    opt.add_argument("--patch", type=positive_int, default=128, help="crop size (default 128)")
+    opt.add_argument("--steps", type=positive_int, default=500, help="fine-tuning steps per model (default 500)")
+    opt.add_argument("--base-steps", type=positive_int, default=2500, help="base model steps (default 2500)")
+    opt.add_argument("--batch", type=positive_int, default=8)
+    opt.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    opt.add_argument("--base", default=None, metavar="CKPT", help="start from this base checkpoint")
+    p.set_defaults(handler=cmd_train)
+
+    p = subparsers.add_parser("codec", help="use the shipped codec family", description="The semantic codec family.")
+    sub = p.add_subparsers(dest="codec_command", metavar="ACTION", parser_class=type(p))
+    sub.required = True
+    info = sub.add_parser("info", help="the shipped models")
+    info.add_argument("--json", action="store_true")
+    _dir_argument(info)
+    info.set_defaults(handler=cmd_info)
+    enc = sub.add_parser("encode", help="image -> container file")
+    enc.add_argument("--model", required=True)
+    enc.add_argument("--image", required=True, metavar="IN")
+    enc.add_argument("--out", required=True, metavar="FILE")
+    _dir_argument(enc)
+    enc.set_defaults(handler=cmd_encode)
+    dec = sub.add_parser("decode", help="container file -> PNG")
+    dec.add_argument("--in", dest="input", required=True, metavar="FILE")
+    dec.add_argument("--out", required=True, metavar="OUT.png")
+    _dir_argument(dec)
+    dec.set_defaults(handler=cmd_decode)
+    ev = sub.add_parser("eval", help="rate, PSNR, MS-SSIM per model, and JPEG at the same bpp")
+    ev.add_argument("--images", default=None, metavar="DIR", help="default: the shipped held-out images")
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--no-jpeg", action="store_true")
+    _dir_argument(ev)
+    ev.set_defaults(handler=cmd_eval)
+
+    p = subparsers.add_parser("fit", help="measure distortion versus BER and fit the codec profile",
+                              description="Flip bits of the real payload at BERs 1e-7..1e-1, fit MODEL.md eq. 7 "
+                                          "per model for MSE and 1-MS-SSIM, write the profile and a plot.")
+    p.add_argument("--images", default=None, metavar="DIR", help="default: the shipped held-out images")
+    p.add_argument("--out", required=True, metavar="PROFILE.yml")
+    p.add_argument("--plot", default=None, metavar="FIG.png")
+    p.add_argument("--repetitions", type=positive_int, default=8, help="corrupted decodes per image and BER")
+    _dir_argument(p)
+    p.set_defaults(handler=cmd_fit)
+
+
+def _dir_argument(parser):
+    parser.add_argument("--dir", default=None, metavar="DIR", help="codec family directory (default: shipped)")
+
+
+def _codec(args):
+    from ..codec.codec import SemanticCodec
+    return SemanticCodec.load(args.dir)
+
+
+def _images(folder):
+    from ..codec.images import list_images, load_rgb, shipped_images
+    paths = shipped_images() if folder is None else list_images(folder)
+    return [load_rgb(p) for p in paths], [str(p) for p in paths]
+
+
+def cmd_train(args):
+    from ..codec.train import DEFAULT_LAMBDAS, train_family
+    manifest = train_family(args.images, args.out, args.lambdas or DEFAULT_LAMBDAS, args.patch, args.steps,
+                            args.base_steps, args.batch, resume=args.resume, base=args.base)
+    print_json({"out": args.out, "models": [m["id"] for m in manifest["models"]]})
+    return 0
+
+
+def cmd_info(args):
+    from ..codec.profile import DATA_DIR, load_profile
+    directory = Path(args.dir) if args.dir else DATA_DIR
+    try:
+        manifest = yaml.safe_load((directory / "manifest.yml").read_text())
+    except FileNotFoundError:
+        fail(f"no codec manifest in '{directory}'")
+    lambdas = {m["id"]: m["lambda"] for m in manifest.get("models", [])}
+    profile_path = directory / "profile.yml"
+    rows = []
+    if profile_path.exists():
+        for model in load_profile(profile_path).models:
+            rows.append({"id": model.id, "R_s_bits": model.r_s_bits, "bpp": model.bpp, "lambda": lambdas.get(model.id)})
+    else:
+        rows = [{"id": i, "R_s_bits": None, "bpp": None, "lambda": lam} for i, lam in lambdas.items()]
+    rows.sort(key=lambda r: (r["R_s_bits"] is None, r["R_s_bits"] or 0, r["lambda"] or 0))
+    print_json(rows)
+    return 0
+
+
+def cmd_encode(args):
+    from ..codec.images import load_rgb
+    codec = _codec(args)
+    data = codec.encode(load_rgb(args.image), args.model)
+    try:
+        Path(args.out).write_bytes(data)
+    except OSError as exc:
+        fail(f"--out '{args.out}': cannot write ({exc})")
+    print_json({"out": args.out, "bytes": len(data), "model": args.model})
+    return 0
+
+
+def cmd_decode(args):
+    from ..codec.images import save_rgb
+    codec = _codec(args)
+    try:
+        data = Path(args.input).read_bytes()
+    except OSError as exc:
+        fail(f"--in '{args.input}': cannot read ({exc})")
+    image = codec.decode(data)
+    try:
+        save_rgb(np.round(image * 255).astype(np.uint8), args.out)
+    except (OSError, ValueError) as exc:
+        fail(f"--out '{args.out}': cannot write ({exc})")
+    print_json({"out": args.out, "height": image.shape[0], "width": image.shape[1]})
+    return 0
+
+
+def cmd_eval(args):
+    from ..codec.evaluate import evaluate
+    images, paths = _images(args.images)
+    rows = evaluate(_codec(args), images, with_jpeg=not args.no_jpeg)
+    print_json({"images": paths, "models": rows})
+    return 0
+
+
+def cmd_fit(args):
+    from ..codec.fit import measure_curves, plot_curves, profile_from_curves
+    codec = _codec(args)
+    images, paths = _images(args.images)
+    shapes = {im.shape for im in images}
+    if len(shapes) != 1:
+        fail(f"--images: all images must have the same shape for one profile, got {sorted(shapes)}")
+    curves = measure_curves(codec, images, repetitions=args.repetitions,
+                            progress=lambda m, b: sys.stderr.write(f"\r{m} BER {b:.1e}   "))
+    sys.stderr.write("\n")
+    height, width, channels = images[0].shape
+    made_by = (f"issc fit --repetitions {args.repetitions}: bits of the real entropy-coded payload flipped "
+               f"independently at each BER, expectation over the number of flips (exact P(K=0) term, Monte "
+               f"Carlo for K>=1), mean over {len(images)} held-out images; logistic fit by least squares")
+    profile = profile_from_curves(curves, codec.lambdas, (channels, height, width), made_by,
+                                  {"images": [Path(p).name for p in paths], "repetitions": args.repetitions,
+                                   "bers": curves[codec.model_ids[0]]["bers"]})
+    Path(args.out).write_text(yaml.safe_dump(profile, sort_keys=False))
+    if args.plot:
+        plot_curves(curves, profile, args.plot)
+    print_json({"out": args.out, "plot": args.plot,
+                "r2": {m["id"]: {k: v["r2"] for k, v in m["fits"].items()} for m in profile["models"]}})
+    return 0

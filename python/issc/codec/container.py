@@ -1,0 +1,88 @@
+"""The bitstream container: a small self-describing wrapper around the hyperprior's strings.
+
+    offset  size  field
+    0       4     magic b"ISC1"
+    4       1     version (1)
+    5       1     length k of the model id
+    6       k     model id (ASCII)
+    6+k     2     image height (big-endian)
+    8+k     2     image width
+    10+k    4     length of the z string (hyper-latent)
+    14+k    4     length of the y string (latent)
+    18+k    ...   payload: z string, then y string
+
+The header fields (:class:`ContainerHeader`) travel in the frame's protected header; only the payload
+goes through the channel code and may get bit errors. Malformed containers raise :class:`CodecFormatError`.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ..errors import IsscInputError
+
+MAGIC = b"ISC1"
+VERSION = 1
+MAX_SIDE = 4096
+MAX_STRING = 64 * 1024 * 1024
+
+
+class CodecFormatError(IsscInputError):
+    """A container or header that cannot be decoded: bad magic, version, lengths, shape or model."""
+
+
+@dataclass(frozen=True)
+class ContainerHeader:
+    model: str
+    height: int
+    width: int
+    z_bytes: int
+    y_bytes: int
+
+    def validate(self) -> "ContainerHeader":
+        if not (isinstance(self.model, str) and 0 < len(self.model) <= 255 and self.model.isascii()):
+            raise CodecFormatError(f"model id must be 1-255 ASCII characters, got {self.model!r}")
+        for name in ("height", "width"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and 1 <= value <= MAX_SIDE):
+                raise CodecFormatError(f"image {name} must be in [1, {MAX_SIDE}], got {value!r}")
+        for name in ("z_bytes", "y_bytes"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and 0 <= value <= MAX_STRING):
+                raise CodecFormatError(f"{name} must be in [0, {MAX_STRING}], got {value!r}")
+        return self
+
+    @property
+    def payload_bytes(self) -> int:
+        return self.z_bytes + self.y_bytes
+
+
+def pack(header: ContainerHeader, payload: bytes) -> bytes:
+    header.validate()
+    if len(payload) != header.payload_bytes:
+        raise CodecFormatError(f"payload has {len(payload)} bytes, the header says {header.payload_bytes}")
+    model = header.model.encode("ascii")
+    return (MAGIC + struct.pack(">BB", VERSION, len(model)) + model
+            + struct.pack(">HHII", header.height, header.width, header.z_bytes, header.y_bytes) + bytes(payload))
+
+
+def unpack(data: bytes) -> tuple[ContainerHeader, bytes]:
+    data = bytes(data)
+    if len(data) < 6 or data[:4] != MAGIC:
+        raise CodecFormatError("not an ISSC codec container (bad magic)")
+    version, model_len = data[4], data[5]
+    if version != VERSION:
+        raise CodecFormatError(f"unsupported container version {version} (this build reads {VERSION})")
+    fixed_end = 6 + model_len + 12
+    if len(data) < fixed_end:
+        raise CodecFormatError("container truncated inside its header")
+    try:
+        model = data[6:6 + model_len].decode("ascii")
+    except UnicodeDecodeError:
+        raise CodecFormatError("model id is not ASCII") from None
+    height, width, z_bytes, y_bytes = struct.unpack(">HHII", data[6 + model_len:fixed_end])
+    header = ContainerHeader(model, height, width, z_bytes, y_bytes).validate()
+    payload = data[fixed_end:]
+    if len(payload) != header.payload_bytes:
+        raise CodecFormatError(f"payload has {len(payload)} bytes, the header says {header.payload_bytes}")
+    return header, payload
