@@ -85,3 +85,22 @@ def _wait_for(predicate, timeout=300.0):
 @pytest.fixture
 def wait_for():
     return _wait_for
+
+
+@pytest.fixture(scope="session")
+def tiny_family(tmp_path_factory):
+    """Two tiny untrained models (N=8, M=12) saved like the shipped family (fp16 + manifest with
+    sha256): real entropy-coded bitstreams at a fraction of the cost of the shipped weights."""
+    import torch
+    import yaml
+    from gnuradio.issc.codec.models import build_model, save_fp16
+    directory = tmp_path_factory.mktemp("family")
+    entries = []
+    for i, lam in enumerate((0.001, 0.01), start=1):
+        torch.manual_seed(i)
+        model = build_model(8, 12)
+        model.update(force=True)
+        sha = save_fp16(model, directory / f"t{i}.pt")
+        entries.append({"id": f"t{i}", "lambda": lam, "N": 8, "M": 12, "sha256": sha, "file": f"t{i}.pt"})
+    (directory / "manifest.yml").write_text(yaml.safe_dump({"models": entries}))
+    return directory

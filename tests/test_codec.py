@@ -20,21 +20,6 @@ REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def tiny_family(tmp_path_factory):
-    """Two tiny models (N=8, M=12) saved like the shipped family (fp16 + manifest with sha256)."""
-    directory = tmp_path_factory.mktemp("family")
-    entries = []
-    for i, lam in enumerate((0.001, 0.01), start=1):
-        torch.manual_seed(i)
-        model = build_model(8, 12)
-        model.update(force=True)
-        sha = save_fp16(model, directory / f"t{i}.pt")
-        entries.append({"id": f"t{i}", "lambda": lam, "N": 8, "M": 12, "sha256": sha, "file": f"t{i}.pt"})
-    (directory / "manifest.yml").write_text(yaml.safe_dump({"models": entries}))
-    return directory
-
-
-@pytest.fixture(scope="module")
 def image():
     rng = np.random.default_rng(3)
     yy, xx = np.mgrid[0:96, 0:80] / 96

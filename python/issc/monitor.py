@@ -18,7 +18,7 @@ import numpy as np
 from .jsonutil import jsonable
 from .metrics import bit_error_rate, ms_ssim, psnr
 
-ROW_KEYS = ("seq", "received", "model", "rate", "sinr_db", "predicted_sinr_db", "ber", "bit_errors", "header_ok", "psnr",
+ROW_KEYS = ("seq", "received", "power_dbm", "model", "rate", "sinr_db", "predicted_sinr_db", "ber", "bit_errors", "header_ok", "psnr",
             "ms_ssim", "predicted_distortion", "metric", "predicted_psnr_db", "predicted_ms_ssim",
             "sensing_error_m", "hcrb_rmse_m")
 
@@ -145,7 +145,7 @@ class FrameLedger:
                 quality_ms_ssim = None
         hcrb = cfg.get("hcrb_trace")
         return {
-            "seq": frame.seq, "received": arrived, "model": cfg.get("model"), "rate": cfg.get("code_rate"),
+            "seq": frame.seq, "received": arrived, "power_dbm": cfg.get("power_budget_dbm"), "model": cfg.get("model"), "rate": cfg.get("code_rate"),
             "sinr_db": frame.received_meta.get("sinr_db"), "predicted_sinr_db": cfg.get("sinr_db"),
             "ber": ber, "bit_errors": bit_errors, "header_ok": header_ok, "psnr": quality_psnr,
             "ms_ssim": quality_ms_ssim, "predicted_distortion": cfg.get("distortion"), "metric": cfg.get("metric"),

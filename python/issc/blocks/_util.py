@@ -33,3 +33,39 @@ def zero_non_finite(samples: np.ndarray) -> int:
     if count:
         samples[bad] = 0
     return count
+
+
+def register_message_handlers(block, handlers: dict, log: "RateLimitedLog", after=None, counter=None):
+    """Register input message ports with handlers that log and drop bad messages instead of raising.
+
+    ``handlers`` maps port name -> callable(msg). :class:`~gnuradio.issc.errors.IsscInputError` (and
+    ``ValueError``/``TypeError`` from PMT conversions) are logged per port; ``after`` (optional) runs
+    after every message; ``counter`` (optional dict) counts the messages handled per port. GR 3.10's gateway looks handlers up on the block by function name, so each
+    wrapper gets a unique ``__name__`` and is attached to the block.
+    """
+    import pmt
+
+    from ..errors import IsscInputError
+
+    for port, handler in handlers.items():
+        block.message_port_register_in(pmt.intern(port))
+
+        def handle(msg, port=port, handler=handler):
+            try:
+                handler(msg)
+            except (IsscInputError, ValueError, TypeError) as exc:
+                log.warn(port, f"dropping message on '{port}': {exc}")
+            if counter is not None:
+                counter[port] = counter.get(port, 0) + 1
+            if after is not None:
+                after()
+
+        handle.__name__ = f"_handle_{port}"
+        setattr(block, handle.__name__, handle)
+        block.set_msg_handler(pmt.intern(port), handle)
+
+
+def check_antennas(name: str, value: int, expected: int, scenario) -> None:
+    """GRC needs port counts as numbers; they must agree with the scenario (0 means "the scenario's")."""
+    if value and int(value) != expected:
+        raise ValueError(f"{name} = {value} but scenario '{scenario.name}' has {expected} antennas")

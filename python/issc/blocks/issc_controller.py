@@ -174,7 +174,9 @@ class issc_controller(gr.basic_block):
         self.decisions += 1
         if not decision.feasible:
             self._log.warn("infeasible", f"decision infeasible: {decision.reason}")
-        return LinkConfig.from_decision(decision)
+        config = LinkConfig.from_decision(decision)
+        config.predicted.update(power_budget_dbm=params["power_dbm"], hcrb_threshold_m2=params["hcrb_threshold_m2"])
+        return config
 
     def _run(self):
         while True:

@@ -9,7 +9,7 @@ from ..jsonutil import jsonable
 from ..linkconfig import LinkConfig
 from ..monitor import FrameLedger
 from ..pdus import dict_to_meta, meta_to_dict, pdu_to_image, split_pdu
-from ._util import RateLimitedLog
+from ._util import RateLimitedLog, register_message_handlers
 
 
 class issc_link_monitor(gr.basic_block):
@@ -44,23 +44,9 @@ class issc_link_monitor(gr.basic_block):
         handlers = {"sent_image": self._on_sent_image, "sent_bits": self._on_sent_bits,
                     "received_bits": self._on_received_bits, "received_image": self._on_received_image,
                     "header_failed": self._on_header_failed, "sensing": self._on_sensing}
-        for port, handler in handlers.items():
-            self.message_port_register_in(pmt.intern(port))
-            # GR 3.10's gateway looks message handlers up on the block by function name
-            guarded = self._guard(port, handler)
-            guarded.__name__ = f"_handle_{port}"
-            setattr(self, guarded.__name__, guarded)
-            self.set_msg_handler(pmt.intern(port), guarded)
+        self.messages_handled = {}
+        register_message_handlers(self, handlers, self._log, after=self._publish_rows, counter=self.messages_handled)
         self.message_port_register_out(pmt.intern("frame"))
-
-    def _guard(self, port, handler):
-        def handle(msg):
-            try:
-                handler(msg)
-            except IsscInputError as exc:
-                self._log.warn(port, f"dropping message on '{port}': {exc}")
-            self._publish_rows()
-        return handle
 
     def _on_sent_image(self, msg):
         meta, image = pdu_to_image(msg)

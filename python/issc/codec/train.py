@@ -70,15 +70,17 @@ def train_one(model, sampler, lam, steps, checkpoint, batch, lr, progress_label,
     from tqdm import tqdm
     optimiser, aux_optimiser = _optimisers(model, lr)
     done = 0
+    stats, seconds = {}, 0.0
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         aux_optimiser.load_state_dict(state["aux_optimiser"])
         done = state["step"]
+        stats, seconds = state.get("stats", {}), state.get("seconds", 0.0)
         sampler.rng = np.random.default_rng(state["step"] + 12345)
     model.train()
-    stats = {}
+    started = time.time() - seconds
     with tqdm(total=steps, initial=done, desc=progress_label, unit="step", dynamic_ncols=True) as bar:
         for step in range(done, steps):
             if step == int(0.85 * steps):
@@ -100,8 +102,10 @@ def train_one(model, sampler, lam, steps, checkpoint, batch, lr, progress_label,
             bar.update(1)
             if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
                 torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                            "aux_optimiser": aux_optimiser.state_dict(), "step": step + 1}, checkpoint)
-    return stats
+                            "aux_optimiser": aux_optimiser.state_dict(), "step": step + 1,
+                            "stats": stats, "seconds": time.time() - started}, checkpoint)
+    # stats and time survive a resume: they live in the checkpoint
+    return {**stats, "seconds": round(time.time() - started if done < steps else seconds, 1)}
 
 
 def train_family(images, out, lambdas=DEFAULT_LAMBDAS, patch=128, steps=1200, base_steps=4000, batch=8,
@@ -131,7 +135,6 @@ def train_family(images, out, lambdas=DEFAULT_LAMBDAS, patch=128, steps=1200, ba
         model = build_model(n, m)
         model.load_state_dict(base_state)
         ckpt = out / "checkpoints" / f"{model_id}.pt"
-        started = time.time()
         stats = train_one(model, sampler, lam, steps, ckpt, batch, lr, f"{model_id} (lambda {lam:g})",
                           resume=True, log=log)
         model.update(force=True)
@@ -139,7 +142,7 @@ def train_family(images, out, lambdas=DEFAULT_LAMBDAS, patch=128, steps=1200, ba
         entries.append({"id": model_id, "lambda": lam, "N": n, "M": m, "base_steps": base_steps,
                         "finetune_steps": steps, "patch": patch, "batch": batch, "seed": seed,
                         "train_bpp": stats.get("bpp"), "train_psnr": stats.get("psnr"),
-                        "seconds": round(time.time() - started, 1), "sha256": sha, "file": f"{model_id}.pt"})
+                        "seconds": stats["seconds"], "sha256": sha, "file": f"{model_id}.pt"})
     manifest = {"format": "issc-codec-manifest/1", "architecture": "compressai ScaleHyperprior",
                 "data": {"images": str(images), "count": len(sampler.files)}, "models": entries}
     (out / "manifest.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))

@@ -1,0 +1,87 @@
+"""issc_semantic_encoder: image PDU -> entropy-coded bitstream PDU with the frame configuration."""
+from __future__ import annotations
+
+import collections
+
+import pmt
+from gnuradio import gr
+
+from ..codec.codec import SemanticCodec
+from ..errors import IsscInputError
+from ..linkconfig import LinkConfig
+from ..pdus import make_pdu, pdu_to_image
+from ._util import RateLimitedLog, register_message_handlers
+
+MAX_WAITING_IMAGES = 16
+
+
+class issc_semantic_encoder(gr.basic_block):
+    """Compresses each image with the codec model of the current frame configuration.
+
+    The configuration comes from the controller on ``config`` and travels on with the data: the output
+    PDU's metadata holds it (key ``config``, with ``seq`` set), so a later configuration can never be
+    applied to this frame. Images that arrive before the first configuration wait (up to 16). An image
+    PDU whose metadata holds its own ``config`` is coded with that one (scripted experiments and tests:
+    messages on different ports are handled in no guaranteed order, metadata is).
+
+    Output metadata: ``seq``, ``config``, ``model``, ``model_index`` (position in the family's rate order,
+    what the frame header carries), ``height``, ``width``, ``z_bytes``, ``y_bytes``; the payload is the
+    hyperprior's strings (``z`` then ``y``), the part that goes through the channel code.
+
+    Message ports:
+        image (in): image PDUs.
+        config (in): frame configurations (:class:`~gnuradio.issc.linkconfig.LinkConfig` dicts).
+        out (out): bitstream PDUs.
+
+    Args:
+        codec_dir: directory with the codec family's ``manifest.yml`` ('' for the shipped family).
+    """
+
+    def __init__(self, codec_dir: str = ""):
+        gr.basic_block.__init__(self, name="issc_semantic_encoder", in_sig=None, out_sig=None)
+        self.codec = SemanticCodec.load(codec_dir or None)
+        self.model_ids = self.codec.model_ids
+        self.config = None
+        self._waiting = collections.deque()
+        self.frames_encoded = 0
+        self._log = RateLimitedLog(self.logger)
+        self.message_port_register_out(pmt.intern("out"))
+        register_message_handlers(self, {"image": self._on_image, "config": self._on_config}, self._log)
+
+    def _checked(self, config: LinkConfig) -> LinkConfig:
+        if config.model not in self.model_ids:
+            raise IsscInputError(f"configuration names codec model '{config.model}', not in this family "
+                                 f"({', '.join(self.model_ids)})")
+        return config
+
+    def _on_config(self, msg):
+        self.config = self._checked(LinkConfig.from_pmt(msg))
+        while self._waiting:
+            self._encode(*self._waiting.popleft())
+
+    def _on_image(self, msg):
+        meta, image = pdu_to_image(msg)
+        own = meta.get("config")
+        if own is not None and not isinstance(own, (bool, int, float, str)):
+            self._encode(meta, image, self._checked(LinkConfig.from_pmt(own)))
+            return
+        if self.config is None:
+            if len(self._waiting) >= MAX_WAITING_IMAGES:
+                dropped = self._waiting.popleft()
+                self._log.warn("queue", f"no configuration yet: dropped waiting image {dropped[0]['seq']}")
+            self._waiting.append((meta, image))
+            return
+        self._encode(meta, image)
+
+    def _encode(self, meta, image, config=None):
+        config = config or self.config
+        config = LinkConfig(config.model, config.code_rate, config.info_bits, config.w_c, config.w_0, meta["seq"],
+                            dict(config.predicted))
+        header, payload = self.codec.encode_parts(image, config.model)
+        out_meta = {"seq": meta["seq"], "config": config.to_pmt(), "model": config.model,
+                    "model_index": self.model_ids.index(config.model), "height": header.height,
+                    "width": header.width, "z_bytes": header.z_bytes, "y_bytes": header.y_bytes}
+        if isinstance(meta.get("name"), str):
+            out_meta["name"] = meta["name"]
+        self.frames_encoded += 1
+        self.message_port_pub(pmt.intern("out"), make_pdu(out_meta, payload))
