@@ -58,17 +58,18 @@ class issc_controller(gr.basic_block):
         sensing_streams: r_0 (0: the scenario's).
         schedule: list of ``(first_frame, power_dbm, hcrb_threshold_m2)``; None entries keep the value.
         mode: 'known-geometry'.
+        ber_model: 'normal' (finite-blocklength approximation) or 'calibrated' (the measured polar-code table).
     """
 
     def __init__(self, scenario="paper", profile="", solver="sdr", metric="mse", power_dbm=float("nan"),
                  hcrb_threshold_m2=float("nan"), abr=float("nan"), sensing_streams=0, schedule=None,
-                 mode="known-geometry"):
+                 mode="known-geometry", ber_model="normal"):
         gr.basic_block.__init__(self, name="issc_controller", in_sig=None, out_sig=None)
         from ..optim import Optimizer  # cvxpy import only where a controller is used
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
-        self.optimizer = Optimizer(scenario, profile or None, solver=solver, metric=metric)
+        self.optimizer = Optimizer(scenario, profile or None, solver=solver, metric=metric, ber_model=ber_model)
         budget = self.optimizer.scenario.budget
         self._power_dbm = budget.power_dbm if _unset(power_dbm) else float(power_dbm)
         self._pi = budget.hcrb_threshold_m2 if _unset(hcrb_threshold_m2) else float(hcrb_threshold_m2)

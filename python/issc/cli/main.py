@@ -8,10 +8,10 @@ from __future__ import annotations
 import sys
 
 from ..errors import IsscInputError
-from . import codec, optim, physics
+from . import codec, link, optim, physics
 from .common import ArgumentParser
 
-COMMAND_MODULES = (physics, optim, codec)
+COMMAND_MODULES = (physics, optim, codec, link)  # link adds to optim's 'bench'
 
 
 def build_parser() -> ArgumentParser:

@@ -69,6 +69,10 @@ def _common_problem_args(p, power_help):
                    help="number r_0 of sensing streams (default: the scenario's)")
     p.add_argument("--profile", default=None, metavar="FILE", help="codec profile YAML (default: the shipped one)")
     p.add_argument("--metric", choices=("mse", "ms_ssim"), default="mse", help="distortion to minimise")
+    p.add_argument("--ber-model", choices=("normal", "calibrated"), default="normal",
+                   help="BER of the channel code: the normal approximation or the measured polar-code table")
+    p.add_argument("--calibration", default=None, metavar="FILE",
+                   help="code calibration table for --ber-model calibrated (default: the shipped one)")
 
 
 def register(subparsers):
@@ -105,7 +109,8 @@ def register(subparsers):
 
 def _optimizer(args, solver):
     from ..optim import Optimizer
-    return Optimizer(args.scenario, args.profile, solver=solver, metric=args.metric)
+    return Optimizer(args.scenario, args.profile, solver=solver, metric=args.metric, ber_model=args.ber_model,
+                     calibration=args.calibration)
 
 
 def cmd_optimize(args):

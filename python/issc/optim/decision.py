@@ -77,9 +77,13 @@ class Optimizer:
         profile: CodecProfile, path, or None for the shipped profile.
         solver: ``sdr`` (exact, default), ``paper`` (the paper's AO) or ``zf-wf`` (the benchmark's beams).
         metric: distortion metric of the profile to minimise (``mse`` or ``ms_ssim``).
+        ber_model: ``normal`` (finite-blocklength approximation) or ``calibrated`` (the measured table of
+            the link's polar code, :mod:`gnuradio.issc.calibration`).
+        calibration: calibration table path for ``calibrated`` (None: the shipped one).
     """
 
-    def __init__(self, scenario, profile=None, solver: str = "sdr", metric: str = "mse"):
+    def __init__(self, scenario, profile=None, solver: str = "sdr", metric: str = "mse", ber_model: str = "normal",
+                 calibration=None):
         self.scenario = load_scenario(scenario)
         self.profile = profile if isinstance(profile, CodecProfile) else load_profile(profile)
         classes = solver_classes()
@@ -90,6 +94,12 @@ class Optimizer:
         self.solver_name = solver
         self.beam_solver = classes[solver]()
         self.metric = metric
+        from ..calibration import ber_model as make_ber_model
+        self.ber_model_name = ber_model
+        self.ber = make_ber_model(ber_model, calibration)
+        if ber_model == "calibrated" and self.ber.blocklength != self.scenario.signal.blocklength:
+            raise IsscInputError(f"the code calibration is for L = {self.ber.blocklength}, the scenario has "
+                                 f"L = {self.scenario.signal.blocklength}")
 
     def problem(self, power_dbm=None, hcrb_threshold_m2=None, abr=None, sensing_streams=None,
                 target=None) -> DesignProblem:
@@ -109,7 +119,7 @@ class Optimizer:
         except Exception as exc:  # a solver bug must not stall the link: report and fall back
             beams = _emergency_design(problem, f"{self.solver_name} solver raised {type(exc).__name__}: {exc}")
         choice, _ = choose_model(self.profile, beams.sinr, problem.channel_use_budget, problem.blocklength,
-                                 problem.max_code_rate, self.metric)
+                                 problem.max_code_rate, self.metric, self.ber)
         feasible = beams.feasible and choice.feasible
         reasons = [r for r in (beams.reason, "" if choice.feasible else
                                f"no codec model fits: the most robust one ({choice.model}) {choice.reason}") if r]

@@ -30,20 +30,21 @@ class RateChoice:
 
 
 def choose_code_rate(model: ModelProfile, sinr: float, channel_uses: float, blocklength: int,
-                     max_code_rate: float, metric: str = "mse") -> RateChoice:
-    """The code rate minimising the model's predicted distortion at SINR ``sinr`` (linear)."""
+                     max_code_rate: float, metric: str = "mse", ber=log10_ber) -> RateChoice:
+    """The code rate minimising the model's predicted distortion at SINR ``sinr`` (linear); ``ber`` is
+    the ``log10 BER(sinr, rate, blocklength)`` model (normal approximation or a calibrated table)."""
     lowest = model.r_s_bits / channel_uses
     highest = min(float(capacity(sinr)), max_code_rate)
 
     def objective(rate):
-        return model.log10_distortion(log10_ber(sinr, rate, blocklength), metric)
+        return model.log10_distortion(ber(sinr, rate, blocklength), metric)
 
     if lowest > highest:
         why = ("needs R_c >= %.4g bits/use to fit %g channel uses but " % (lowest, channel_uses)
                + ("capacity is %.4g" % capacity(sinr) if capacity(sinr) < max_code_rate
                   else "the link's top rate is %.4g" % max_code_rate))
         rate = min(lowest, max_code_rate)
-        lb = float(log10_ber(sinr, rate, blocklength))
+        lb = float(ber(sinr, rate, blocklength))
         return RateChoice(model.id, model.r_s_bits, rate, lb, float(model.log10_distortion(lb, metric)), False, why)
     if highest - lowest <= 1e-12 * max(highest, 1.0):
         rate = lowest
@@ -58,15 +59,15 @@ def choose_code_rate(model: ModelProfile, sinr: float, channel_uses: float, bloc
                                       options={"xatol": 1e-12 * max(hi_cell, 1.0)})
             if refined.success and refined.fun < value:
                 rate = float(refined.x)
-    lb = float(log10_ber(sinr, rate, blocklength))
+    lb = float(ber(sinr, rate, blocklength))
     return RateChoice(model.id, model.r_s_bits, rate, lb, float(model.log10_distortion(lb, metric)), True)
 
 
 def choose_model(profile: CodecProfile, sinr: float, channel_uses: float, blocklength: int,
-                 max_code_rate: float, metric: str = "mse") -> tuple[RateChoice, list[RateChoice]]:
+                 max_code_rate: float, metric: str = "mse", ber=log10_ber) -> tuple[RateChoice, list[RateChoice]]:
     """Best model and rate over the profile; if no model fits, the most robust one (lowest rate),
     flagged infeasible. Also returns every model's choice."""
-    choices = [choose_code_rate(m, sinr, channel_uses, blocklength, max_code_rate, metric)
+    choices = [choose_code_rate(m, sinr, channel_uses, blocklength, max_code_rate, metric, ber)
                for m in profile.models]
     feasible = [c for c in choices if c.feasible]
     if feasible:
