@@ -10,7 +10,7 @@ test: setup
 	$(PY) -m pytest -q tests
 
 demo: setup
-	$(VENV)/bin/issc regime --scenario paper --format table
+	$(PY) examples/issc_link.py --scenario tradeoff --frames 12 --out results
 
 clean:
 	rm -rf build .pytest_cache

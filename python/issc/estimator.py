@@ -60,10 +60,13 @@ class TargetEstimator:
         search_halfwidth_m: the search region is the square of this half-width around the centre.
         angle_step_rad: coarse grid step in both angles (default: a tenth of the smaller array's beamwidth).
         glrt_threshold: minimum GLRT for ``ok``.
+        half_taps: half-length of the fractional-delay filter; must be the echo channel's
+            (:func:`gnuradio.issc.channels.causal_half_taps`) so that model and channel are one operator.
     """
 
     def __init__(self, geometry: Geometry, bandwidth_hz: float, sensing_noise_w: float, sync_sigma_s: float,
-                 search_halfwidth_m: float = 20.0, angle_step_rad: float | None = None, glrt_threshold: float = 25.0):
+                 search_halfwidth_m: float = 20.0, angle_step_rad: float | None = None, glrt_threshold: float = 25.0,
+                 half_taps: int = DEFAULT_HALF_TAPS):
         self.geometry = geometry
         self.bandwidth_hz = float(bandwidth_hz)
         self.noise_w = float(sensing_noise_w)
@@ -72,6 +75,7 @@ class TargetEstimator:
         beamwidth = 2.0 / (max(min(geometry.n_tx, geometry.n_rx), 1) * 2 * geometry.spacing)
         self.angle_step = angle_step_rad or beamwidth / 10.0
         self.glrt_threshold = float(glrt_threshold)
+        self.half_taps = int(half_taps)
         self.samples_per_metre = self.bandwidth_hz / SPEED_OF_LIGHT
         # beta_0 is a known constant (MODEL.md section 1), evaluated at the scenario's target: letting it
         # follow the candidate position would add amplitude information that the HCRB excludes
@@ -96,7 +100,7 @@ class TargetEstimator:
         g = self.geometry.with_target(position)
         s = steering_vector(g.n_tx, g.theta, g.spacing).conj() @ reference
         length = self._block_length
-        delayed = delayed_segment(s, block_start, length, self.delay_samples(bistatic_range_m))
+        delayed = delayed_segment(s, block_start, length, self.delay_samples(bistatic_range_m), self.half_taps)
         return self.beta * np.outer(steering_vector(g.n_rx, g.phi, g.spacing), delayed)
 
     def required_history(self) -> int:
@@ -104,7 +108,7 @@ class TargetEstimator:
         corners = self._region_corners()
         longest = max(np.linalg.norm(c - self.geometry.tx) + np.linalg.norm(c - self.geometry.sensing_rx)
                       for c in corners) + 6 * self.sync_spread_m
-        return int(np.ceil(self.delay_samples(longest))) + DEFAULT_HALF_TAPS + 2
+        return int(np.ceil(self.delay_samples(longest))) + self.half_taps + 2
 
     def _region_corners(self, centre=None):
         c = self.geometry.target if centre is None else np.asarray(centre, float)

@@ -40,15 +40,17 @@ class IsscLink(gr.top_block):
         codec_dir: codec family directory ('' for the shipped one).
         size: crop images to ``size x size`` (0: as they are).
         echo_sink: keep the echo streams in vector sinks (for tests; memory grows with the run).
+        sensing_every: run the sensing estimator on one block in this many (0: no estimator, the echo
+            goes to null sinks).
     """
 
     def __init__(self, scenario="tradeoff", frames: int = 8, images="", out_dir: str = "", seed: int = 0,
                  solver: str = "sdr", metric: str = "mse", schedule=None, profile: str = "", codec_dir: str = "",
-                 size: int = 0, echo_sink: bool = False):
+                 size: int = 0, echo_sink: bool = False, sensing_every: int = 4):
         gr.top_block.__init__(self, "issc_link")
         from . import issc_beamformer, issc_channels, issc_controller, issc_frame_decoder, issc_frame_encoder
         from . import issc_image_source, issc_link_monitor, issc_semantic_decoder, issc_semantic_encoder
-        from . import issc_sensing_source
+        from . import issc_sensing_estimator, issc_sensing_source
         self.scenario = load_scenario(scenario)
         self.frames = int(frames)
         scn = self.scenario
@@ -62,8 +64,9 @@ class IsscLink(gr.top_block):
         self.beamformer = issc_beamformer(n_tx, streams)
         self.channels = issc_channels(scn, seed=seed + 1)
         self.frame_decoder = issc_frame_decoder(scn.signal.blocklength)
+        self.estimator = issc_sensing_estimator(scn, sensing_every) if sensing_every else None
         self.semantic_decoder = issc_semantic_decoder(codec_dir)
-        self.monitor = issc_link_monitor(out_dir)
+        self.monitor = issc_link_monitor(out_dir, expect_sensing=bool(sensing_every))
         self.sent_images = blocks.message_debug()
         self.received_images = blocks.message_debug()
         self.echo_sinks = [blocks.vector_sink_c(1) if echo_sink else blocks.null_sink(gr.sizeof_gr_complex)
@@ -85,6 +88,12 @@ class IsscLink(gr.top_block):
         self.connect((self.channels, 0), self.frame_decoder)
         for k in range(n_rx):
             self.connect((self.channels, 1 + k), self.echo_sinks[k])
+        if self.estimator is not None:
+            for k in range(n_tx):
+                self.connect((self.beamformer, k), (self.estimator, k))
+            for k in range(n_rx):
+                self.connect((self.channels, 1 + k), (self.estimator, n_tx + k))
+            self.msg_connect(self.estimator, "estimate", self.monitor, "sensing")
         self.msg_connect(self.frame_decoder, "out", self.semantic_decoder, "in")
         self.msg_connect(self.frame_decoder, "out", self.monitor, "received_bits")
         self.msg_connect(self.frame_decoder, "header_failed", self.monitor, "header_failed")
@@ -104,7 +113,9 @@ class IsscLink(gr.top_block):
                 and handled.get("received_bits", 0) >= receiver.frames_decoded
                 and handled.get("received_image", 0) >= self.semantic_decoder.frames_decoded
                 and handled.get("header_failed", 0) >= receiver.headers_failed
-                and handled.get("sent_bits", 0) >= self.semantic_encoder.frames_encoded)
+                and handled.get("sent_bits", 0) >= self.semantic_encoder.frames_encoded
+                and (self.estimator is None or (self.estimator.samples_seen >= self.frame_encoder.symbols_sent
+                                                and handled.get("sensing", 0) >= self.estimator.estimates)))
 
     def interrupt(self):
         """Ask :meth:`run_frames` to stop (e.g. from a SIGINT handler)."""

@@ -41,13 +41,18 @@ class FrameLedger:
     Args:
         out_dir: where ``frames.jsonl`` (one row per frame, written as frames complete) and
             ``summary.json`` go; None keeps everything in memory.
+        expect_sensing: sensing reports come for every frame (in frame order): a complete frame is then
+            closed only once a report for a later frame has arrived (or at flush), so its own reports,
+            which may arrive after its image, are counted.
     """
 
-    def __init__(self, out_dir: str | Path | None = None):
+    def __init__(self, out_dir: str | Path | None = None, expect_sensing: bool = False):
         self.out_dir = Path(out_dir) if out_dir else None
         self.frames: dict[int, _Frame] = {}
         self.rows: list[dict] = []
         self.headers_failed = 0
+        self.expect_sensing = bool(expect_sensing)
+        self._latest_sensing_seq = -1
         self._closed: set[int] = set()
         self._file = None
         if self.out_dir is not None:
@@ -80,6 +85,8 @@ class FrameLedger:
 
     def sensing_error(self, seq: int, error_m: float):
         self._frame(seq).sensing_errors.append(float(error_m))
+        self._latest_sensing_seq = max(self._latest_sensing_seq, seq)
+        self._close_ready()
 
     def received_image(self, seq: int, image: np.ndarray):
         self._frame(seq).received_image = np.asarray(image)
@@ -87,7 +94,8 @@ class FrameLedger:
 
     def _complete(self, frame: _Frame) -> bool:
         return (frame.image is not None and frame.payload is not None and frame.received_image is not None
-                and frame.received_payload is not None)
+                and frame.received_payload is not None
+                and (not self.expect_sensing or self._latest_sensing_seq > frame.seq))
 
     def _close_ready(self):
         """Close complete frames, and frames older than a completed one that were sent but never arrived."""

@@ -29,22 +29,26 @@ class issc_link_monitor(gr.basic_block):
         received_bits (in): bitstream PDUs from the frame decoder (``seq``, ``header_ok``, ``sinr_db``).
         received_image (in): image PDUs from the semantic decoder.
         header_failed (in): any message; counts frames whose header failed its CRC.
-        sensing (in): dicts with ``seq`` and ``error_m`` (position error of an estimate).
+        sensing (in): dicts with ``seq`` and ``error_m`` (position error of an estimate); reports with
+            ``ok`` false (flagged by the estimator) are counted, not averaged.
         frame (out): each completed row as a PMT dict.
 
     Args:
         out_dir: output directory ('' keeps the rows in memory only).
+        expect_sensing: an estimator reports on ``sensing`` for every frame: hold each complete frame until
+            a report for a later frame arrives, so late reports are not lost.
     """
 
-    def __init__(self, out_dir: str = ""):
+    def __init__(self, out_dir: str = "", expect_sensing: bool = False):
         gr.basic_block.__init__(self, name="issc_link_monitor", in_sig=None, out_sig=None)
-        self.ledger = FrameLedger(out_dir or None)
+        self.ledger = FrameLedger(out_dir or None, expect_sensing)
         self._log = RateLimitedLog(self.logger)
         self._rows_published = 0
         handlers = {"sent_image": self._on_sent_image, "sent_bits": self._on_sent_bits,
                     "received_bits": self._on_received_bits, "received_image": self._on_received_image,
                     "header_failed": self._on_header_failed, "sensing": self._on_sensing}
         self.messages_handled = {}
+        self.sensing_rejected = 0
         register_message_handlers(self, handlers, self._log, after=self._publish_rows, counter=self.messages_handled)
         self.message_port_register_out(pmt.intern("frame"))
 
@@ -78,6 +82,9 @@ class issc_link_monitor(gr.basic_block):
 
     def _on_sensing(self, msg):
         values = meta_to_dict(msg)
+        if values.get("ok") is False:
+            self.sensing_rejected += 1  # the estimator flagged it (outlier or bad block): not an error sample
+            return
         if not isinstance(values.get("seq"), int) or not isinstance(values.get("error_m"), (int, float)):
             raise IsscInputError("sensing report needs integer 'seq' and real 'error_m'")
         self.ledger.sensing_error(values["seq"], values["error_m"])
