@@ -53,6 +53,21 @@ def test_ledger_rows_match_hand_computed_numbers(tmp_path):
         assert key in first
 
 
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (3, 2, 1, 0), (1, 3, 0, 2), (2, 0, 3, 1)])
+def test_a_frame_closes_as_soon_as_its_last_piece_arrives_whatever_the_order(order):
+    """The four inputs come from four message ports, handled in no set order by GNU Radio: the row is
+    written when the last of them arrives, not at the next frame or at the flush."""
+    ledger = FrameLedger()
+    pieces = [lambda: ledger.sent_image(0, image(1)),
+              lambda: ledger.sent_bitstream(0, b"\x0f", {"model": "m1"}),
+              lambda: ledger.received_bitstream(0, b"\x0f", {"header_ok": True}),
+              lambda: ledger.received_image(0, image(1))]
+    for count, index in enumerate(order, start=1):
+        pieces[index]()
+        assert len(ledger.rows) == (1 if count == 4 else 0)
+    assert ledger.rows[0]["ber"] == 0.0
+
+
 def test_image_pdu_round_trip_and_validation():
     img = image(5)
     meta, back = pdu_to_image(image_to_pdu(9, img, note="x"))

@@ -79,6 +79,7 @@ class FrameLedger:
     def received_bitstream(self, seq: int, payload: bytes, meta: dict):
         frame = self._frame(seq)
         frame.received_payload, frame.received_meta = bytes(payload), dict(meta)
+        self._close_ready()  # the ports arrive in no set order: this may be the frame's last piece
 
     def header_failed(self):
         self.headers_failed += 1
