@@ -13,6 +13,7 @@ import yaml
 from gnuradio.issc.codec.codec import SemanticCodec
 from gnuradio.issc.codec.container import CodecFormatError, ContainerHeader, pack, unpack
 from gnuradio.issc.codec.fit import fit_logistic, flip_bits
+from gnuradio.issc.codec.profile import load_profile
 from gnuradio.issc.codec.models import build_model, save_fp16
 from gnuradio.issc.codec.profile import logistic_log10_distortion
 
@@ -168,6 +169,14 @@ def test_codec_cli(tiny_family, image, tmp_path, run_cli):
     assert code == 0 and json.loads(out)["height"] == 96
     code, out, _ = run_cli("codec", "info", "--json", "--dir", tiny_family)
     assert code == 0 and [r["id"] for r in json.loads(out)] == ["t1", "t2"]
+    (tmp_path / "fit_images").mkdir()
+    save_rgb(image, tmp_path / "fit_images" / "a.png")
+    save_rgb(image[::-1].copy(), tmp_path / "fit_images" / "b.png")
+    code, out, err = run_cli("fit", "--images", tmp_path / "fit_images", "--repetitions", "1", "--out",
+                             tmp_path / "profile.yml", "--plot", tmp_path / "fit.png", "--dir", tiny_family)
+    assert code == 0, err
+    profile = load_profile(tmp_path / "profile.yml")
+    assert [m.id for m in profile.models] == ["t1", "t2"] and (tmp_path / "fit.png").stat().st_size > 0
     (tmp_path / "junk.isc").write_bytes(b"junk")
     for argv in (["codec", "decode", "--in", tmp_path / "junk.isc", "--out", tmp_path / "o.png", "--dir", tiny_family],
                  ["codec", "decode", "--in", tmp_path / "missing", "--out", tmp_path / "o.png", "--dir", tiny_family],

@@ -9,6 +9,7 @@ import numpy as np
 import yaml
 
 from .common import fail, positive_int, print_json
+from ..jsonutil import jsonable
 
 
 def lambda_list(text: str) -> list[float]:
@@ -170,7 +171,8 @@ def cmd_fit(args):
     profile = profile_from_curves(curves, codec.lambdas, (channels, height, width), made_by,
                                   {"images": [Path(p).name for p in paths], "repetitions": args.repetitions,
                                    "bers": curves[codec.model_ids[0]]["bers"]})
-    Path(args.out).write_text(yaml.safe_dump(profile, sort_keys=False))
+    # the measured BER grid and fit results are NumPy values: plain Python for YAML
+    Path(args.out).write_text(yaml.safe_dump(jsonable(profile), sort_keys=False))
     if args.plot:
         plot_curves(curves, profile, args.plot)
     print_json({"out": args.out, "plot": args.plot,
