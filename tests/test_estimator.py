@@ -4,6 +4,7 @@ import pytest
 
 from gnuradio.issc.dsp import delayed_segment
 from gnuradio.issc.estimator import TargetEstimator
+from gnuradio.issc.estimator_experiment import simulate_block
 from gnuradio.issc.geometry import Geometry, noise_powers_w
 from gnuradio.issc.hcrb import FisherModel
 from gnuradio.issc.scenario import load_scenario
@@ -42,29 +43,19 @@ def test_fractional_delay_is_chunking_invariant():
 
 
 def make_block(estimator, rng, position, delta_m, power_w, noise_std, beam="steer"):
-    g = estimator.geometry
-    history = estimator.required_history()
-    length = history + N
-    symbols = (rng.choice([-1, 1], length) + 1j * rng.choice([-1, 1], length)) / np.sqrt(2)
-    if beam == "steer":
-        x = np.sqrt(power_w) * np.outer(g.a_tx(g.theta) / np.sqrt(g.n_tx), symbols)
-    else:
-        x = np.sqrt(power_w / g.n_tx) * (rng.choice([-1, 1], (g.n_tx, length)) + 1j * rng.choice([-1, 1], (g.n_tx, length))) / np.sqrt(2)
-    truth = g.with_target(position)
-    estimator._block_length = N
-    y = estimator.model(position, truth.d_bo + truth.d_or + delta_m, x, history)
-    if noise_std:
-        y = y + noise_std * (rng.normal(size=y.shape) + 1j * rng.normal(size=y.shape)) / np.sqrt(2)
-    return y, x, history
+    return simulate_block(estimator, rng, position, delta_m, power_w, noise_std, N, beam)
 
 
-def test_noise_free_echo_is_recovered_exactly_anywhere_in_the_region():
-    scenario = load_scenario("tradeoff").replace(channel={"sensing_noise_dbm": -200})
+@pytest.mark.parametrize("sigma_ns", [100.0, 0.5, 0.0])
+def test_noise_free_echo_is_recovered_exactly_anywhere_in_the_region(sigma_ns):
+    """Also with a sync spread below one sample and with perfect sync (sigma_dt = 0), where the prior is
+    sharper than the coarse grid's lag step."""
+    scenario = load_scenario("tradeoff").replace(channel={"sensing_noise_dbm": -200}, sync={"sigma_ns": sigma_ns})
     estimator = TargetEstimator.from_scenario(scenario, search_halfwidth_m=20.0)
     rng = np.random.default_rng(5)
     for _ in range(6):
         position = estimator.geometry.target + rng.uniform(-19, 19, 2)
-        delta = rng.normal() * 30.0
+        delta = rng.normal() * 0.3 * sigma_ns
         y, x, history = make_block(estimator, rng, position, delta, 1.0, 0.0, beam=rng.choice(["steer", "iso"]))
         result = estimator.estimate(y, x, history)
         assert result.ok
@@ -107,3 +98,25 @@ def test_bad_blocks_give_flagged_non_estimates():
     noise = 1e-4 * (rng.normal(size=y.shape) + 1j * rng.normal(size=y.shape))
     quiet = TargetEstimator.from_scenario(load_scenario("tradeoff").replace(channel={"sensing_noise_dbm": -50}))
     assert not quiet.estimate(noise, x, history).ok
+
+
+def test_experiment_cli_writes_the_efficiency_table(tmp_path, run_cli):
+    """`issc experiment estimator` on a tiny grid: a well-formed CSV with the documented columns, finite
+    bounds that shrink with power (the CRB below the HCRB), and the plot; bad arguments exit 2."""
+    import csv
+    code, out, err = run_cli("experiment", "estimator", "--scenario", "tradeoff", "--quick", "--power-dbm", "30:40:10",
+                             "--sigma-ns", "100", "--trials", "4", "--out", tmp_path)
+    assert code == 0, err
+    rows = list(csv.DictReader(open(tmp_path / "estimator.csv")))
+    for column in ("power_dbm", "sigma_ns", "trials", "rmse_m", "hcrb_rmse_m", "crb_rmse_m"):
+        assert column in rows[0]
+    assert [float(r["power_dbm"]) for r in rows] == [30.0, 40.0] and all(r["trials"] == "4" for r in rows)
+    hcrb = [float(r["hcrb_rmse_m"]) for r in rows]
+    assert hcrb[1] == pytest.approx(hcrb[0] / np.sqrt(10), rel=0.2)
+    assert all(float(r["crb_rmse_m"]) < float(r["hcrb_rmse_m"]) for r in rows)
+    assert all(np.isfinite(float(r["rmse_m"])) for r in rows)
+    assert (tmp_path / "estimator.png").stat().st_size > 0
+    for argv in (["--sigma-ns", "-1"], ["--power-dbm", "40:30:1"], ["--scenario", "nowhere"]):
+        args = ["experiment", "estimator", "--scenario", "tradeoff", "--out", tmp_path / "x", *argv]
+        code, out, err = run_cli(*args)
+        assert code == 2 and out == "", (argv, err)

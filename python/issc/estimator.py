@@ -140,7 +140,14 @@ class TargetEstimator:
         start = self._coarse_search(echo, reference, block_start, centre)
         if start is None:
             return self._non_estimate("no (theta, phi) pair of the grid lies inside the search region")
-        position, ell, iterations = self._refine(echo, reference, block_start, *start)
+        # refine with the prior floored at one sample first: with a sharper prior (perfect sync in the limit)
+        # the range constraint is so stiff that Levenberg-Marquardt from the grid point cannot find the basin
+        sample_m = 1.0 / self.samples_per_metre
+        position, ell, iterations = self._refine(echo, reference, block_start, *start,
+                                                 spread_m=max(self.sync_spread_m, sample_m))
+        if self.sync_spread_m < sample_m:
+            position, ell, more = self._refine(echo, reference, block_start, position, ell, spread_m=self.sync_spread_m)
+            iterations += more
         glrt = self._glrt(echo, reference, block_start, position, ell)
         d = np.linalg.norm(position - g.tx) + np.linalg.norm(position - g.sensing_rx)
         sample_cov = reference[:, block_start:block_start + echo.shape[1]]
@@ -200,21 +207,23 @@ class TargetEstimator:
                     continue
                 d = np.linalg.norm(position - g.tx) + np.linalg.norm(position - g.sensing_rx)
                 ell = lags / self.samples_per_metre
-                cost = data[pi] + self._prior_cost(ell, d)
+                cost = data[pi] + self._coarse_prior_cost(ell, d)
                 k = int(np.argmin(cost))
                 if best is None or cost[k] < best[0]:
                     best = (cost[k], position, ell[k])
         return None if best is None else (best[1], best[2])
 
-    def _prior_cost(self, ell, d):
-        if self.sync_spread_m == 0:
-            return np.where(np.isclose(ell, d), 0.0, 1e30) if np.ndim(ell) else 0.0
-        return (np.asarray(ell) - d) ** 2 / (2 * self.sync_spread_m ** 2)
+    def _coarse_prior_cost(self, ell, d):
+        """The sync prior on the integer-lag grid. Its spread is floored at one sample: with a spread below
+        the grid step (perfect sync included) no lag would sit at ``d`` and the prior would score every
+        candidate position by how close its ``d`` happens to fall to a lag, not by the data."""
+        spread = max(self.sync_spread_m, 1.0 / self.samples_per_metre)
+        return (np.asarray(ell) - d) ** 2 / (2 * spread ** 2)
 
-    def _refine(self, echo, reference, block_start, position, ell):
+    def _refine(self, echo, reference, block_start, position, ell, spread_m):
         g = self.geometry
         sigma = np.sqrt(self.noise_w)
-        perfect_sync = self.sync_spread_m == 0
+        perfect_sync = spread_m == 0
 
         def residuals(p):
             pos = p[:2]
@@ -223,7 +232,7 @@ class TargetEstimator:
             diff = (echo - self.model(pos, bistatic, reference, block_start)).reshape(-1) * (np.sqrt(2) / sigma)
             parts = [diff.real, diff.imag]
             if not perfect_sync:
-                parts.append(np.array([(bistatic - d) / self.sync_spread_m]))
+                parts.append(np.array([(bistatic - d) / spread_m]))
             return np.concatenate(parts)
 
         x0 = np.array([position[0], position[1]] + ([] if perfect_sync else [ell]))

@@ -22,6 +22,7 @@ once with CVXPY parameters (DPP) and re-solved per frame.
 from __future__ import annotations
 
 import time
+import warnings
 
 import cvxpy as cp
 import numpy as np
@@ -31,6 +32,11 @@ from .beams import (BeamDesign, evaluate, hermitian_psd, least_sensing_scale, mr
 from .problem import DesignProblem
 
 SOLVERS = ("CLARABEL", "SCS")
+
+# An "optimal_inaccurate" status is accepted on purpose: every design is re-evaluated with the closed-form
+# HCRB and power before it is called feasible. cvxpy's warning about it would only clutter the CLI,
+# the demo and the GNU Radio log at every frame.
+warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
 OK_STATUSES = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
 INFEASIBLE_STATUSES = (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
 PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
