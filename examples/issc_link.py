@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-DEFAULT_SCHEDULE = "0:20,3:24,6:28,9:34"
+DEFAULT_SCHEDULE = "0:22,3:24,6:28,9:34"
 
 
 def schedule_arg(text):
@@ -54,6 +54,9 @@ def build_parser():
     ctl = p.add_argument_group("control")
     ctl.add_argument("--solver", choices=("sdr", "paper", "zf-wf"), default="sdr")
     ctl.add_argument("--metric", choices=("mse", "ms_ssim"), default="mse")
+    ctl.add_argument("--ber-model", choices=("calibrated", "normal"), default="calibrated",
+                     help="code BER the optimiser assumes: the measured polar-code table (default) or the "
+                          "normal approximation")
     ctl.add_argument("--schedule", type=schedule_arg, default=schedule_arg(DEFAULT_SCHEDULE),
                      help=f"power/threshold schedule FRAME:POWER_DBM[:PI_M2],... (default {DEFAULT_SCHEDULE}; '' for none)")
     ctl.add_argument("--profile", default="", help="codec profile (default: shipped)")
@@ -75,7 +78,7 @@ def main(argv=None):
     try:
         out.mkdir(parents=True, exist_ok=True)
         link = IsscLink(args.scenario, args.frames, args.images, str(out), args.seed, args.solver, args.metric,
-                        args.schedule, args.profile, args.codec_dir, args.size)
+                        args.schedule, args.profile, args.codec_dir, args.size, ber_model=args.ber_model)
     except (IsscInputError, ValueError, OSError) as exc:
         sys.stderr.write(f"issc_link.py: error: {exc}\n")
         return 2

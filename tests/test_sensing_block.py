@@ -6,6 +6,7 @@ from gnuradio import blocks, gr
 
 from gnuradio import issc
 from gnuradio.issc.geometry import Geometry
+from gnuradio.issc.linkconfig import FRAME_TAG, LinkConfig
 from gnuradio.issc.pdus import meta_to_dict
 
 
@@ -26,7 +27,7 @@ class NanInjector(gr.sync_block):
         return n
 
 
-def run(poison=None, blocks_count=6, every=2):
+def run(poison=None, blocks_count=6, every=2, frame_starts=()):
     """
     sensing_source --> beamformer (W_0 at the target, 30 dBm) --+--> echo_channel --> [nan] --> estimator
                                                                 +------------------------------> (reference)
@@ -36,7 +37,11 @@ def run(poison=None, blocks_count=6, every=2):
     n = 1024 * blocks_count
     tb = gr.top_block()
     source = issc.issc_sensing_source(1, 4)
-    zeros = blocks.null_source(gr.sizeof_gr_complex)
+    # the comm stream: silent, with an issc_frame tag (same beams) at each (offset, seq) of frame_starts
+    tags = [gr.tag_utils.python_to_tag((offset, pmt.intern(FRAME_TAG),
+                                        LinkConfig("m", 1.0, 256, np.zeros(4), w_0[:, None], seq).to_pmt()))
+            for offset, seq in frame_starts]
+    zeros = blocks.vector_source_c([0j] * n, False, 1, tags)
     head = blocks.head(gr.sizeof_gr_complex, n)
     beams = issc.issc_beamformer(4, 1, [0j] * 4, list(w_0))
     echo = issc.issc_echo_channel("tradeoff", seed=9)
@@ -78,3 +83,11 @@ def test_non_finite_samples_give_a_flagged_non_estimate():
     assert sorted(by_block) == [0, 1, 2, 3]
     assert by_block[2]["ok"] is False and "non-finite" in by_block[2]["reason"] and "x" not in by_block[2]
     assert by_block[1]["ok"] is True and by_block[3]["ok"] is True
+
+
+def test_each_estimate_names_the_frame_on_the_air_at_its_block_start():
+    """Frames start at samples 0, 2500 and 4200 (issc_frame tags on the reference): the six blocks of
+    1024 samples starting at 0, 1024, ..., 5120 belong to frames 0, 0, 0, 1, 1, 2."""
+    reports = run(every=1, frame_starts=[(0, 0), (2500, 1), (4200, 2)])
+    assert [r["block"] for r in reports] == list(range(6))
+    assert [r["seq"] for r in reports] == [0, 0, 0, 1, 1, 2]

@@ -42,11 +42,13 @@ class IsscLink(gr.top_block):
         echo_sink: keep the echo streams in vector sinks (for tests; memory grows with the run).
         sensing_every: run the sensing estimator on one block in this many (0: no estimator, the echo
             goes to null sinks).
+        ber_model: the optimiser's BER of the channel code: 'calibrated' (the shipped measurements of
+            this link's polar code) or 'normal' (the papers' normal approximation, optimistic here).
     """
 
     def __init__(self, scenario="tradeoff", frames: int = 8, images="", out_dir: str = "", seed: int = 0,
                  solver: str = "sdr", metric: str = "mse", schedule=None, profile: str = "", codec_dir: str = "",
-                 size: int = 0, echo_sink: bool = False, sensing_every: int = 4):
+                 size: int = 0, echo_sink: bool = False, sensing_every: int = 4, ber_model: str = "calibrated"):
         gr.top_block.__init__(self, "issc_link")
         from . import issc_beamformer, issc_channels, issc_controller, issc_frame_decoder, issc_frame_encoder
         from . import issc_image_source, issc_link_monitor, issc_semantic_decoder, issc_semantic_encoder
@@ -55,7 +57,7 @@ class IsscLink(gr.top_block):
         self.frames = int(frames)
         scn = self.scenario
         n_tx, n_rx = scn.arrays.n_tx, scn.arrays.n_rx
-        self.controller = issc_controller(scn, profile, solver, metric, schedule=schedule)
+        self.controller = issc_controller(scn, profile, solver, metric, schedule=schedule, ber_model=ber_model)
         streams = self.controller.current.sensing_streams
         self.image_source = issc_image_source(images, frames, preload=2, size=size)
         self.semantic_encoder = issc_semantic_encoder(codec_dir)

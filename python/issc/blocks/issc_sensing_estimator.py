@@ -117,10 +117,8 @@ class issc_sensing_estimator(gr.sync_block):
             reference = np.concatenate([np.zeros((self.n_tx, self.history - col)), reference], axis=1)
             col = self.history
         result = self.estimator.estimate(echo, reference, col)
-        seq = -1
-        for offset, frame_seq in self._frame_starts:
-            if offset <= start:
-                seq = frame_seq
+        started = [(offset, frame_seq) for offset, frame_seq in self._frame_starts if offset <= start]
+        seq = max(started)[1] if started else -1  # the latest frame that began before this block
         self._frame_starts = [(o, s) for o, s in self._frame_starts if o > start] + (
             [(start, seq)] if seq >= 0 else [])
         report = {"seq": seq, "block": block, "ok": bool(result.ok and result.position is not None),
