@@ -14,6 +14,8 @@ import signal
 import sys
 from pathlib import Path
 
+from gnuradio.issc.cli.common import positive_int
+
 DEFAULT_SCHEDULE = "0:22,3:24,6:28,9:34"
 
 
@@ -31,16 +33,6 @@ def schedule_arg(text):
             raise argparse.ArgumentTypeError(f"schedule step '{item}' must be FRAME:POWER_DBM[:PI_M2]") from None
         steps.append((frame, power, pi))
     return steps
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def build_parser():

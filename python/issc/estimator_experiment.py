@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,8 +53,7 @@ def simulate_block(estimator: TargetEstimator, rng: np.random.Generator, positio
     else:
         raise ValueError(f"beam must be 'steer' or 'iso', got {beam!r}")
     truth = g.with_target(position)
-    estimator._block_length = block_length
-    echo = estimator.model(position, truth.d_bo + truth.d_or + sync_error_m, reference, history)
+    echo = estimator.model(position, truth.d_bo + truth.d_or + sync_error_m, reference, history, block_length)
     if noise_std:
         echo = echo + noise_std * (rng.normal(size=echo.shape) + 1j * rng.normal(size=echo.shape)) / np.sqrt(2)
     return echo, reference, history
@@ -85,7 +85,6 @@ def efficiency_point(scenario, power_dbm: float, sigma_ns: float, trials: int, r
     about the estimator); ``accepted`` counts the flagged-good ones. The 95 % interval of the MSE is the
     normal one of a mean of ``trials`` squared errors.
     """
-    import time
     scn = load_scenario(scenario).replace(sync={"sigma_ns": float(sigma_ns)})
     estimator = TargetEstimator.from_scenario(scn)
     g = Geometry.from_scenario(scn)

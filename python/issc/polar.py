@@ -68,6 +68,15 @@ class PolarCode:
                                                            frozen, values)
         self._lock = threading.Lock()  # the coder objects keep per-call state
 
+    def _per_codeword(self, coder, rows: np.ndarray, out_width: int) -> np.ndarray:
+        """Run a gr-fec coder's ``generic_work`` on each row (one codeword) into a ``rows x out_width``
+        uint8 array; the coder objects keep per-call state, hence the lock."""
+        out = np.zeros((rows.shape[0], out_width), np.uint8)
+        with self._lock:
+            for row_in, row_out in zip(rows, out):
+                coder.generic_work(_capsule(np.ascontiguousarray(row_in)), _capsule(row_out))
+        return out
+
     @property
     def rate(self) -> float:
         return self.info_bits / self.block_size
@@ -75,12 +84,7 @@ class PolarCode:
     def encode(self, bits: np.ndarray) -> np.ndarray:
         """``(blocks, K)`` or ``(blocks * K,)`` bits (0/1) -> ``(blocks, N)`` uint8 coded bits."""
         bits = np.ascontiguousarray(np.asarray(bits, dtype=np.uint8).reshape(-1, self.info_bits))
-        out = np.zeros((bits.shape[0], self.block_size), np.uint8)
-        with self._lock:
-            for i in range(bits.shape[0]):
-                row_in, row_out = np.ascontiguousarray(bits[i]), out[i]
-                self._encoder.generic_work(_capsule(row_in), _capsule(row_out))
-        return out
+        return self._per_codeword(self._encoder, bits, self.block_size)
 
     def decode(self, llrs: np.ndarray) -> np.ndarray:
         """``(blocks, N)`` LLRs (``log P(0)/P(1)``, positive means 0) -> ``(blocks, K)`` uint8 bits."""
@@ -88,12 +92,7 @@ class PolarCode:
         llrs = np.nan_to_num(-np.asarray(llrs, dtype=np.float32).reshape(-1, self.block_size),
                              nan=0.0, posinf=1e4, neginf=-1e4)
         llrs = np.ascontiguousarray(np.clip(llrs, -1e4, 1e4))
-        out = np.zeros((llrs.shape[0], self.info_bits), np.uint8)
-        with self._lock:
-            for i in range(llrs.shape[0]):
-                row_in, row_out = np.ascontiguousarray(llrs[i]), out[i]
-                self._decoder.generic_work(_capsule(row_in), _capsule(row_out))
-        return out
+        return self._per_codeword(self._decoder, llrs, self.info_bits)
 
 
 @functools.lru_cache(maxsize=64)

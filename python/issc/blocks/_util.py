@@ -35,6 +35,16 @@ def zero_non_finite(samples: np.ndarray) -> int:
     return count
 
 
+def stacked_finite_inputs(input_items, n: int, log: "RateLimitedLog") -> np.ndarray:
+    """The first ``n`` items of every input stream as one ``streams x n`` array (a copy), with NaN/inf
+    samples replaced by 0 and logged: a bad sample upstream must not poison a whole channel or beam."""
+    streams = np.stack([np.asarray(x[:n]) for x in input_items])
+    bad = zero_non_finite(streams)
+    if bad:
+        log.warn("nonfinite", f"replaced {bad} non-finite input samples by 0")
+    return streams
+
+
 def register_message_handlers(block, handlers: dict, log: "RateLimitedLog", after=None, counter=None):
     """Register input message ports with handlers that log and drop bad messages instead of raising.
 

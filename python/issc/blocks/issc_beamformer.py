@@ -9,7 +9,7 @@ from gnuradio import gr
 
 from ..errors import IsscInputError
 from ..linkconfig import FRAME_TAG, LinkConfig
-from ._util import RateLimitedLog, zero_non_finite
+from ._util import RateLimitedLog, stacked_finite_inputs
 
 
 class issc_beamformer(gr.sync_block):
@@ -72,10 +72,7 @@ class issc_beamformer(gr.sync_block):
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        streams = np.stack([np.asarray(x[:n]) for x in input_items])
-        bad = zero_non_finite(streams)
-        if bad:
-            self._log.warn("nonfinite", f"replaced {bad} non-finite input samples by 0")
+        streams = stacked_finite_inputs(input_items, n, self._log)
         start = self.nitems_read(0)
         tags = sorted(self.get_tags_in_window(0, 0, n, pmt.intern(FRAME_TAG)), key=lambda t: t.offset)
         out = np.empty((self.n_tx, n), np.complex64)

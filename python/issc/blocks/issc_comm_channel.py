@@ -11,7 +11,7 @@ from ..errors import IsscInputError
 from ..geometry import Geometry, noise_powers_w
 from ..scenario import load_scenario
 from ..units import dbm_to_w
-from ._util import RateLimitedLog, check_antennas, zero_non_finite
+from ._util import RateLimitedLog, check_antennas, stacked_finite_inputs
 
 
 class issc_comm_channel(gr.sync_block):
@@ -43,9 +43,6 @@ class issc_comm_channel(gr.sync_block):
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        x = np.stack([np.asarray(s[:n]) for s in input_items])
-        bad = zero_non_finite(x)
-        if bad:
-            self._log.warn("nonfinite", f"replaced {bad} non-finite input samples by 0")
+        x = stacked_finite_inputs(input_items, n, self._log)
         output_items[0][:n] = self.channel.process(x)
         return n

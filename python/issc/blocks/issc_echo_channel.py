@@ -13,7 +13,7 @@ from ..geometry import Geometry, noise_powers_w
 from ..pdus import dict_to_meta
 from ..scenario import load_scenario
 from ..units import dbm_to_w
-from ._util import RateLimitedLog, check_antennas, zero_non_finite
+from ._util import RateLimitedLog, check_antennas, stacked_finite_inputs
 
 ECHO_TAG = "issc_echo"
 """Tag key on the first sample of each sensing block; value ``{block, delay_s, sync_error_s, nominal_delay_s}``."""
@@ -59,10 +59,7 @@ class issc_echo_channel(gr.sync_block):
 
     def work(self, input_items, output_items):
         n = len(output_items[0])
-        x = np.stack([np.asarray(s[:n]) for s in input_items])
-        bad = zero_non_finite(x)
-        if bad:
-            self._log.warn("nonfinite", f"replaced {bad} non-finite input samples by 0")
+        x = stacked_finite_inputs(input_items, n, self._log)
         y, tags = self.channel.process(x)
         for k, out in enumerate(output_items):
             out[:n] = y[k]

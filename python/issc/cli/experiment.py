@@ -37,7 +37,7 @@ def register(subparsers):
     sweep.add_argument("--sigma-ns", type=sigma_list, default=None, metavar="S1,S2,...",
                        help="sync-error spreads sigma_dt (default 1,10,100; quick: the scenario's)")
     sweep.add_argument("--trials", type=positive_int, default=None, help="blocks per cell (default 200; quick 30)")
-    sweep.add_argument("--quick", action="store_true", help="a few minutes: fewer powers, one spread, 30 trials")
+    sweep.add_argument("--quick", action="store_true", help="fewer powers, the scenario's spread, 30 trials (under a minute here)")
     sweep.add_argument("--seed", type=int, default=0)
     est.set_defaults(handler=cmd_estimator)
 
