@@ -11,6 +11,7 @@ test: setup
 
 demo: setup
 	$(PY) examples/issc_link.py --scenario tradeoff --frames 12 --out results
+	$(PY) examples/issc_link.py --scenario tracking --frames 16 --schedule 0:28 --out results/tracking
 
 clean:
 	rm -rf build .pytest_cache

@@ -43,6 +43,8 @@ def build_parser():
     link.add_argument("--images", default="", metavar="DIR", help="image folder (default: shipped test images)")
     link.add_argument("--size", type=int, default=0, help="crop images to SIZE x SIZE (default: as they are)")
     link.add_argument("--seed", type=int, default=0)
+    link.add_argument("--sensing-every", type=positive_int, default=None, metavar="K",
+                      help="estimate one sensing block in K (default 4; 2 when the scenario tracks a target)")
     ctl = p.add_argument_group("control")
     ctl.add_argument("--solver", choices=("sdr", "paper", "zf-wf"), default="sdr")
     ctl.add_argument("--metric", choices=("mse", "ms_ssim"), default="mse")
@@ -69,8 +71,11 @@ def main(argv=None):
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
+        from gnuradio.issc.scenario import load_scenario
+        every = args.sensing_every or (2 if load_scenario(args.scenario).tracking.enabled else 4)
         link = IsscLink(args.scenario, args.frames, args.images, str(out), args.seed, args.solver, args.metric,
-                        args.schedule, args.profile, args.codec_dir, args.size, ber_model=args.ber_model)
+                        args.schedule, args.profile, args.codec_dir, args.size, sensing_every=every,
+                        ber_model=args.ber_model)
     except (IsscInputError, ValueError, OSError) as exc:
         sys.stderr.write(f"issc_link.py: error: {exc}\n")
         return 2
@@ -93,6 +98,10 @@ def main(argv=None):
     print(f"\n{summary['frames_received']}/{summary['frames']} frames received, {summary['headers_failed']} headers "
           f"failed, mean PSNR {summary['mean_psnr']}, models {', '.join(summary['models'])}; "
           f"{summary['samples']} samples in {summary['elapsed_s']:.1f} s. Results in {out}/")
+    if link.tracking and summary.get("mean_tracking_error_m") is not None:
+        print(f"tracking: mean error {summary['mean_tracking_error_m']:.2f} m between the designed and the true "
+              f"target position (max {summary['max_tracking_error_m']:.2f} m), mean estimate error "
+              f"{summary['mean_sensing_error_m']:.2f} m, {summary['frames_track_lost']} frames with the track lost")
     return 130 if summary["interrupted"] else 0
 
 

@@ -80,17 +80,22 @@ def causal_half_taps(nominal_delay_samples: float, sync_sigma_samples: float) ->
 class EchoChannel:
     """The bistatic echo at the sensing receiver, streaming.
 
+    A moving target (``trajectory``) is static within a sensing block and at the trajectory's position at
+    the block's time ``b * block_interval_s``: the delay, ``beta_0`` and both angles follow it block by block.
+
     Args:
-        geometry: the scene.
+        geometry: the scene (its target is the static target when no trajectory is given).
         bandwidth_hz: sample rate ``B``.
         noise_w: ``sigma_s^2`` per receive antenna (0: noise-free).
         sync_sigma_s: ``sigma_dt``.
         block: sensing block length ``N`` (a fresh sync error per block).
         seed: seed of the sync errors and the noise.
+        trajectory: a :class:`~gnuradio.issc.tracking.Trajectory` (None: static target).
+        block_interval_s: target time per block (None: ``N / B``).
     """
 
     def __init__(self, geometry: Geometry, bandwidth_hz: float, noise_w: float, sync_sigma_s: float,
-                 block: int = 1024, seed: int = 0):
+                 block: int = 1024, seed: int = 0, trajectory=None, block_interval_s: float | None = None):
         if not (block >= 1 and int(block) == block):
             raise IsscInputError(f"sensing block must be an integer >= 1, got {block!r}")
         if not (np.isfinite(noise_w) and noise_w >= 0):
@@ -102,24 +107,52 @@ class EchoChannel:
         self.noise_w = float(noise_w)
         self.sync_sigma_s = float(sync_sigma_s)
         self.block = int(block)
+        self.trajectory = trajectory
+        self.block_interval_s = float(block_interval_s) if block_interval_s else self.block / self.bandwidth_hz
+        shortest, longest = self._path_length_range()
         self.nominal_delay_s = geometry.path_length / SPEED_OF_LIGHT
-        self.half_taps = causal_half_taps(self.nominal_delay_s * self.bandwidth_hz, self.sync_sigma_s * self.bandwidth_hz)
-        self.max_delay_samples = (self.nominal_delay_s + SYNC_TRUNCATION_SIGMAS * self.sync_sigma_s) * self.bandwidth_hz
+        self.half_taps = causal_half_taps(shortest / SPEED_OF_LIGHT * self.bandwidth_hz,
+                                          self.sync_sigma_s * self.bandwidth_hz)
+        self.max_delay_samples = (longest / SPEED_OF_LIGHT + SYNC_TRUNCATION_SIGMAS * self.sync_sigma_s) * self.bandwidth_hz
         self._history = int(np.ceil(self.max_delay_samples)) + self.half_taps + 2
-        self.a_tx_conj = geometry.a_tx(geometry.theta).conj()
-        self.rx_gain = geometry.beta_0 * geometry.a_rx(geometry.phi)
         seeds = np.random.SeedSequence(seed).spawn(2)
         self._sync_rng, self._noise_rng = np.random.default_rng(seeds[0]), np.random.default_rng(seeds[1])
-        self._past = np.zeros(self._history, np.complex128)  # a_T^H x of the samples before _next
+        self._past = np.zeros((geometry.n_tx, self._history), np.complex128)  # inputs before _next
         self._next = 0                                       # absolute index of the next input sample
         self._block_index = -1
         self._sync_error_s = 0.0
+        self._block_geometry = geometry
 
     @classmethod
     def from_scenario(cls, scenario, seed: int = 0) -> "EchoChannel":
         scn = load_scenario(scenario)
         return cls(Geometry.from_scenario(scn), scn.signal.bandwidth_hz, noise_powers_w(scn)[1],
-                   scn.sync.sigma_ns * 1e-9, scn.signal.sensing_block, seed)
+                   scn.sync.sigma_ns * 1e-9, scn.signal.sensing_block, seed,
+                   scn.trajectory() if scn.moving else None, scn.block_interval_s())
+
+    def _path_length_range(self) -> tuple[float, float]:
+        """Shortest and longest ``d_bo + d_or`` along the trajectory (the sum of distances is convex along
+        a straight leg: the maximum is at a waypoint, the minimum is found on a fine grid)."""
+        if self.trajectory is None:
+            return self.geometry.path_length, self.geometry.path_length
+        points = self.trajectory.waypoints
+        lengths = []
+        for a, b in zip(points[:-1], points[1:]):
+            for f in np.linspace(0.0, 1.0, 1001):
+                lengths.append(self.geometry.with_target(a + f * (b - a)).path_length)
+        lengths += [self.geometry.with_target(p).path_length for p in points]
+        return min(lengths), max(lengths)
+
+    def target_position(self, block: int) -> np.ndarray:
+        """The target's position during sensing block ``block``."""
+        if self.trajectory is None:
+            return np.asarray(self.geometry.target, float)
+        return self.trajectory.position(block * self.block_interval_s)
+
+    def _nominal_delay_s(self, block_geometry: Geometry) -> float:
+        if self.trajectory is None:
+            return self.nominal_delay_s
+        return block_geometry.path_length / SPEED_OF_LIGHT
 
     def _draw_sync_error(self) -> float:
         if self.sync_sigma_s == 0:
@@ -133,14 +166,14 @@ class EchoChannel:
         """``N_T x n`` transmitted samples -> (``N_R x n`` echo samples, block tags).
 
         Each sensing block that starts in this chunk gives a tag ``(absolute index, {block, delay_s,
-        sync_error_s, nominal_delay_s})`` with the block's true total delay and sync error.
+        sync_error_s, nominal_delay_s, target_x, target_y})`` with the block's true total delay, sync error
+        and target position.
         """
         x = np.asarray(x)
         n = x.shape[1]
-        projected = self.a_tx_conj @ x
-        signal = np.concatenate([self._past, projected])
-        offset = self._next - self._past.size  # absolute index of signal[0]
-        out = np.empty(n, np.complex128)
+        signal = np.concatenate([self._past, x], axis=1)
+        offset = self._next - self._history  # absolute index of signal[:, 0]
+        y = np.empty((self.geometry.n_rx, n), np.complex128)
         tags = []
         position = self._next
         end = self._next + n
@@ -149,19 +182,24 @@ class EchoChannel:
             if block != self._block_index:
                 self._block_index = block
                 self._sync_error_s = self._draw_sync_error()
+                self._block_geometry = self.geometry.with_target(self.target_position(block))
                 if position == block * self.block:
-                    tags.append((position, {"block": int(block), "delay_s": self.nominal_delay_s + self._sync_error_s,
-                                            "sync_error_s": self._sync_error_s,
-                                            "nominal_delay_s": self.nominal_delay_s}))
+                    g = self._block_geometry
+                    nominal = self._nominal_delay_s(g)
+                    tags.append((position, {"block": int(block), "delay_s": nominal + self._sync_error_s,
+                                            "sync_error_s": self._sync_error_s, "nominal_delay_s": nominal,
+                                            "target_x": float(g.target[0]), "target_y": float(g.target[1])}))
+            g = self._block_geometry
             stop = min(end, (block + 1) * self.block)
-            delay = (self.nominal_delay_s + self._sync_error_s) * self.bandwidth_hz
-            out[position - self._next:stop - self._next] = delayed_segment(
-                signal, position - offset, stop - position, delay, self.half_taps)
+            delay = (self._nominal_delay_s(g) + self._sync_error_s) * self.bandwidth_hz
+            # only the samples the delay filter reaches are projected onto this block's a_T(theta)
+            first = max(0, position - offset - int(np.ceil(delay)) - self.half_taps - 1)
+            projected = g.a_tx(g.theta).conj() @ signal[:, first:stop - offset]
+            segment = delayed_segment(projected, position - offset - first, stop - position, delay, self.half_taps)
+            y[:, position - self._next:stop - self._next] = np.outer(g.beta_0 * g.a_rx(g.phi), segment)
             position = stop
-        keep = signal[-self._history:]
-        self._past = np.pad(keep, (self._history - keep.size, 0))
+        self._past = signal[:, -self._history:]
         self._next = end
-        y = np.outer(self.rx_gain, out)
         if self.noise_w:
             y = y + complex_noise(self._noise_rng, y.shape, self.noise_w)
         return y, tags

@@ -80,8 +80,9 @@ class TargetEstimator:
         self.glrt_threshold = float(glrt_threshold)
         self.half_taps = int(half_taps)
         self.samples_per_metre = self.bandwidth_hz / SPEED_OF_LIGHT
-        # beta_0 is a known constant (MODEL.md section 1), evaluated at the scenario's target: letting it
-        # follow the candidate position would add amplitude information that the HCRB excludes
+        # beta_0 is a known constant (MODEL.md section 1), evaluated at the search centre (the scenario's
+        # target, or a tracker's prediction): letting it follow the candidate position would add amplitude
+        # information that the HCRB excludes
         self.beta = float(geometry.beta_0)
 
     @classmethod
@@ -106,9 +107,10 @@ class TargetEstimator:
         delayed = delayed_segment(s, block_start, length, self.delay_samples(bistatic_range_m), self.half_taps)
         return self.beta * np.outer(steering_vector(g.n_rx, g.phi, g.spacing), delayed)
 
-    def required_history(self) -> int:
-        """Reference samples needed before a block's first sample (the largest delay in the region)."""
-        corners = self._region_corners()
+    def required_history(self, centre=None) -> int:
+        """Reference samples needed before a block's first sample (the largest delay in the region
+        around ``centre``, default the geometry's target)."""
+        corners = self._region_corners(centre)
         longest = max(np.linalg.norm(c - self.geometry.tx) + np.linalg.norm(c - self.geometry.sensing_rx)
                       for c in corners) + 6 * self.sync_spread_m
         return int(np.ceil(self.delay_samples(longest))) + self.half_taps + 2
@@ -140,6 +142,7 @@ class TargetEstimator:
             return self._non_estimate("the reference does not cover the block")
         self._block_length = echo.shape[1]
         centre = g.target if centre is None else np.asarray(centre, float)
+        self.beta = float(g.with_target(centre).beta_0)
         start = self._coarse_search(echo, reference, block_start, centre)
         if start is None:
             return self._non_estimate("no (theta, phi) pair of the grid lies inside the search region")
@@ -153,14 +156,19 @@ class TargetEstimator:
             iterations += more
         glrt = self._glrt(echo, reference, block_start, position, ell)
         d = np.linalg.norm(position - g.tx) + np.linalg.norm(position - g.sensing_rx)
-        sample_cov = reference[:, block_start:block_start + echo.shape[1]]
-        sample_cov = sample_cov @ sample_cov.conj().T / echo.shape[1]
-        hcrb = FisherModel(g.with_target(position), self.noise_w, echo.shape[1], self.bandwidth_hz,
-                           self.sync_spread_m / SPEED_OF_LIGHT).hcrb_trace(sample_cov)
+        hcrb = self.hcrb_trace_at(position, reference[:, block_start:block_start + echo.shape[1]])
         ok = bool(glrt >= self.glrt_threshold)
         return SensingEstimate(position, ell, ell - d, glrt, ok, hcrb,
                                "" if ok else f"GLRT {glrt:.3g} below the threshold {self.glrt_threshold:g}",
                                iterations)
+
+    def hcrb_trace_at(self, position, block_reference: np.ndarray) -> float:
+        """``tr HCRB`` of the position (m^2) for a target at ``position`` and the block's transmitted
+        samples ``N_T x N`` (their sample covariance stands for ``Sigma``)."""
+        n = block_reference.shape[1]
+        sample_cov = block_reference @ block_reference.conj().T / n
+        return FisherModel(self.geometry.with_target(position), self.noise_w, n, self.bandwidth_hz,
+                           self.sync_spread_m / SPEED_OF_LIGHT).hcrb_trace(sample_cov)
 
     def _non_estimate(self, reason: str) -> SensingEstimate:
         return SensingEstimate(None, float("nan"), float("nan"), 0.0, False, float("nan"), reason)

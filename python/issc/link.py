@@ -25,7 +25,9 @@ from .scenario import load_scenario
 
 
 class IsscLink(gr.top_block):
-    """The closed-loop link (mode ``known-geometry``).
+    """The closed-loop link. When the scenario sets ``tracking.enabled``, the controller runs in mode
+    ``tracking``: the estimator's reports feed its tracker and its track messages centre the estimator's
+    search (``estimator --estimate--> controller --track--> estimator``); else mode ``known-geometry``.
 
     Args:
         scenario: shipped scenario name or YAML path.
@@ -57,7 +59,11 @@ class IsscLink(gr.top_block):
         self.frames = int(frames)
         scn = self.scenario
         n_tx, n_rx = scn.arrays.n_tx, scn.arrays.n_rx
-        self.controller = issc_controller(scn, profile, solver, metric, schedule=schedule, ber_model=ber_model)
+        self.tracking = bool(scn.tracking.enabled)
+        if self.tracking and not sensing_every:
+            raise ValueError("the scenario asks for tracking, which needs the sensing estimator (sensing_every >= 1)")
+        self.controller = issc_controller(scn, profile, solver, metric, schedule=schedule, ber_model=ber_model,
+                                          mode="tracking" if self.tracking else "known-geometry")
         streams = self.controller.current.sensing_streams
         self.image_source = issc_image_source(images, frames, preload=2, size=size)
         self.semantic_encoder = issc_semantic_encoder(codec_dir)
@@ -66,7 +72,8 @@ class IsscLink(gr.top_block):
         self.beamformer = issc_beamformer(n_tx, streams)
         self.channels = issc_channels(scn, seed=seed + 1)
         self.frame_decoder = issc_frame_decoder(scn.signal.blocklength)
-        self.estimator = issc_sensing_estimator(scn, sensing_every) if sensing_every else None
+        self.estimator = (issc_sensing_estimator(scn, sensing_every, scn.tracking.search_halfwidth_m)
+                          if sensing_every else None)
         self.semantic_decoder = issc_semantic_decoder(codec_dir)
         self.monitor = issc_link_monitor(out_dir, expect_sensing=bool(sensing_every))
         self.sent_images = blocks.message_debug()
@@ -96,6 +103,9 @@ class IsscLink(gr.top_block):
             for k in range(n_rx):
                 self.connect((self.channels, 1 + k), (self.estimator, n_tx + k))
             self.msg_connect(self.estimator, "estimate", self.monitor, "sensing")
+            self.msg_connect(self.estimator, "estimate", self.controller, "estimate")
+            if self.tracking:
+                self.msg_connect(self.controller, "track", self.estimator, "track")
         self.msg_connect(self.frame_decoder, "out", self.semantic_decoder, "in")
         self.msg_connect(self.frame_decoder, "out", self.monitor, "received_bits")
         self.msg_connect(self.frame_decoder, "header_failed", self.monitor, "header_failed")

@@ -12,15 +12,22 @@ COLUMNS = (("seq", "{:>4d}", 4), ("power_dbm", "{:>6.1f}", 6), ("model", "{:>5s}
            ("predicted_psnr_db", "{:>6.2f}", 6), ("hcrb_rmse_m", "{:>6.2f}", 6), ("sensing_error_m", "{:>6.2f}", 6))
 HEADINGS = {"seq": "seq", "power_dbm": "P_T", "model": "model", "rate": "R_c", "predicted_sinr_db": "SINRp",
             "sinr_db": "SINRm", "ber": "BER", "header_ok": "hdr", "psnr": "PSNR", "ms_ssim": "MSSSIM",
-            "predicted_psnr_db": "PSNRp", "hcrb_rmse_m": "sqHCRB", "sensing_error_m": "err_m"}
+            "predicted_psnr_db": "PSNRp", "hcrb_rmse_m": "sqHCRB", "sensing_error_m": "err_m",
+            "true_x": "x_true", "true_y": "y_true", "tracking_error_m": "trk_m", "hcrb_rmse_true_m": "sqHCRBt",
+            "track_lost": "lost"}
+TRACKING_COLUMNS = (("true_x", "{:>6.1f}", 6), ("true_y", "{:>6.1f}", 6), ("tracking_error_m", "{:>6.2f}", 6),
+                    ("hcrb_rmse_true_m", "{:>7.2f}", 7), ("track_lost", "{!s:>5s}", 5))
 
 
 def format_table(rows: list[dict]) -> str:
-    """Fixed-width per-frame table (P_T dBm; SINR predicted/measured dB; sqrt(tr HCRB) m)."""
-    lines = [" ".join(f"{HEADINGS[key]:>{width}s}" for key, _, width in COLUMNS)]
+    """Fixed-width per-frame table (P_T dBm; SINR predicted/measured dB; sqrt(tr HCRB) m); in tracking mode
+    also the true position, the tracking error (design position to truth, m), sqrt(tr HCRB) at the true
+    position and whether the track was lost."""
+    columns = COLUMNS + (TRACKING_COLUMNS if any(r.get("track_lost") is not None for r in rows) else ())
+    lines = [" ".join(f"{HEADINGS[key]:>{width}s}" for key, _, width in columns)]
     for row in rows:
         cells = []
-        for key, fmt, width in COLUMNS:
+        for key, fmt, width in columns:
             value = row.get(key)
             if value is None or (isinstance(value, float) and not math.isfinite(value)):
                 cells.append(f"{'-':>{width}s}")

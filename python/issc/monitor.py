@@ -20,7 +20,8 @@ from .metrics import bit_error_rate, ms_ssim, psnr
 
 ROW_KEYS = ("seq", "received", "power_dbm", "model", "rate", "sinr_db", "predicted_sinr_db", "ber", "bit_errors", "header_ok", "psnr",
             "ms_ssim", "predicted_distortion", "metric", "predicted_psnr_db", "predicted_ms_ssim",
-            "sensing_error_m", "hcrb_rmse_m")
+            "sensing_error_m", "hcrb_rmse_m", "true_x", "true_y", "design_x", "design_y", "tracking_error_m",
+            "hcrb_rmse_true_m", "track_lost")
 
 
 @dataclass
@@ -33,6 +34,7 @@ class _Frame:
     received_meta: dict = field(default_factory=dict)
     received_image: np.ndarray | None = None
     sensing_errors: list = field(default_factory=list)
+    truths: list = field(default_factory=list)
 
 
 class FrameLedger:
@@ -84,8 +86,14 @@ class FrameLedger:
     def header_failed(self):
         self.headers_failed += 1
 
-    def sensing_error(self, seq: int, error_m: float):
-        self._frame(seq).sensing_errors.append(float(error_m))
+    def sensing_error(self, seq: int, error_m: float | None, truth: dict | None = None):
+        """A sensing report for frame ``seq``: the position error of an accepted estimate (None for a
+        rejected one) and, when known, the truth of its block (``true_x``, ``true_y``, ``hcrb_trace_true``)."""
+        frame = self._frame(seq)
+        if error_m is not None:
+            frame.sensing_errors.append(float(error_m))
+        if truth:
+            frame.truths.append(dict(truth))
         self._latest_sensing_seq = max(self._latest_sensing_seq, seq)
         self._close_ready()
 
@@ -153,6 +161,14 @@ class FrameLedger:
             except ValueError:
                 quality_ms_ssim = None
         hcrb = cfg.get("hcrb_trace")
+        truth = frame.truths[0] if frame.truths else {}
+        true_x, true_y = truth.get("true_x"), truth.get("true_y")
+        design_x, design_y = cfg.get("design_x"), cfg.get("design_y")
+        tracking_error = None
+        if all(isinstance(v, (int, float)) for v in (true_x, true_y, design_x, design_y)):
+            tracking_error = math.hypot(design_x - true_x, design_y - true_y)
+        bounds = [t["hcrb_trace_true"] for t in frame.truths if isinstance(t.get("hcrb_trace_true"), (int, float))
+                  and math.isfinite(t["hcrb_trace_true"]) and t["hcrb_trace_true"] >= 0]
         return {
             "seq": frame.seq, "received": arrived, "power_dbm": cfg.get("power_budget_dbm"), "model": cfg.get("model"), "rate": cfg.get("code_rate"),
             "sinr_db": frame.received_meta.get("sinr_db"), "predicted_sinr_db": cfg.get("sinr_db"),
@@ -161,6 +177,11 @@ class FrameLedger:
             "predicted_psnr_db": cfg.get("predicted_psnr_db"), "predicted_ms_ssim": cfg.get("predicted_ms_ssim"),
             "sensing_error_m": float(np.sqrt(np.mean(np.square(frame.sensing_errors)))) if frame.sensing_errors else None,
             "hcrb_rmse_m": math.sqrt(hcrb) if isinstance(hcrb, (int, float)) and hcrb >= 0 and math.isfinite(hcrb) else None,
+            # the target at the frame's first sensed block, where the beams pointed, and the distance between
+            "true_x": true_x, "true_y": true_y, "design_x": design_x, "design_y": design_y,
+            "tracking_error_m": tracking_error,
+            "hcrb_rmse_true_m": math.sqrt(float(np.mean(bounds))) if bounds else None,
+            "track_lost": cfg.get("track_lost"),
         }
 
     def summary(self) -> dict:
@@ -175,4 +196,8 @@ class FrameLedger:
                 "headers_ok": sum(1 for r in rows if r["header_ok"]), "headers_failed": self.headers_failed,
                 "mean_psnr": mean("psnr"), "mean_ms_ssim": mean("ms_ssim"), "mean_sinr_db": mean("sinr_db"),
                 "total_bit_errors": total_errors, "mean_ber": mean("ber"), "mean_hcrb_rmse_m": mean("hcrb_rmse_m"),
+                "mean_sensing_error_m": mean("sensing_error_m"), "mean_tracking_error_m": mean("tracking_error_m"),
+                "max_tracking_error_m": max((r["tracking_error_m"] for r in rows if r.get("tracking_error_m") is not None),
+                                            default=None),
+                "frames_track_lost": sum(1 for r in rows if r.get("track_lost")),
                 "models": sorted({r["model"] for r in rows if r["model"]})}

@@ -74,6 +74,21 @@ class Point:
 
 
 @dataclass(frozen=True)
+class PointList:
+    max_points: int = 100
+
+    def describe(self) -> str:
+        return f"a list of at most {self.max_points} points [x, y] in metres (may be empty)"
+
+    def check(self, value: Any):
+        if value is None:
+            return ()
+        if not isinstance(value, (list, tuple)) or len(value) > self.max_points:
+            raise ValueError
+        return tuple(Point().check(v) for v in value)
+
+
+@dataclass(frozen=True)
 class Sweep:
     lo: float
     hi: float
@@ -170,7 +185,33 @@ class BudgetConfig:
     sensing_streams: int = _spec(1, Number(1, 256, integer=True), "number r_0 of sensing streams (<= n_tx)")
 
 
-SECTIONS = (GeometryConfig, ArraysConfig, ChannelConfig, SyncConfig, SignalConfig, BudgetConfig)
+@dataclass(frozen=True)
+class MotionConfig:
+    SECTION = "motion"
+    waypoints: tuple = _spec((), PointList(), "the target moves from geometry.target through these points, "
+                                              "metres (empty: a static target)")
+    speed_mps: float = _spec(10.0, Number(0.0, 1000.0), "target speed along the waypoints, m/s")
+    block_interval_s: float = _spec(0.0, Number(0.0, 3600.0), "target time between the starts of consecutive "
+                                    "sensing blocks, s (0: N/B, continuous transmission; larger values model a "
+                                    "radar that sends one block per interval, the time between is not simulated)")
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    SECTION = "tracking"
+    enabled: bool = _spec(False, Choice((False, True)), "controller mode: false designs the beams for "
+                          "geometry.target, true for the tracker's prediction of the moving target")
+    acceleration_std: float = _spec(2.0, Number(0.0, 1000.0, lo_open=True), "tracker process noise, m/s^2")
+    max_misses: int = _spec(3, Number(1, 1000, integer=True), "rejected estimates in a row after which the "
+                            "track is lost and the controller falls back to a wider sensing beam")
+    search_halfwidth_m: float = _spec(20.0, Number(0.0, 1.0e4, lo_open=True), "half-width of the estimator's "
+                                      "square search region around the prediction, m")
+    fallback_antennas: int = _spec(0, Number(0, 256, integer=True), "antennas of the wider sub-array sensing beam "
+                                   "used while the track is lost (0: half of arrays.n_tx, rounded up)")
+
+
+SECTIONS = (GeometryConfig, ArraysConfig, ChannelConfig, SyncConfig, SignalConfig, BudgetConfig, MotionConfig,
+            TrackingConfig)
 
 
 @dataclass(frozen=True)
@@ -186,6 +227,8 @@ class Scenario:
     sync: SyncConfig = field(default_factory=SyncConfig)
     signal: SignalConfig = field(default_factory=SignalConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -240,6 +283,20 @@ class Scenario:
             if dist < MIN_SEPARATION_M:
                 fail(f"geometry.{b}", f"is {dist:g} m from geometry.{a}; nodes must be at least "
                                       f"{MIN_SEPARATION_M:g} m apart (co-located nodes have no direction)")
+        path = (g.target,) + self.motion.waypoints
+        for index, point in enumerate(self.motion.waypoints):
+            for node in ("tx", "sensing_rx"):
+                if math.dist(getattr(g, node), point) < MIN_SEPARATION_M:
+                    fail(f"motion.waypoints[{index}]", f"is within {MIN_SEPARATION_M:g} m of geometry.{node}")
+        if self.motion.waypoints and self.motion.speed_mps > 0 and len(set(path)) < 2:
+            fail("motion.waypoints", "all waypoints equal geometry.target: the target cannot move")
+        block_duration = self.signal.sensing_block / self.signal.bandwidth_hz
+        if 0 < self.motion.block_interval_s < block_duration * (1 - 1e-9):
+            fail("motion.block_interval_s", f"must be 0 or at least the block duration N/B = {block_duration:g} s, "
+                                            f"got {self.motion.block_interval_s:g}")
+        if self.tracking.fallback_antennas > self.arrays.n_tx:
+            fail("tracking.fallback_antennas", f"must be an integer in [0, arrays.n_tx = {self.arrays.n_tx}], "
+                                               f"got {self.tracking.fallback_antennas}")
         if self.budget.sensing_streams > self.arrays.n_tx:
             fail("budget.sensing_streams", f"must be an integer in [1, arrays.n_tx = {self.arrays.n_tx}], "
                                            f"got {self.budget.sensing_streams}")
@@ -266,6 +323,8 @@ class Scenario:
                 value = getattr(section, f.name)
                 if isinstance(f.metadata["kind"], Sweep):
                     value = dict(zip(("start", "stop", "step"), value))
+                elif isinstance(f.metadata["kind"], PointList):
+                    value = [list(v) for v in value]
                 elif isinstance(value, tuple):
                     value = list(value)
                 values[f.name] = value
@@ -276,6 +335,24 @@ class Scenario:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     # -- derived quantities ----------------------------------------------------------------
+    @property
+    def moving(self) -> bool:
+        """True when the target moves (waypoints other than the start and a positive speed)."""
+        return self.motion.speed_mps > 0 and any(w != self.geometry.target for w in self.motion.waypoints)
+
+    def block_interval_s(self) -> float:
+        """Target time per sensing block (``motion.block_interval_s``, or ``N/B`` when 0)."""
+        return self.motion.block_interval_s or self.signal.sensing_block / self.signal.bandwidth_hz
+
+    def trajectory(self):
+        """The target's :class:`~gnuradio.issc.tracking.Trajectory` (one point when static)."""
+        from .tracking import Trajectory
+        points = (self.geometry.target,) + (self.motion.waypoints if self.moving else ())
+        return Trajectory(points, self.motion.speed_mps)
+
+    def fallback_antennas(self) -> int:
+        return self.tracking.fallback_antennas or -(-self.arrays.n_tx // 2)
+
     def power_sweep_dbm(self) -> np.ndarray:
         start, stop, step = self.budget.power_sweep_dbm
         count = int(math.floor((stop - start) / step + 1e-9)) + 1
@@ -340,6 +417,8 @@ def reference_markdown() -> str:
 
 
 def _inline(value) -> str:
+    if isinstance(value, list) and not value:
+        return "[]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) + "}"
     if isinstance(value, float):

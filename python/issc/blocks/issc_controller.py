@@ -4,13 +4,17 @@ from __future__ import annotations
 import math
 import threading
 
+import numpy as np
 import pmt
 from gnuradio import gr
 
+from ..errors import IsscInputError
 from ..linkconfig import LinkConfig
+from ..pdus import dict_to_meta, meta_to_dict
+from ..tracking import ConstantVelocityTracker
 from ._util import RateLimitedLog
 
-MODES = ("known-geometry",)
+MODES = ("known-geometry", "tracking")
 
 
 def parse_schedule(schedule) -> list[tuple[int, float | None, float | None]]:
@@ -43,9 +47,19 @@ class issc_controller(gr.basic_block):
     Message ports:
         feedback (in): a PMT dict with ``seq`` (integer), the sequence number of a frame just sent;
             drives the schedule.
-        estimate (in): a PMT dict with ``x``, ``y`` (reals, metres) and optionally ``ok`` (bool): a target
-            position estimate. Mode ``known-geometry`` (the paper's) counts and ignores them.
-        config (out): the decided :class:`~gnuradio.issc.linkconfig.LinkConfig` as a PMT dict.
+        estimate (in): a PMT dict with ``block`` (integer), ``x``, ``y`` (metres), ``ok`` (bool) and
+            ``hcrb_trace`` (m^2), as the sensing estimator publishes. Mode ``known-geometry`` (the paper's)
+            counts and ignores them; mode ``tracking`` feeds them to a constant-velocity Kalman filter
+            (measurement covariance ``hcrb_trace / 2 * I``, 99.9 % gate) and requests a decision for the
+            position predicted one frame ahead; after ``tracking.max_misses`` rejected estimates in a row
+            the track is lost and the sensing beam is the wider sub-array beam
+            (``tracking.fallback_antennas``) until an estimate is accepted again.
+        config (out): the decided :class:`~gnuradio.issc.linkconfig.LinkConfig` as a PMT dict; its
+            ``predicted`` dict also has ``design_x``, ``design_y`` (the position designed for) and, in
+            tracking mode, ``track_lost`` and ``widened``.
+        track (out): tracking mode, after every estimate: a dict ``t_s``, ``x``, ``y``, ``vx``, ``vy``,
+            ``lost``, ``misses`` (the filter's state at the estimated block's time), for the estimator's
+            search centre.
 
     Args:
         scenario: shipped scenario name or YAML path.
@@ -57,13 +71,17 @@ class issc_controller(gr.basic_block):
         abr: bandwidth ratio (NaN: the scenario's).
         sensing_streams: r_0 (0: the scenario's).
         schedule: list of ``(first_frame, power_dbm, hcrb_threshold_m2)``; None entries keep the value.
-        mode: 'known-geometry'.
+        mode: 'known-geometry' (beams for the scenario's target) or 'tracking' (beams for the tracked
+            target; the scenario's ``tracking`` and ``motion`` sections set the filter and the block time).
         ber_model: 'normal' (finite-blocklength approximation) or 'calibrated' (the measured polar-code table).
+        lead_frames: tracking mode: design for the position predicted this many frames after the estimated
+            block (a configuration is used by the next image the encoder takes, which goes on the air after
+            the frame on the air and the images queued before it; the link's image source queues 2).
     """
 
     def __init__(self, scenario="paper", profile="", solver="sdr", metric="mse", power_dbm=float("nan"),
                  hcrb_threshold_m2=float("nan"), abr=float("nan"), sensing_streams=0, schedule=None,
-                 mode="known-geometry", ber_model="normal"):
+                 mode="known-geometry", ber_model="normal", lead_frames: float = 3.0):
         gr.basic_block.__init__(self, name="issc_controller", in_sig=None, out_sig=None)
         from ..optim import Optimizer  # cvxpy import only where a controller is used
         if mode not in MODES:
@@ -84,6 +102,22 @@ class issc_controller(gr.basic_block):
         self._stopping = False
         self.decisions = 0
         self.estimates_ignored = 0
+        scn = self.optimizer.scenario
+        self._target = np.asarray(scn.geometry.target, float)
+        self._widen = 0
+        self.tracker = None
+        if mode == "tracking":
+            self.tracker = ConstantVelocityTracker(scn.geometry.target, initial_std_m=scn.tracking.search_halfwidth_m / 2,
+                                                   initial_speed_std_mps=50.0,
+                                                   acceleration_std=scn.tracking.acceleration_std,
+                                                   max_misses=scn.tracking.max_misses)
+        self._block_interval_s = scn.block_interval_s()
+        self._track_time_s = 0.0
+        self._fallback_antennas = scn.fallback_antennas()
+        if not (math.isfinite(lead_frames) and lead_frames >= 0):
+            raise ValueError(f"lead_frames must be a finite number >= 0, got {lead_frames!r}")
+        self.lead_frames = float(lead_frames)
+        self.estimates_used = 0
         self._apply_schedule(0)
         self.current = self._decide(self._parameters())
         self._worker = None
@@ -91,6 +125,7 @@ class issc_controller(gr.basic_block):
         self.message_port_register_in(pmt.intern("feedback"))
         self.message_port_register_in(pmt.intern("estimate"))
         self.message_port_register_out(pmt.intern("config"))
+        self.message_port_register_out(pmt.intern("track"))
         self.set_msg_handler(pmt.intern("feedback"), self._on_feedback)
         self.set_msg_handler(pmt.intern("estimate"), self._on_estimate)
 
@@ -140,7 +175,48 @@ class issc_controller(gr.basic_block):
         if not pmt.is_dict(msg):
             self._log.warn("estimate", "dropping estimate that is not a PMT dict")
             return
-        self.estimates_ignored += 1  # known-geometry mode: the geometry comes from the scenario
+        if self.tracker is None:
+            self.estimates_ignored += 1  # known-geometry mode: the geometry comes from the scenario
+            return
+        try:
+            report = meta_to_dict(msg)
+            block = int(report["block"])
+        except (IsscInputError, KeyError, TypeError, ValueError):
+            self._log.warn("estimate", "dropping estimate without an integer 'block'")
+            return
+        track = self.track_update(block, report)
+        if track is not None:
+            self.message_port_pub(pmt.intern("track"), dict_to_meta(track))
+            self._request()
+
+    def track_update(self, block: int, report: dict) -> dict | None:
+        """Feed one estimator report to the tracker and set the next design's target; returns the track
+        message (None for a stale report, older than the track)."""
+        t_s = block * self._block_interval_s
+        with self._cond:
+            if t_s < self._track_time_s:
+                self.estimates_ignored += 1
+                return None
+            self.tracker.predict(t_s - self._track_time_s)
+            self._track_time_s = t_s
+            x, y, hcrb = (report.get(k) for k in ("x", "y", "hcrb_trace"))
+            usable = bool(report.get("ok")) and all(isinstance(v, (int, float)) and math.isfinite(v)
+                                                    for v in (x, y, hcrb)) and hcrb > 0
+            if usable:
+                self.tracker.update([x, y], np.eye(2) * hcrb / 2)
+            else:
+                self.tracker.miss()
+            self.estimates_used += 1
+            self._target = self.tracker.predicted_position(self._lead_s())
+            self._widen = self._fallback_antennas if self.tracker.lost else 0
+            position, velocity = self.tracker.position, self.tracker.velocity
+            return {"t_s": t_s, "x": float(position[0]), "y": float(position[1]), "vx": float(velocity[0]),
+                    "vy": float(velocity[1]), "lost": self.tracker.lost, "misses": self.tracker.misses}
+
+    def _lead_s(self) -> float:
+        problem = self.optimizer.problem(abr=self._abr)
+        frame_blocks = problem.channel_use_budget / self.optimizer.scenario.signal.sensing_block
+        return self.lead_frames * frame_blocks * self._block_interval_s
 
     # -- internals ----------------------------------------------------------------------------------------
     def _apply_schedule(self, next_frame: int) -> bool:
@@ -163,7 +239,7 @@ class issc_controller(gr.basic_block):
 
     def _parameters_locked(self):
         return dict(power_dbm=self._power_dbm, hcrb_threshold_m2=self._pi, abr=self._abr,
-                    sensing_streams=self._streams)
+                    sensing_streams=self._streams, target=self._target.copy(), widen_sensing_antennas=self._widen)
 
     def _request(self):
         with self._cond:
@@ -176,7 +252,11 @@ class issc_controller(gr.basic_block):
         if not decision.feasible:
             self._log.warn("infeasible", f"decision infeasible: {decision.reason}")
         config = LinkConfig.from_decision(decision)
-        config.predicted.update(power_budget_dbm=params["power_dbm"], hcrb_threshold_m2=params["hcrb_threshold_m2"])
+        config.predicted.update(power_budget_dbm=params["power_dbm"], hcrb_threshold_m2=params["hcrb_threshold_m2"],
+                                design_x=float(params["target"][0]), design_y=float(params["target"][1]))
+        if self.tracker is not None:
+            config.predicted.update(track_lost=bool(params["widen_sensing_antennas"]),
+                                    widened=bool(params["widen_sensing_antennas"]))
         return config
 
     def _run(self):

@@ -26,8 +26,9 @@ class issc_echo_channel(gr.sync_block):
     The delay ``tau_b = (d_bo + d_or)/c + dtau_b`` holds over each sensing block of ``N`` samples, with a
     fresh sync error ``dtau_b ~ N(0, sigma_dt^2)`` (truncated at 5 sigma) per block, applied as a real
     band-limited fractional delay (:class:`~gnuradio.issc.channels.EchoChannel`). The first sample of
-    every block carries an ``issc_echo`` tag on every output with the true delay and sync error, for
-    the estimator's truth and the tests. Non-finite input samples are replaced by 0 and logged.
+    every block carries an ``issc_echo`` tag on every output with the true delay, sync error and target
+    position, for the estimator's truth and the tests. A moving target (scenario ``motion``) is at its
+    trajectory's position at the block's time ``block * motion.block_interval_s`` for the whole block. Non-finite input samples are replaced by 0 and logged.
 
     Args:
         scenario: shipped scenario name or YAML path.
@@ -48,7 +49,8 @@ class issc_echo_channel(gr.sync_block):
             noise_w = noise_powers_w(scn)[1] if math.isnan(noise_dbm) else float(dbm_to_w(noise_dbm))
             sigma_s = scn.sync.sigma_ns * 1e-9 if math.isnan(sigma_ns) else float(sigma_ns) * 1e-9
             self.channel = EchoChannel(geometry, scn.signal.bandwidth_hz, noise_w, sigma_s,
-                                       scn.signal.sensing_block, seed)
+                                       scn.signal.sensing_block, seed, scn.trajectory() if scn.moving else None,
+                                       scn.block_interval_s())
         except IsscInputError as exc:
             raise ValueError(str(exc)) from None
         gr.sync_block.__init__(self, name="issc_echo_channel", in_sig=[np.complex64] * geometry.n_tx,

@@ -30,7 +30,10 @@ class issc_link_monitor(gr.basic_block):
         received_image (in): image PDUs from the semantic decoder.
         header_failed (in): any message; counts frames whose header failed its CRC.
         sensing (in): dicts with ``seq`` and ``error_m`` (position error of an estimate); reports with
-            ``ok`` false (flagged by the estimator) are counted, not averaged.
+            ``ok`` false (flagged by the estimator) are counted, not averaged. With ``true_x``, ``true_y``
+            and ``hcrb_trace_true`` (the echo channel's truth) the row also gets the true position, the
+            tracking error (distance from the position the frame's beams were designed for, ``design_x``,
+            ``design_y`` in the configuration) and ``sqrt(tr HCRB)`` at the true position.
         frame (out): each completed row as a PMT dict.
 
     Args:
@@ -82,12 +85,16 @@ class issc_link_monitor(gr.basic_block):
 
     def _on_sensing(self, msg):
         values = meta_to_dict(msg)
+        truth = {k: values[k] for k in ("true_x", "true_y", "hcrb_trace_true") if isinstance(values.get(k), (int, float))}
+        if not isinstance(values.get("seq"), int):
+            raise IsscInputError("sensing report needs an integer 'seq'")
         if values.get("ok") is False:
             self.sensing_rejected += 1  # the estimator flagged it (outlier or bad block): not an error sample
+            self.ledger.sensing_error(values["seq"], None, truth)
             return
-        if not isinstance(values.get("seq"), int) or not isinstance(values.get("error_m"), (int, float)):
-            raise IsscInputError("sensing report needs integer 'seq' and real 'error_m'")
-        self.ledger.sensing_error(values["seq"], values["error_m"])
+        if not isinstance(values.get("error_m"), (int, float)):
+            raise IsscInputError("sensing report needs a real 'error_m'")
+        self.ledger.sensing_error(values["seq"], values["error_m"], truth)
 
     def _publish_rows(self):
         while self._rows_published < len(self.ledger.rows):

@@ -26,17 +26,24 @@ class issc_sensing_estimator(gr.sync_block):
     over the region, then LM refinement); the result goes out on ``estimate`` as a dict: ``seq`` (the
     frame on the air at the block start, from the ``issc_frame`` tags of the reference), ``block``,
     ``x``, ``y`` (m), ``sync_error_m``, ``glrt``, ``ok`` (GLRT above threshold), ``hcrb_trace`` (of the
-    block's sample covariance, m^2) and, when the echo channel's ``issc_echo`` tags are present,
-    ``true_sync_error_m`` and ``error_m`` (distance to the scenario's target). Blocks with non-finite
-    samples give a flagged non-estimate (``ok`` false), never an exception.
+    block's sample covariance at the estimate, m^2), ``centre_x``, ``centre_y`` (the search centre) and,
+    when the echo channel's ``issc_echo`` tags are present, ``true_x``, ``true_y``, ``true_sync_error_m``,
+    ``error_m`` (distance to the true position) and ``hcrb_trace_true`` (the bound at the true position).
+    Without tags ``error_m`` is the distance to the scenario's target. Blocks with non-finite samples give
+    a flagged non-estimate (``ok`` false), never an exception.
+
+    The search region is centred on the scenario's target until a ``track`` message arrives; from then on
+    on the track's prediction for the block's time ``block * block_interval_s`` (scenario ``motion``).
 
     Message ports:
+        track (in): a dict with ``t_s``, ``x``, ``y``, ``vx``, ``vy`` (s, m, m/s): the tracker's state at
+            time ``t_s``, e.g. from the controller in tracking mode.
         estimate (out): one dict per estimated block.
 
     Args:
-        scenario: shipped scenario name or YAML path (geometry, noise, sync prior, block length).
+        scenario: shipped scenario name or YAML path (geometry, noise, sync prior, block length, motion).
         every: estimate one block in ``every`` (1: all; estimation costs tens of ms per block).
-        search_halfwidth_m: half-width of the square search region around the scenario's target.
+        search_halfwidth_m: half-width of the square search region around its centre.
         n_tx: reference inputs; must match the scenario's ``N_T`` (0: the scenario's).
         n_rx: echo inputs; must match the scenario's ``N_R`` (0: the scenario's).
     """
@@ -59,8 +66,13 @@ class issc_sensing_estimator(gr.sync_block):
                                in_sig=[np.complex64] * (self.n_tx + self.n_rx), out_sig=None)
         self.block = scn.signal.sensing_block
         self.every = int(every)
-        self.history = self.estimator.required_history()
+        # the region moves with the track: keep the history the farthest point of the path needs
+        path = scn.trajectory().waypoints
+        self.history = max(self.estimator.required_history(p) for p in path) + int(np.ceil(
+            2 * self.estimator.halfwidth * self.estimator.samples_per_metre)) * (len(path) > 1)
         self.target = np.asarray(self.estimator.geometry.target, float)
+        self.block_interval_s = scn.block_interval_s()
+        self._track = None                # (t_s, position, velocity) of the latest track message
         self._reference = np.zeros((self.n_tx, 0), np.complex128)
         self._echo = np.zeros((self.n_rx, 0), np.complex128)
         self._base = 0                    # absolute index of column 0 of the buffers
@@ -72,6 +84,28 @@ class issc_sensing_estimator(gr.sync_block):
         self.samples_seen = 0
         self._log = RateLimitedLog(self.logger)
         self.message_port_register_out(pmt.intern("estimate"))
+        self.message_port_register_in(pmt.intern("track"))
+        self.set_msg_handler(pmt.intern("track"), self._on_track)
+
+    def _on_track(self, msg):
+        try:
+            info = meta_to_dict(msg)
+            state = [float(info[k]) for k in ("t_s", "x", "y", "vx", "vy")]
+        except (IsscInputError, KeyError, TypeError, ValueError):
+            self._log.warn("track", "dropping a track message without numeric t_s, x, y, vx, vy")
+            return
+        if not np.all(np.isfinite(state)):
+            self._log.warn("track", "dropping a track message with non-finite values")
+            return
+        self._track = (state[0], np.array(state[1:3]), np.array(state[3:5]))
+
+    def search_centre(self, block: int) -> np.ndarray:
+        """The search region's centre for ``block``: the track's prediction, else the scenario's target."""
+        track = self._track
+        if track is None:
+            return self.target
+        t_s, position, velocity = track
+        return position + velocity * (block * self.block_interval_s - t_s)
 
     def _read_tags(self, n):
         for tag in self.get_tags_in_window(0, 0, n, pmt.intern(FRAME_TAG)):
@@ -81,7 +115,8 @@ class issc_sensing_estimator(gr.sync_block):
         for tag in self.get_tags_in_window(self.n_tx, 0, n, pmt.intern(ECHO_TAG)):
             try:
                 info = meta_to_dict(tag.value)
-                self._truth[int(info["block"])] = float(info["sync_error_s"])
+                truth = np.array([info.get("target_x", self.target[0]), info.get("target_y", self.target[1])], float)
+                self._truth[int(info["block"])] = (float(info["sync_error_s"]), truth)
             except (IsscInputError, KeyError, TypeError, ValueError):  # a bad tag only loses the truth
                 self._log.warn("tag", f"ignoring malformed {ECHO_TAG} tag at {tag.offset}")
 
@@ -116,21 +151,28 @@ class issc_sensing_estimator(gr.sync_block):
         if col < self.history:  # before the stream began the transmitter sent nothing
             reference = np.concatenate([np.zeros((self.n_tx, self.history - col)), reference], axis=1)
             col = self.history
-        result = self.estimator.estimate(echo, reference, col)
+        centre = self.search_centre(block)
+        result = self.estimator.estimate(echo, reference, col, centre=centre)
         started = [(offset, frame_seq) for offset, frame_seq in self._frame_starts if offset <= start]
         seq = max(started)[1] if started else -1  # the latest frame that began before this block
         self._frame_starts = [(o, s) for o, s in self._frame_starts if o > start] + (
             [(start, seq)] if seq >= 0 else [])
         report = {"seq": seq, "block": block, "ok": bool(result.ok and result.position is not None),
-                  "glrt": result.glrt, "hcrb_trace": result.hcrb_trace}
+                  "glrt": result.glrt, "hcrb_trace": result.hcrb_trace,
+                  "centre_x": float(centre[0]), "centre_y": float(centre[1])}
+        true_position = self.target
+        if block in self._truth:
+            sync_error_s, true_position = self._truth.pop(block)
+            report.update(true_sync_error_m=sync_error_s * SPEED_OF_LIGHT, true_x=float(true_position[0]),
+                          true_y=float(true_position[1]))
+            if np.all(np.isfinite(reference)):
+                report["hcrb_trace_true"] = self.estimator.hcrb_trace_at(true_position, reference[:, col:col + self.block])
         if result.position is not None:
             report.update(x=float(result.position[0]), y=float(result.position[1]),
                           sync_error_m=float(result.sync_error_m),
-                          error_m=float(np.linalg.norm(result.position - self.target)))
+                          error_m=float(np.linalg.norm(result.position - true_position)))
         else:
             report["reason"] = result.reason
-        if block in self._truth:
-            report["true_sync_error_m"] = self._truth.pop(block) * SPEED_OF_LIGHT
         for old in [b for b in self._truth if b < block]:
             del self._truth[old]
         self.estimates += 1

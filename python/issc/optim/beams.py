@@ -157,3 +157,21 @@ def mrt_design(problem: DesignProblem, solver: str) -> BeamDesign:
     w_c = np.sqrt(problem.power_w) * h / np.linalg.norm(h)
     return evaluate(problem, w_c, np.zeros((problem.n_tx, problem.sensing_streams), complex), solver,
                     bound_sinr=problem.mrt_snr)
+
+
+def widened_sensing_design(problem: DesignProblem, design: BeamDesign, antennas: int) -> BeamDesign:
+    """``design`` with its sensing beams replaced by one wider beam at the same sensing power: the first
+    ``antennas`` elements of the ULA steered at the problem's target (a sub-array beam is
+    ``N_T / antennas`` times wider), the other streams silent. Used while a track is lost, when the
+    target may be anywhere in a region wider than the designed beam."""
+    if not 1 <= antennas <= problem.n_tx:
+        raise ValueError(f"antennas must be in [1, {problem.n_tx}], got {antennas}")
+    g = problem.geometry
+    sensing_power = float(np.linalg.norm(design.w_0) ** 2)
+    beam = g.a_tx(g.theta) * (np.arange(problem.n_tx) < antennas)
+    w_0 = np.zeros((problem.n_tx, design.w_0.shape[1]), complex)
+    w_0[:, 0] = np.sqrt(sensing_power / antennas) * beam
+    widened = evaluate(problem, design.w_c, w_0, design.solver, bound_sinr=design.bound_sinr,
+                       info={**design.info, "widened_antennas": antennas})
+    widened.reason = "; ".join(r for r in (design.reason, widened.reason) if r)
+    return widened

@@ -107,17 +107,23 @@ class Optimizer:
                                            self.profile.source_dimensions, target)
 
     def decide(self, power_dbm=None, hcrb_threshold_m2=None, abr=None, sensing_streams=None,
-               target=None) -> FrameDecision:
-        """One frame decision; arguments left at None take the scenario's budget values."""
-        problem = self.problem(power_dbm, hcrb_threshold_m2, abr, sensing_streams, target)
-        return self.decide_problem(problem)
+               target=None, widen_sensing_antennas: int = 0) -> FrameDecision:
+        """One frame decision; arguments left at None take the scenario's budget values.
 
-    def decide_problem(self, problem: DesignProblem) -> FrameDecision:
+        ``target`` is the position the beams are designed for; ``widen_sensing_antennas`` > 0 replaces the
+        designed sensing beam by the wider sub-array beam of that many antennas (a lost track)."""
+        problem = self.problem(power_dbm, hcrb_threshold_m2, abr, sensing_streams, target)
+        return self.decide_problem(problem, widen_sensing_antennas)
+
+    def decide_problem(self, problem: DesignProblem, widen_sensing_antennas: int = 0) -> FrameDecision:
         start = time.perf_counter()
         try:
             beams = self.beam_solver.design(problem)
         except Exception as exc:  # a solver bug must not stall the link: report and fall back
             beams = _emergency_design(problem, f"{self.solver_name} solver raised {type(exc).__name__}: {exc}")
+        if widen_sensing_antennas:
+            from .beams import widened_sensing_design
+            beams = widened_sensing_design(problem, beams, int(widen_sensing_antennas))
         choice, _ = choose_model(self.profile, beams.sinr, problem.channel_use_budget, problem.blocklength,
                                  problem.max_code_rate, self.metric, self.ber)
         feasible = beams.feasible and choice.feasible

@@ -1,0 +1,7 @@
+"""Deep joint source-channel coding (DJSCC), the paper's benchmark (MODEL.md section 8).
+
+A convolutional autoencoder in the Bourtsoulatze et al. (2019) family maps an image straight to complex
+channel symbols with unit average power; trainable with the AE, VAE or VSCC loss
+(``seeds/vscc-paper.md`` eq. 10-12). Import the torch parts explicitly
+(``from gnuradio.issc.djscc.models import ...``).
+"""
