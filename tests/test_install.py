@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_pyproject_lists_every_subpackage():
     text = (REPO / "pyproject.toml").read_text()
-    listed = set(re.search(r"packages = \[(.*?)\]", text).group(1).replace('"', "").replace(" ", "").split(","))
+    listed = set(re.sub(r"\s", "", re.search(r"packages = \[(.*?)\]", text, re.S).group(1)).replace('"', "").split(","))
     on_disk = {"gnuradio." + ".".join(p.parent.relative_to(REPO / "python").parts)
                for p in (REPO / "python" / "issc").rglob("__init__.py")}
     assert listed == on_disk

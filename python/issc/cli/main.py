@@ -8,10 +8,10 @@ from __future__ import annotations
 import sys
 
 from ..errors import IsscInputError
-from . import codec, experiment, link, optim, physics
+from . import codec, djscc, experiment, link, optim, physics
 from .common import ArgumentParser
 
-COMMAND_MODULES = (physics, optim, codec, link, experiment)  # link adds to optim's 'bench'
+COMMAND_MODULES = (physics, optim, codec, djscc, link, experiment)  # link adds to optim's 'bench'
 
 
 def build_parser() -> ArgumentParser:

@@ -28,7 +28,7 @@ def channels_for_abr(abr: float) -> int:
     """Latent channels ``c`` that give the bandwidth ratio ``abr`` (``c = 96 abr``, an integer)."""
     c = abr * DOWNSAMPLE ** 2 * REAL_PER_SYMBOL * SOURCE_CHANNELS
     if not np.isfinite(c) or c < 1 or abs(c - round(c)) > 1e-6:
-        raise IsscInputError(f"ABR {abr:g} is not c/96 for a whole number c of latent channels "
+        raise IsscInputError(f"ABR {abr_label(abr)} is not c/96 for a whole number c of latent channels "
                              "(1/48, 1/32, 1/16 are)")
     return int(round(c))
 

@@ -67,7 +67,7 @@ def train_one(model, sampler, snr_db, loss, steps, checkpoint, batch, lr, label,
             value.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimiser.step()
-            mse = float((x - x_hat).pow(2).mean())
+            mse = float((x - x_hat).detach().pow(2).mean())
             stats = {"loss": float(value), "psnr": -10 * float(np.log10(max(mse, 1e-12)))}
             bar.set_postfix(psnr=f"{stats['psnr']:.2f}")
             bar.update(1)
