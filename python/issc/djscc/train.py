@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from ..errors import IsscInputError
-from ..codec.train import PatchSampler
+from ..codec.train import PatchSampler, drop_learning_rate
 from .losses import djscc_loss
 from .models import LOSSES, DeepJSCC, abr_label, channels_for_abr, save_fp16
 
@@ -54,12 +54,9 @@ def train_one(model, sampler, snr_db, loss, steps, checkpoint, batch, lr, label,
         sampler.rng = np.random.default_rng(done + 12345)
     model.train()
     started = time.time() - seconds
-    variance_sum = torch.zeros(())
     with tqdm(total=steps, initial=done, desc=label, unit="step", dynamic_ncols=True) as bar:
         for step in range(done, steps):
-            if step == int(0.85 * steps):
-                for group in optimiser.param_groups:
-                    group["lr"] = lr / 10
+            drop_learning_rate(optimiser, step, steps, lr)
             x = sampler.batch(batch)
             optimiser.zero_grad()
             x_hat, mean, logvar = channel_forward(model, x, snr_db, loss)
