@@ -159,3 +159,24 @@ def test_djscc_info_lists_a_model_directory(tiny_djscc, capsys):
     assert main(["djscc", "info", "--dir", str(tiny_djscc)]) == 0
     listed = json.loads(capsys.readouterr().out)["models"]
     assert [(m["abr"], m["snr_db"], m["loss"]) for m in listed] == [("1/16", 0.0, "vscc"), ("1/16", 10.0, "vscc")]
+
+
+def test_tiles_are_coded_independently_as_in_training(tiny_djscc):
+    """A 64 x 96 image in 32 x 32 tiles: each tile of the noise-free decode equals the network applied
+    to that tile alone (the crop size it was trained on); a size off the tile grid is named."""
+    codec = DjsccCodec(load_manifest(tiny_djscc)[1], tiny_djscc)
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    decoded = codec.decode(codec.encode(image), 64, 96)
+    t = codec.info.tile
+    for r in range(2):
+        for q in range(3):
+            tile = image[r * t:(r + 1) * t, q * t:(q + 1) * t]
+            x = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)[None].float() / 255
+            with torch.no_grad():
+                mean, _ = codec.model.encode(x)
+                alone = codec.model.decode(mean)[0].permute(1, 2, 0).mul(255).round().byte().numpy()
+            got = decoded[r * t:(r + 1) * t, q * t:(q + 1) * t].astype(int)
+            assert np.max(np.abs(got - alone.astype(int))) <= 1  # float32 rounding at .5
+    with pytest.raises(IsscInputError, match="multiple of the model's 32x32 tiles"):
+        codec.encode(image[:48])

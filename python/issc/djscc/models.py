@@ -95,21 +95,9 @@ def power_scale(latent: torch.Tensor) -> torch.Tensor:
 
 
 def latent_to_symbols(latent: torch.Tensor) -> np.ndarray:
-    """``(c,h,w)`` real latent -> complex64 symbols (pairs of consecutive values: I then Q)."""
+    """Real latent (any shape, C order) -> complex64 symbols (pairs of consecutive values: I then Q)."""
     flat = latent.detach().reshape(-1).cpu().numpy().astype(np.float64)
     return (flat[0::2] + 1j * flat[1::2]).astype(np.complex64)
-
-
-def symbols_to_latent(symbols: np.ndarray, channels: int, height: int, width: int) -> torch.Tensor:
-    expected = symbols_for_image(height, width, channels)
-    symbols = np.asarray(symbols, np.complex64).reshape(-1)
-    if symbols.size != expected:
-        raise IsscInputError(f"{symbols.size} symbols for a {height}x{width} image at c={channels}, "
-                             f"expected {expected}")
-    real = np.empty(2 * expected, np.float32)
-    real[0::2], real[1::2] = symbols.real, symbols.imag
-    real = np.nan_to_num(real, nan=0.0, posinf=0.0, neginf=0.0)
-    return torch.from_numpy(real).view(1, channels, height // DOWNSAMPLE, width // DOWNSAMPLE)
 
 
 @dataclass(frozen=True)
@@ -123,6 +111,7 @@ class DjsccModelInfo:
     filters: int
     file: str
     sha256: str
+    tile: int = 64
 
 
 def save_fp16(model: DeepJSCC, path: str | Path) -> str:
@@ -152,7 +141,7 @@ def load_manifest(directory: str | Path = DATA_DIR) -> list[DjsccModelInfo]:
         try:
             rows.append(DjsccModelInfo(str(entry["id"]), float(entry["abr"]), float(entry["snr_db"]),
                                        str(entry["loss"]), int(entry["channels"]), int(entry["filters"]),
-                                       str(entry["file"]), str(entry["sha256"])))
+                                       str(entry["file"]), str(entry["sha256"]), int(entry.get("patch", 64))))
         except (KeyError, TypeError, ValueError) as exc:
             raise IsscInputError(f"{path}: bad model entry {entry!r} ({exc})") from None
     return rows
