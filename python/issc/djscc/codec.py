@@ -95,10 +95,11 @@ def awgn(symbols: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.nda
 
 
 def evaluate_awgn(codec: DjsccCodec, images: list[np.ndarray], snrs_db, seed: int = 0) -> list[dict]:
-    """Mean PSNR and MS-SSIM over ``images`` after AWGN at each SNR."""
-    rng = np.random.default_rng(seed)
+    """Mean PSNR and MS-SSIM over ``images`` after AWGN at each SNR (the noise of each SNR is seeded by
+    ``seed`` and the SNR alone, so one SNR's result does not depend on the others asked for)."""
     rows = []
     for snr in snrs_db:
+        rng = np.random.default_rng([seed, abs(int(round(snr * 1000))), int(snr < 0)])
         scores = []
         for image in images:
             received = awgn(codec.encode(image), snr, rng)
