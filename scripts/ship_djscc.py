@@ -4,8 +4,9 @@
     .venv/bin/python scripts/ship_djscc.py TRAIN_OUT_DIR
 
 Reads TRAIN_OUT_DIR/manifest.yml (written by ``issc train-djscc``), copies the fp16 weights to
-python/issc/data/djscc/, evaluates every model on the shipped held-out images over AWGN at 0, 10 and
-20 dB (``issc djscc eval``'s code) and writes python/issc/data/djscc/manifest.yml with the evaluation.
+python/issc/data/djscc/, evaluates every model on the shipped held-out images over AWGN from -10 to
+25 dB in 5 dB steps (``issc djscc eval``'s code; the link's DJSCC predictions interpolate this table) and
+writes python/issc/data/djscc/manifest.yml with the evaluation.
 """
 import shutil
 import sys
@@ -20,7 +21,7 @@ from gnuradio.issc.codec.images import load_rgb, shipped_images  # noqa: E402
 from gnuradio.issc.djscc.codec import DjsccCodec, evaluate_awgn  # noqa: E402
 from gnuradio.issc.djscc.models import DATA_DIR, load_manifest  # noqa: E402
 
-TEST_SNRS_DB = (0.0, 10.0, 20.0)
+TEST_SNRS_DB = (-10.0, -5.0, 0.0, 5.0, 10.0, 15.0, 20.0, 25.0)
 
 
 def main(source: str) -> int:

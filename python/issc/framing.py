@@ -15,6 +15,11 @@
   block = ``L`` channel uses, MODEL.md section 3).
 - Coded bits of header and payload are XORed with a PRBS-15 (DVB-S2 polynomial) so padding and
   repeated bytes cannot produce a spectral line or a false preamble.
+- Analog payload (deep JSCC, the benchmark): a header with ``K = 0`` announces ``y_bytes`` complex
+  channel symbols sent as they are (no entropy or channel code; ``z_bytes`` must be 0). The receiver
+  equalises them with the preamble's gain, so a DJSCC decoder sees ``s + n / g`` as in training.
+  The same preamble and coded header serve both kinds of frame, so both share the detector, the SINR
+  estimate and the monitor.
 
 :class:`FrameReceiver` is the streaming receiver: feed it samples in chunks of any size and it returns
 decoded frames (and header failures) exactly as if it had the whole stream at once.
@@ -87,6 +92,8 @@ class FrameHeader:
         info_bits: ``K`` information bits per payload block.
         z_bytes, y_bytes: lengths of the hyper-latent and latent strings (u24 each).
         height, width: image shape (u16 each).
+
+    ``info_bits == 0`` marks an analog payload of ``y_bytes`` complex symbols (:meth:`analog_frame`).
     """
 
     seq: int
@@ -97,9 +104,23 @@ class FrameHeader:
     height: int
     width: int
 
+    @classmethod
+    def analog_frame(cls, seq: int, model_index: int, symbols: int, height: int, width: int) -> "FrameHeader":
+        """The header of an analog frame carrying ``symbols`` complex payload symbols."""
+        return cls(seq, model_index, 0, 0, symbols, height, width)
+
+    @property
+    def analog(self) -> bool:
+        return self.info_bits == 0
+
+    @property
+    def payload_symbols(self) -> int:
+        """Complex symbols of an analog payload (0 for a coded one)."""
+        return self.y_bytes if self.analog else 0
+
     @property
     def payload_bytes(self) -> int:
-        return self.z_bytes + self.y_bytes
+        return 0 if self.analog else self.z_bytes + self.y_bytes
 
     def pack(self) -> bytes:
         fields = (self.seq, self.model_index, self.info_bits, self.z_bytes, self.y_bytes, self.height, self.width)
@@ -158,6 +179,8 @@ class FrameFormat:
         return -(-8 * payload_bytes // info_bits)
 
     def frame_symbols(self, header: FrameHeader) -> int:
+        if header.analog:
+            return self.preamble_length + self.header_symbols + header.payload_symbols
         return (self.preamble_length + self.header_symbols
                 + self.payload_blocks(header.payload_bytes, header.info_bits) * self.blocklength)
 
@@ -170,8 +193,30 @@ class FrameFormat:
         return polar_code(2 * self.blocklength, int(info_bits), self.list_size)
 
 
+def _header_symbols(fmt: FrameFormat, header: FrameHeader) -> np.ndarray:
+    header_bits = np.unpackbits(np.frombuffer(header.pack(), np.uint8))
+    coded = fmt.header_code().encode(header_bits).reshape(-1) ^ scrambler_bits(2 * fmt.header_symbols)
+    return qpsk_map(coded)
+
+
+def build_analog_frame(fmt: FrameFormat, header: FrameHeader, symbols: np.ndarray) -> np.ndarray:
+    """Preamble, coded header and the analog payload ``symbols`` as they are (the source's own power
+    normalisation: a DJSCC encoder's symbols have unit mean power, like the rest of the frame)."""
+    symbols = np.asarray(symbols).reshape(-1)
+    if not header.analog or header.z_bytes:
+        raise IsscInputError("an analog frame needs a header with info_bits = 0 and z_bytes = 0")
+    if symbols.size != header.payload_symbols:
+        raise IsscInputError(f"analog payload has {symbols.size} symbols, the header says {header.payload_symbols}")
+    if not np.all(np.isfinite(symbols)):
+        raise IsscInputError("analog payload symbols must be finite")
+    return np.concatenate([preamble(fmt.preamble_length), _header_symbols(fmt, header),
+                           symbols.astype(np.complex64)])
+
+
 def build_frame(fmt: FrameFormat, header: FrameHeader, payload: bytes) -> np.ndarray:
     """The frame's complex symbols (unit power)."""
+    if header.analog:
+        raise IsscInputError("info_bits = 0 marks an analog frame: use build_analog_frame")
     payload = bytes(payload)
     if len(payload) != header.payload_bytes:
         raise IsscInputError(f"payload has {len(payload)} bytes, the header says {header.payload_bytes}")
@@ -191,7 +236,8 @@ def build_frame(fmt: FrameFormat, header: FrameHeader, payload: bytes) -> np.nda
 @dataclass
 class ReceivedFrame:
     """What the receiver got: a decoded frame, or a detected preamble whose header failed (``header``
-    None, ``payload`` empty)."""
+    None, ``payload`` empty). An analog frame has an empty ``payload`` and its equalised symbols in
+    ``symbols`` (``s + n / g``, noise variance ``noise_var / |g|^2``)."""
 
     start: int                  # absolute sample index of the preamble's first symbol
     header: FrameHeader | None
@@ -201,6 +247,7 @@ class ReceivedFrame:
     noise_var: float
     detection_metric: float
     extra: dict = field(default_factory=dict)
+    symbols: np.ndarray | None = None
 
     @property
     def header_ok(self) -> bool:
@@ -218,7 +265,8 @@ class FrameReceiver:
         fmt: the frame format.
         threshold: detection threshold of the normalised preamble correlation (0..1). The metric is
             about ``SINR / (1 + SINR)`` at the true start and ``1/P`` on noise.
-        max_payload_bytes: largest payload accepted.
+        max_payload_bytes: largest payload accepted (an analog payload: at most ``max_payload_bytes / 8``
+            symbols, the size of its complex64 samples).
         max_sinr_db: cap of the SINR estimate (bounds the LLRs of a noise-free link).
     """
 
@@ -287,7 +335,10 @@ class FrameReceiver:
         p = self.fmt.preamble_length
         corr = correlate(samples.astype(np.complex128), self._preamble, mode="valid", method="fft")
         energy = np.convolve(np.abs(samples.astype(np.complex128)) ** 2, np.ones(p), mode="valid")
-        return np.abs(corr) ** 2 / (p * np.maximum(energy, 1e-30))
+        # an all-zero window (idle 'zeros' without noise) has energy exactly 0 and an FFT correlation of
+        # rounding noise: their ratio must not count as a detection
+        silent = energy <= 1e-12 * max(float(energy.max(initial=0.0)), 1e-30)
+        return np.where(silent, 0.0, np.abs(corr) ** 2 / (p * np.maximum(energy, 1e-30)))
 
     def _header(self, metric: float):
         fmt = self.fmt
@@ -305,14 +356,18 @@ class FrameReceiver:
         llrs[scrambler_bits(llrs.size) == 1] *= -1
         bits = fmt.header_code().decode(llrs)[0]
         header = FrameHeader.unpack(np.packbits(bits).tobytes())
-        if (header is None or header.payload_bytes > self.max_payload_bytes
-                or not 1 <= header.info_bits <= fmt.max_info_bits):
+        if header is None or not self._acceptable(header):
             self.headers_failed += 1
             start = self._base
             self._drop(1)  # search again just after this peak
             return ReceivedFrame(start, None, b"", sinr_db, gain, noise_var, metric)
         self._pending = (self._base, header, gain, noise_var, sinr_db, metric)
         return _CONTINUE
+
+    def _acceptable(self, header: FrameHeader) -> bool:
+        if header.analog:
+            return header.z_bytes == 0 and 8 * header.payload_symbols <= self.max_payload_bytes
+        return header.payload_bytes <= self.max_payload_bytes and 1 <= header.info_bits <= self.fmt.max_info_bits
 
     def _payload(self):
         start, header, gain, noise_var, sinr_db, metric = self._pending
@@ -321,8 +376,12 @@ class FrameReceiver:
         if self._buffer.size < total:
             return None
         offset = fmt.preamble_length + fmt.header_symbols
-        payload = b""
-        if header.payload_bytes:
+        payload, symbols = b"", None
+        if header.analog:
+            # zero-forcing equalisation: the gain is estimated at the capped SINR, never zero
+            received = self._buffer[offset:total].astype(np.complex128)
+            symbols = (received / gain if abs(gain) > 1e-30 else np.zeros_like(received)).astype(np.complex64)
+        elif header.payload_bytes:
             llrs = qpsk_llrs(self._buffer[offset:total], gain, noise_var)
             scramble = scrambler_bits(2 * fmt.header_symbols + llrs.size)[2 * fmt.header_symbols:]
             llrs[scramble == 1] *= -1
@@ -331,7 +390,7 @@ class FrameReceiver:
         self._pending = None
         self._drop(total)
         self.frames_decoded += 1
-        return ReceivedFrame(start, header, payload, sinr_db, gain, noise_var, metric)
+        return ReceivedFrame(start, header, payload, sinr_db, gain, noise_var, metric, symbols=symbols)
 
 
 _CONTINUE = object()

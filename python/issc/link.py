@@ -46,15 +46,20 @@ class IsscLink(gr.top_block):
             goes to null sinks).
         ber_model: the optimiser's BER of the channel code: 'calibrated' (the shipped measurements of
             this link's polar code) or 'normal' (the papers' normal approximation, optimistic here).
+        scheme: 'ascc' (hyperprior codec + polar code, adapted) or 'djscc' (the deep JSCC benchmark:
+            ``issc_djscc_encoder``/``decoder`` and analog frames; with solver 'zf-wf' it is DJSCC-WF-ZF).
+        abr: bandwidth ratio (None: the scenario's); sets the ASCC channel-use budget and the DJSCC model.
+        djscc_dir: DJSCC model directory ('' for the shipped models).
     """
 
     def __init__(self, scenario="tradeoff", frames: int = 8, images="", out_dir: str = "", seed: int = 0,
                  solver: str = "sdr", metric: str = "mse", schedule=None, profile: str = "", codec_dir: str = "",
-                 size: int = 0, echo_sink: bool = False, sensing_every: int = 4, ber_model: str = "calibrated"):
+                 size: int = 0, echo_sink: bool = False, sensing_every: int = 4, ber_model: str = "calibrated",
+                 scheme: str = "ascc", abr: float | None = None, djscc_dir: str = ""):
         gr.top_block.__init__(self, "issc_link")
         from . import issc_beamformer, issc_channels, issc_controller, issc_frame_decoder, issc_frame_encoder
         from . import issc_image_source, issc_link_monitor, issc_semantic_decoder, issc_semantic_encoder
-        from . import issc_sensing_estimator, issc_sensing_source
+        from . import issc_djscc_decoder, issc_djscc_encoder, issc_sensing_estimator, issc_sensing_source
         self.scenario = load_scenario(scenario)
         self.frames = int(frames)
         scn = self.scenario
@@ -62,11 +67,16 @@ class IsscLink(gr.top_block):
         self.tracking = bool(scn.tracking.enabled)
         if self.tracking and not sensing_every:
             raise ValueError("the scenario asks for tracking, which needs the sensing estimator (sensing_every >= 1)")
-        self.controller = issc_controller(scn, profile, solver, metric, schedule=schedule, ber_model=ber_model,
-                                          mode="tracking" if self.tracking else "known-geometry")
+        self.scheme = scheme
+        self.controller = issc_controller(scn, profile, solver, metric, abr=float("nan") if abr is None else abr,
+                                          schedule=schedule, ber_model=ber_model,
+                                          mode="tracking" if self.tracking else "known-geometry", scheme=scheme,
+                                          djscc_dir=djscc_dir)
         streams = self.controller.current.sensing_streams
         self.image_source = issc_image_source(images, frames, preload=2, size=size)
-        self.semantic_encoder = issc_semantic_encoder(codec_dir)
+        # the source encoder/decoder pair of the scheme (the attribute names are the ASCC ones)
+        self.semantic_encoder = (issc_djscc_encoder(djscc_dir) if scheme == "djscc"
+                                 else issc_semantic_encoder(codec_dir))
         self.frame_encoder = issc_frame_encoder(scn.signal.blocklength)
         self.sensing_source = issc_sensing_source(streams, seed)
         self.beamformer = issc_beamformer(n_tx, streams)
@@ -74,7 +84,8 @@ class IsscLink(gr.top_block):
         self.frame_decoder = issc_frame_decoder(scn.signal.blocklength)
         self.estimator = (issc_sensing_estimator(scn, sensing_every, scn.tracking.search_halfwidth_m)
                           if sensing_every else None)
-        self.semantic_decoder = issc_semantic_decoder(codec_dir)
+        self.semantic_decoder = (issc_djscc_decoder(djscc_dir) if scheme == "djscc"
+                                 else issc_semantic_decoder(codec_dir))
         self.monitor = issc_link_monitor(out_dir, expect_sensing=bool(sensing_every))
         self.sent_images = blocks.message_debug()
         self.received_images = blocks.message_debug()

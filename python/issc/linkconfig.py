@@ -27,8 +27,9 @@ class LinkConfig:
 
     Args:
         model: codec model id.
-        code_rate: ``R_c`` in bits per channel use (``info_bits / blocklength``).
-        info_bits: ``K`` information bits per channel-code block.
+        code_rate: ``R_c`` in bits per channel use (``info_bits / blocklength``); 0 for an analog frame.
+        info_bits: ``K`` information bits per channel-code block; 0 marks an analog frame (deep JSCC
+            symbols, no channel code), which must have ``code_rate`` 0 too.
         w_c: communication beam, ``N_T`` complex.
         w_0: sensing beams, ``N_T x r_0`` complex.
         seq: frame sequence number (set by the transmitter, -1 until then).
@@ -54,11 +55,19 @@ class LinkConfig:
             raise IsscInputError("beams must be finite")
         if not (isinstance(self.model, str) and self.model):
             raise IsscInputError(f"model must be a non-empty string, got {self.model!r}")
-        if not (np.isfinite(self.code_rate) and self.code_rate > 0):
-            raise IsscInputError(f"code_rate must be > 0, got {self.code_rate!r}")
-        if int(self.info_bits) != self.info_bits or self.info_bits < 1:
-            raise IsscInputError(f"info_bits must be an integer >= 1, got {self.info_bits!r}")
+        if not (np.isfinite(self.code_rate) and self.code_rate >= 0):
+            raise IsscInputError(f"code_rate must be >= 0, got {self.code_rate!r}")
+        if int(self.info_bits) != self.info_bits or self.info_bits < 0:
+            raise IsscInputError(f"info_bits must be an integer >= 0, got {self.info_bits!r}")
         self.info_bits = int(self.info_bits)
+        if (self.info_bits == 0) != (self.code_rate == 0):
+            raise IsscInputError("info_bits and code_rate must both be 0 (an analog frame) or both > 0, got "
+                                 f"{self.info_bits} and {self.code_rate!r}")
+
+    @property
+    def analog(self) -> bool:
+        """An analog (deep JSCC) frame: symbols straight from the source, no channel code."""
+        return self.info_bits == 0
 
     @property
     def n_tx(self) -> int:

@@ -18,9 +18,9 @@ import numpy as np
 from .jsonutil import jsonable
 from .metrics import bit_error_rate, ms_ssim, psnr
 
-ROW_KEYS = ("seq", "received", "power_dbm", "model", "rate", "sinr_db", "predicted_sinr_db", "ber", "bit_errors", "header_ok", "psnr",
+ROW_KEYS = ("seq", "received", "power_dbm", "model", "rate", "sinr_db", "predicted_sinr_db", "ber", "bit_errors", "payload_snr_db", "header_ok", "psnr",
             "ms_ssim", "predicted_distortion", "metric", "predicted_psnr_db", "predicted_ms_ssim",
-            "sensing_error_m", "hcrb_rmse_m", "true_x", "true_y", "design_x", "design_y", "tracking_error_m",
+            "sensing_error_m", "hcrb_rmse_m", "crb_rmse_m", "true_x", "true_y", "design_x", "design_y", "tracking_error_m",
             "hcrb_rmse_true_m", "track_lost")
 
 
@@ -35,6 +35,8 @@ class _Frame:
     received_image: np.ndarray | None = None
     sensing_errors: list = field(default_factory=list)
     truths: list = field(default_factory=list)
+    symbols: np.ndarray | None = None            # analog frames: the sent and the received symbols
+    received_symbols: np.ndarray | None = None
 
 
 class FrameLedger:
@@ -77,6 +79,18 @@ class FrameLedger:
         frame = self._frame(seq)
         frame.payload, frame.config = bytes(payload), dict(config)
         self._close_ready()
+
+    def sent_symbols(self, seq: int, symbols: np.ndarray, config: dict):
+        """An analog (deep JSCC) frame's sent symbols: the row reports the measured payload SNR instead of
+        a BER."""
+        frame = self._frame(seq)
+        frame.symbols = np.asarray(symbols, np.complex64)
+        self.sent_bitstream(seq, b"", config)
+
+    def received_symbols(self, seq: int, symbols: np.ndarray, meta: dict):
+        frame = self._frame(seq)
+        frame.received_symbols = np.asarray(symbols, np.complex64)
+        self.received_bitstream(seq, b"", meta)
 
     def received_bitstream(self, seq: int, payload: bytes, meta: dict):
         frame = self._frame(seq)
@@ -149,8 +163,10 @@ class FrameLedger:
         cfg = frame.config
         arrived = frame.received_image is not None
         header_ok = bool(frame.received_meta.get("header_ok", arrived)) if (arrived or frame.received_meta) else False
-        ber = bit_errors = None
-        if frame.payload is not None and frame.received_payload is not None:
+        ber = bit_errors = payload_snr_db = None
+        if frame.symbols is not None:
+            payload_snr_db = _symbol_snr_db(frame.symbols, frame.received_symbols)
+        elif frame.payload is not None and frame.received_payload is not None:
             bit_errors, bits = bit_error_rate(frame.payload, frame.received_payload)
             ber = bit_errors / bits if bits else None
         quality_psnr = quality_ms_ssim = None
@@ -172,11 +188,12 @@ class FrameLedger:
         return {
             "seq": frame.seq, "received": arrived, "power_dbm": cfg.get("power_budget_dbm"), "model": cfg.get("model"), "rate": cfg.get("code_rate"),
             "sinr_db": frame.received_meta.get("sinr_db"), "predicted_sinr_db": cfg.get("sinr_db"),
-            "ber": ber, "bit_errors": bit_errors, "header_ok": header_ok, "psnr": quality_psnr,
+            "ber": ber, "bit_errors": bit_errors, "payload_snr_db": payload_snr_db, "header_ok": header_ok, "psnr": quality_psnr,
             "ms_ssim": quality_ms_ssim, "predicted_distortion": cfg.get("distortion"), "metric": cfg.get("metric"),
             "predicted_psnr_db": cfg.get("predicted_psnr_db"), "predicted_ms_ssim": cfg.get("predicted_ms_ssim"),
             "sensing_error_m": float(np.sqrt(np.mean(np.square(frame.sensing_errors)))) if frame.sensing_errors else None,
-            "hcrb_rmse_m": math.sqrt(hcrb) if isinstance(hcrb, (int, float)) and hcrb >= 0 and math.isfinite(hcrb) else None,
+            "hcrb_rmse_m": _root(hcrb),
+            "crb_rmse_m": _root(cfg.get("crb_trace")),  # the same beams with perfect synchronisation
             # the target at the frame's first sensed block, where the beams pointed, and the distance between
             "true_x": true_x, "true_y": true_y, "design_x": design_x, "design_y": design_y,
             "tracking_error_m": tracking_error,
@@ -201,3 +218,22 @@ class FrameLedger:
                                             default=None),
                 "frames_track_lost": sum(1 for r in rows if r.get("track_lost")),
                 "models": sorted({r["model"] for r in rows if r["model"]})}
+
+
+def _root(trace) -> float | None:
+    """``sqrt`` of a bound's trace, None unless it is a finite number >= 0."""
+    if isinstance(trace, (int, float)) and not isinstance(trace, bool) and math.isfinite(trace) and trace >= 0:
+        return math.sqrt(trace)
+    return None
+
+
+def _symbol_snr_db(sent: np.ndarray, received: np.ndarray | None) -> float | None:
+    """Measured SNR of equalised analog symbols: sent power over the mean squared error (None if they
+    do not line up, e.g. a frame that never arrived)."""
+    if received is None or received.shape != sent.shape or sent.size == 0:
+        return None
+    error = float(np.mean(np.abs(received.astype(np.complex128) - sent) ** 2))
+    power = float(np.mean(np.abs(sent.astype(np.complex128)) ** 2))
+    if not (math.isfinite(error) and power > 0):
+        return None
+    return float(10 * np.log10(power / max(error, 1e-30)))

@@ -3,6 +3,8 @@
 - image PDU:     meta ``{seq, height, width, ...}``, payload ``u8vector`` of ``H * W * 3`` RGB bytes.
 - bitstream PDU: meta ``{seq, config (LinkConfig dict), ...}``, payload ``u8vector`` of codec bytes.
 - received bitstream PDU (frame decoder): meta ``{seq, header_ok, sinr_db, model, code_rate, ...}``.
+- symbol PDU (deep JSCC): meta ``{seq, config, model_index, height, width, ...}``, payload ``c32vector``
+  of the analog channel symbols (sent, or received and equalised).
 
 Every converter raises :class:`~gnuradio.issc.errors.IsscInputError` on malformed input, so a block
 can log and drop it instead of crashing.
@@ -70,6 +72,26 @@ def split_pdu(pdu) -> tuple[dict, bytes]:
     if not pmt.is_u8vector(payload):
         raise IsscInputError("PDU payload must be a u8vector")
     return meta_to_dict(pmt.car(pdu)), bytes(pmt.u8vector_elements(payload))
+
+
+def is_symbol_pdu(pdu) -> bool:
+    """A PDU whose payload is a ``c32vector`` (analog symbols), not bytes."""
+    return pmt.is_pair(pdu) and pmt.is_c32vector(pmt.cdr(pdu))
+
+
+def split_symbol_pdu(pdu) -> tuple[dict, np.ndarray]:
+    """``(metadata dict, complex64 symbols)`` of a PDU with a ``c32vector`` payload."""
+    if not pmt.is_pair(pdu):
+        raise IsscInputError("a PDU must be a PMT pair (metadata . payload)")
+    payload = pmt.cdr(pdu)
+    if not pmt.is_c32vector(payload):
+        raise IsscInputError("symbol PDU payload must be a c32vector")
+    return meta_to_dict(pmt.car(pdu)), np.asarray(pmt.c32vector_elements(payload), np.complex64)
+
+
+def make_symbol_pdu(meta: dict, symbols: np.ndarray):
+    symbols = np.asarray(symbols, np.complex64).reshape(-1)
+    return pmt.cons(dict_to_meta(meta), pmt.init_c32vector(symbols.size, symbols.tolist()))
 
 
 def make_pdu(meta: dict, payload: bytes):

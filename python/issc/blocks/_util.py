@@ -79,3 +79,46 @@ def check_antennas(name: str, value: int, expected: int, scenario) -> None:
     """GRC needs port counts as numbers; they must agree with the scenario (0 means "the scenario's")."""
     if value and int(value) != expected:
         raise ValueError(f"{name} = {value} but scenario '{scenario.name}' has {expected} antennas")
+
+
+class ConfiguredImages:
+    """The image/configuration pairing of a source encoder block: an image is coded with the latest
+    configuration from the controller, or with its own (metadata ``config``: scripted runs, whose
+    messages on different ports come in no set order); images that come before any configuration wait,
+    the oldest dropped beyond ``max_waiting``.
+
+    Args:
+        check: ``LinkConfig -> LinkConfig``, raising IsscInputError for a configuration this encoder
+            cannot use.
+        log: a RateLimitedLog.
+        max_waiting: images kept while no configuration has come.
+    """
+
+    def __init__(self, check, log: "RateLimitedLog", max_waiting: int = 16):
+        import collections
+        self.check, self.log, self.max_waiting = check, log, max_waiting
+        self.config = None
+        self._waiting = collections.deque()
+
+    def on_config(self, msg) -> list:
+        """The ``(meta, image, config)`` now ready to code."""
+        from ..linkconfig import LinkConfig
+        self.config = self.check(LinkConfig.from_pmt(msg))
+        ready = [(meta, image, self.config) for meta, image in self._waiting]
+        self._waiting.clear()
+        return ready
+
+    def on_image(self, msg) -> list:
+        from ..linkconfig import LinkConfig
+        from ..pdus import pdu_to_image
+        meta, image = pdu_to_image(msg)
+        own = meta.get("config")
+        if own is not None and not isinstance(own, (bool, int, float, str)):
+            return [(meta, image, self.check(LinkConfig.from_pmt(own)))]
+        if self.config is None:
+            if len(self._waiting) >= self.max_waiting:
+                dropped = self._waiting.popleft()
+                self.log.warn("queue", f"no configuration yet: dropped waiting image {dropped[0]['seq']}")
+            self._waiting.append((meta, image))
+            return []
+        return [(meta, image, self.config)]

@@ -15,6 +15,7 @@ from ..tracking import ConstantVelocityTracker
 from ._util import RateLimitedLog
 
 MODES = ("known-geometry", "tracking")
+SCHEMES = ("ascc", "djscc")
 
 
 def parse_schedule(schedule) -> list[tuple[int, float | None, float | None]]:
@@ -36,7 +37,10 @@ def parse_schedule(schedule) -> list[tuple[int, float | None, float | None]]:
 
 
 class issc_controller(gr.basic_block):
-    """Decides each frame's configuration (codec model, code rate, beams) with the ASCC optimiser.
+    """Decides each frame's configuration (codec model, code rate, beams) with the ASCC optimiser, or,
+    with ``scheme='djscc'``, the deep JSCC benchmark's (beams from the solver, 'zf-wf' for DJSCC-WF-ZF,
+    then the DJSCC model of the ABR trained nearest the predicted SINR; an analog configuration with
+    ``code_rate`` and ``info_bits`` 0, for :class:`issc_djscc_encoder`).
 
     The optimiser runs in a worker thread: a frame never waits for a solve. When the inputs change
     (a schedule step is reached, an estimate arrives in a tracking mode), a new decision is requested;
@@ -74,6 +78,8 @@ class issc_controller(gr.basic_block):
         mode: 'known-geometry' (beams for the scenario's target) or 'tracking' (beams for the tracked
             target; the scenario's ``tracking`` and ``motion`` sections set the filter and the block time).
         ber_model: 'normal' (finite-blocklength approximation) or 'calibrated' (the measured polar-code table).
+        scheme: 'ascc' (the codec family and the profile) or 'djscc' (the deep JSCC benchmark).
+        djscc_dir: scheme 'djscc': the DJSCC model directory ('' for the shipped models).
         lead_frames: tracking mode: design for the position predicted this many frames after the estimated
             block (a configuration is used by the next image the encoder takes, which goes on the air after
             the frame on the air and the images queued before it; the link's image source queues 2).
@@ -81,13 +87,19 @@ class issc_controller(gr.basic_block):
 
     def __init__(self, scenario="paper", profile="", solver="sdr", metric="mse", power_dbm=float("nan"),
                  hcrb_threshold_m2=float("nan"), abr=float("nan"), sensing_streams=0, schedule=None,
-                 mode="known-geometry", ber_model="normal", lead_frames: float = 3.0):
+                 mode="known-geometry", ber_model="normal", lead_frames: float = 3.0, scheme="ascc", djscc_dir=""):
         gr.basic_block.__init__(self, name="issc_controller", in_sig=None, out_sig=None)
         from ..optim import Optimizer  # cvxpy import only where a controller is used
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        self.mode = mode
-        self.optimizer = Optimizer(scenario, profile or None, solver=solver, metric=metric, ber_model=ber_model)
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+        self.mode, self.scheme = mode, scheme
+        if scheme == "djscc":
+            from ..optim.djscc_decision import DjsccOptimizer
+            self.optimizer = DjsccOptimizer(scenario, djscc_dir or None, solver=solver, profile=profile or None)
+        else:
+            self.optimizer = Optimizer(scenario, profile or None, solver=solver, metric=metric, ber_model=ber_model)
         budget = self.optimizer.scenario.budget
         self._power_dbm = budget.power_dbm if _unset(power_dbm) else float(power_dbm)
         self._pi = budget.hcrb_threshold_m2 if _unset(hcrb_threshold_m2) else float(hcrb_threshold_m2)

@@ -7,7 +7,7 @@ from gnuradio import gr
 
 from ..errors import IsscInputError
 from ..framing import FrameFormat, FrameReceiver
-from ..pdus import dict_to_meta, make_pdu
+from ..pdus import dict_to_meta, make_pdu, make_symbol_pdu
 from ._util import RateLimitedLog
 
 
@@ -22,7 +22,10 @@ class issc_frame_decoder(gr.sync_block):
 
     Output PDU metadata: ``seq``, ``header_ok`` (true), ``sinr_db``, ``model_index``, ``info_bits``,
     ``code_rate`` (``K / L``), ``z_bytes``, ``y_bytes``, ``height``, ``width``, ``start`` (sample index
-    of the preamble); the payload is the decoded strings (residual bit errors included).
+    of the preamble); the payload is the decoded strings (residual bit errors included). An analog frame
+    (header ``K = 0``, deep JSCC) goes out on the same port as a symbol PDU: ``analog`` true,
+    ``code_rate`` 0, ``symbols``, ``symbol_noise_var`` (noise plus interference per equalised symbol,
+    ``1 / SINR``) and the zero-forcing equalised symbols (``c32vector``).
 
     Message ports:
         out (out): received bitstream PDUs.
@@ -60,7 +63,12 @@ class issc_frame_decoder(gr.sync_block):
             h = frame.header
             meta = {"seq": h.seq, "header_ok": True, "sinr_db": frame.sinr_db, "model_index": h.model_index,
                     "info_bits": h.info_bits, "code_rate": h.info_bits / self.receiver.fmt.blocklength,
-                    "z_bytes": h.z_bytes, "y_bytes": h.y_bytes, "height": h.height, "width": h.width,
-                    "start": frame.start}
+                    "height": h.height, "width": h.width, "start": frame.start}
+            if h.analog:
+                meta.update(analog=True, symbols=h.payload_symbols,
+                            symbol_noise_var=frame.noise_var / max(abs(frame.gain) ** 2, 1e-30))
+                self.message_port_pub(pmt.intern("out"), make_symbol_pdu(meta, frame.symbols))
+                continue
+            meta.update(z_bytes=h.z_bytes, y_bytes=h.y_bytes)
             self.message_port_pub(pmt.intern("out"), make_pdu(meta, frame.payload))
         return len(samples)

@@ -1,4 +1,5 @@
-"""issc_frame_encoder: bitstream PDU -> framed, polar-coded QPSK symbols with a frame-start tag."""
+"""issc_frame_encoder: bitstream PDU -> framed, polar-coded QPSK symbols with a frame-start tag
+(or a symbol PDU -> an analog frame)."""
 from __future__ import annotations
 
 import collections
@@ -9,9 +10,9 @@ import pmt
 from gnuradio import gr
 
 from ..errors import IsscInputError
-from ..framing import FrameFormat, FrameHeader, build_frame
+from ..framing import FrameFormat, FrameHeader, build_analog_frame, build_frame
 from ..linkconfig import FRAME_TAG, LinkConfig
-from ..pdus import dict_to_meta, split_pdu
+from ..pdus import dict_to_meta, is_symbol_pdu, split_pdu, split_symbol_pdu
 from ._util import RateLimitedLog, register_message_handlers
 
 IDLE_MODES = ("wait", "zeros")
@@ -29,11 +30,14 @@ class issc_frame_encoder(gr.sync_block):
     ``{seq, queued}`` goes out on ``sent`` (pace the image source and drive the controller's schedule
     with it). Between frames the output either waits for the next frame (``idle='wait'``: frames back to
     back, for simulation) or sends zeros (``idle='zeros'``: a continuous stream, for hardware).
-    PDUs without a valid configuration or header fields are logged and dropped.
+    A PDU whose payload is a ``c32vector`` (a deep JSCC encoder's symbols) becomes an analog frame: the
+    same preamble and coded header (``K = 0``, the symbol count, the model, the image shape), then the
+    symbols as they are. PDUs without a valid configuration or header fields are logged and dropped.
 
     Message ports:
         in (in): bitstream PDUs (metadata ``seq``, ``config``, ``model_index``, ``height``, ``width``,
-            ``z_bytes``, ``y_bytes``).
+            ``z_bytes``, ``y_bytes``), or symbol PDUs (``seq``, ``config``, ``model_index``, ``height``,
+            ``width``).
         sent (out): ``{seq, queued}`` when a frame starts.
 
     Args:
@@ -73,19 +77,28 @@ class issc_frame_encoder(gr.sync_block):
             return self._current is None and not self._queue
 
     def _on_pdu(self, msg):
-        meta, payload = split_pdu(msg)
+        analog = is_symbol_pdu(msg)
+        meta, payload = split_symbol_pdu(msg) if analog else split_pdu(msg)
+        kind = "symbol PDU" if analog else "bitstream PDU"
         if meta.get("config") is None or isinstance(meta.get("config"), (bool, int, float, str)):
-            raise IsscInputError("bitstream PDU needs a 'config' (frame configuration dict)")
+            raise IsscInputError(f"{kind} needs a 'config' (frame configuration dict)")
         config = LinkConfig.from_pmt(meta["config"])
         fields = {}
-        for key in ("seq", "model_index", "height", "width", "z_bytes", "y_bytes"):
+        for key in ("seq", "model_index", "height", "width") + (() if analog else ("z_bytes", "y_bytes")):
             if isinstance(meta.get(key), bool) or not isinstance(meta.get(key), int):
-                raise IsscInputError(f"bitstream PDU needs an integer '{key}'")
+                raise IsscInputError(f"{kind} needs an integer '{key}'")
             fields[key] = meta[key]
-        info_bits = min(config.info_bits, self.format.max_info_bits)
-        header = FrameHeader(fields["seq"], fields["model_index"], info_bits, fields["z_bytes"], fields["y_bytes"],
-                             fields["height"], fields["width"])
-        symbols = build_frame(self.format, header, payload)
+        if analog:
+            header = FrameHeader.analog_frame(fields["seq"], fields["model_index"], payload.size, fields["height"],
+                                              fields["width"])
+            symbols = build_analog_frame(self.format, header, payload)
+        else:
+            info_bits = min(config.info_bits, self.format.max_info_bits)
+            if info_bits < 1:
+                raise IsscInputError("a bitstream PDU needs a configuration with info_bits >= 1 (0 is analog)")
+            header = FrameHeader(fields["seq"], fields["model_index"], info_bits, fields["z_bytes"],
+                                 fields["y_bytes"], fields["height"], fields["width"])
+            symbols = build_frame(self.format, header, payload)
         config.seq = fields["seq"]
         with self._cond:
             if len(self._queue) >= self.max_queue:

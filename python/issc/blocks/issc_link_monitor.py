@@ -8,7 +8,7 @@ from ..errors import IsscInputError
 from ..jsonutil import jsonable
 from ..linkconfig import LinkConfig
 from ..monitor import FrameLedger
-from ..pdus import dict_to_meta, meta_to_dict, pdu_to_image, split_pdu
+from ..pdus import dict_to_meta, is_symbol_pdu, meta_to_dict, pdu_to_image, split_pdu, split_symbol_pdu
 from ._util import RateLimitedLog, register_message_handlers
 
 
@@ -16,7 +16,8 @@ class issc_link_monitor(gr.basic_block):
     """Joins the transmitter's and the receiver's view of every frame and reports it.
 
     Per frame: sequence, configuration (model, code rate), measured SINR (receiver's estimate), measured
-    payload BER (sent versus received bitstream), header status, PSNR and MS-SSIM of the received image
+    payload BER (sent versus received bitstream; for an analog deep JSCC frame, whose PDUs carry
+    symbols, the measured SNR of the equalised payload symbols instead, ``payload_snr_db``), header status, PSNR and MS-SSIM of the received image
     against the original, the optimiser's predictions (distortion, SINR, PSNR/MS-SSIM), the sensing
     error (RMS of the estimates reported for that frame, null until an estimator reports) and
     ``sqrt(tr HCRB)`` of the frame's design. Rows go to ``frames.jsonl`` in the output directory as
@@ -25,8 +26,9 @@ class issc_link_monitor(gr.basic_block):
 
     Message ports:
         sent_image (in): image PDUs from the image source.
-        sent_bits (in): bitstream PDUs from the semantic encoder (metadata ``seq`` and ``config``).
-        received_bits (in): bitstream PDUs from the frame decoder (``seq``, ``header_ok``, ``sinr_db``).
+        sent_bits (in): bitstream (or symbol) PDUs from the source encoder (metadata ``seq`` and ``config``).
+        received_bits (in): bitstream (or symbol) PDUs from the frame decoder (``seq``, ``header_ok``,
+            ``sinr_db``).
         received_image (in): image PDUs from the semantic decoder.
         header_failed (in): any message; counts frames whose header failed its CRC.
         sensing (in): dicts with ``seq`` and ``error_m`` (position error of an estimate); reports with
@@ -60,7 +62,8 @@ class issc_link_monitor(gr.basic_block):
         self.ledger.sent_image(meta["seq"], image)
 
     def _on_sent_bits(self, msg):
-        meta, payload = split_pdu(msg)
+        analog = is_symbol_pdu(msg)
+        meta, payload = split_symbol_pdu(msg) if analog else split_pdu(msg)
         if not isinstance(meta.get("seq"), int):
             raise IsscInputError("bitstream PDU needs an integer 'seq'")
         config = meta.get("config")
@@ -68,13 +71,20 @@ class issc_link_monitor(gr.basic_block):
         if config is not None and not isinstance(config, (int, float, str, bool)):
             link = LinkConfig.from_pmt(config)
             summary = {"model": link.model, "code_rate": link.code_rate, **link.predicted}
-        self.ledger.sent_bitstream(meta["seq"], payload, summary)
+        if analog:
+            self.ledger.sent_symbols(meta["seq"], payload, summary)
+        else:
+            self.ledger.sent_bitstream(meta["seq"], payload, summary)
 
     def _on_received_bits(self, msg):
-        meta, payload = split_pdu(msg)
+        analog = is_symbol_pdu(msg)
+        meta, payload = split_symbol_pdu(msg) if analog else split_pdu(msg)
         if not isinstance(meta.get("seq"), int):
             raise IsscInputError("received bitstream PDU needs an integer 'seq'")
-        self.ledger.received_bitstream(meta["seq"], payload, meta)
+        if analog:
+            self.ledger.received_symbols(meta["seq"], payload, meta)
+        else:
+            self.ledger.received_bitstream(meta["seq"], payload, meta)
 
     def _on_received_image(self, msg):
         meta, image = pdu_to_image(msg)

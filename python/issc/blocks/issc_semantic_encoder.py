@@ -1,18 +1,14 @@
 """issc_semantic_encoder: image PDU -> entropy-coded bitstream PDU with the frame configuration."""
 from __future__ import annotations
 
-import collections
-
 import pmt
 from gnuradio import gr
 
 from ..codec.codec import SemanticCodec
 from ..errors import IsscInputError
 from ..linkconfig import LinkConfig
-from ..pdus import make_pdu, pdu_to_image
-from ._util import RateLimitedLog, register_message_handlers
-
-MAX_WAITING_IMAGES = 16
+from ..pdus import make_pdu
+from ._util import ConfiguredImages, RateLimitedLog, register_message_handlers
 
 
 class issc_semantic_encoder(gr.basic_block):
@@ -41,40 +37,34 @@ class issc_semantic_encoder(gr.basic_block):
         gr.basic_block.__init__(self, name="issc_semantic_encoder", in_sig=None, out_sig=None)
         self.codec = SemanticCodec.load(codec_dir or None)
         self.model_ids = self.codec.model_ids
-        self.config = None
-        self._waiting = collections.deque()
         self.frames_encoded = 0
         self._log = RateLimitedLog(self.logger)
+        self._inbox = ConfiguredImages(self._checked, self._log)
         self.message_port_register_out(pmt.intern("out"))
         register_message_handlers(self, {"image": self._on_image, "config": self._on_config}, self._log)
 
     def _checked(self, config: LinkConfig) -> LinkConfig:
+        if config.analog:
+            raise IsscInputError(f"the configuration is analog (deep JSCC model '{config.model}'): "
+                                 "that is issc_djscc_encoder's")
         if config.model not in self.model_ids:
             raise IsscInputError(f"configuration names codec model '{config.model}', not in this family "
                                  f"({', '.join(self.model_ids)})")
         return config
 
+    @property
+    def config(self):
+        return self._inbox.config
+
     def _on_config(self, msg):
-        self.config = self._checked(LinkConfig.from_pmt(msg))
-        while self._waiting:
-            self._encode(*self._waiting.popleft())
+        for item in self._inbox.on_config(msg):
+            self._encode(*item)
 
     def _on_image(self, msg):
-        meta, image = pdu_to_image(msg)
-        own = meta.get("config")
-        if own is not None and not isinstance(own, (bool, int, float, str)):
-            self._encode(meta, image, self._checked(LinkConfig.from_pmt(own)))
-            return
-        if self.config is None:
-            if len(self._waiting) >= MAX_WAITING_IMAGES:
-                dropped = self._waiting.popleft()
-                self._log.warn("queue", f"no configuration yet: dropped waiting image {dropped[0]['seq']}")
-            self._waiting.append((meta, image))
-            return
-        self._encode(meta, image)
+        for item in self._inbox.on_image(msg):
+            self._encode(*item)
 
-    def _encode(self, meta, image, config=None):
-        config = config or self.config
+    def _encode(self, meta, image, config):
         config = LinkConfig(config.model, config.code_rate, config.info_bits, config.w_c, config.w_0, meta["seq"],
                             dict(config.predicted))
         header, payload = self.codec.encode_parts(image, config.model)

@@ -6,9 +6,14 @@ import sys
 from pathlib import Path
 
 from .common import add_scenario_argument, fail, positive_int, print_json
+from .djscc import abr_list
 from .optim import power_range
 
 QUICK = {"powers": [10.0, 20.0, 30.0, 40.0], "sigmas": None, "trials": 30}
+PAPER_FULL = {"fig3": {"powers_text": "20:40:4", "frames": 12, "sensing_every": 8},
+              "fig4": {"powers_text": "20:40:2", "frames": 8, "sensing_every": 1}}
+PAPER_QUICK = {"fig3": {"powers_text": "24,32", "powers": [24.0, 32.0], "frames": 2, "sensing_every": 8},
+               "fig4": {"powers_text": "24,32", "powers": [24.0, 32.0], "frames": 2, "sensing_every": 2}}
 FULL = {"powers": [float(p) for p in range(0, 45, 5)], "sigmas": [1.0, 10.0, 100.0], "trials": 200}
 
 
@@ -41,6 +46,35 @@ def register(subparsers):
     sweep.add_argument("--seed", type=int, default=0)
     est.set_defaults(handler=cmd_estimator)
 
+    for name, what in (("fig3", "MS-SSIM of ASCC and DJSCC-WF-ZF against P_T, per ABR (ISSC Fig. 3)"),
+                       ("fig4", "tr HCRB (with and without the sync error) and the estimator's MSE against "
+                                "P_T (ISSC Fig. 4)")):
+        fig = sub.add_parser(name, help=what, description=what + ", measured through the streaming link: "
+                             "one run per (scheme, P_T, ABR) over the held-out images; writes results.csv, "
+                             f"frames.jsonl and {name}.png.")
+        add_scenario_argument(fig)
+        fig.add_argument("--out", required=True, metavar="DIR", help="output directory")
+        grid = fig.add_argument_group("sweep")
+        preset = PAPER_FULL[name]
+        grid.add_argument("--power-dbm", type=power_range, default=None, metavar="START:STOP:STEP",
+                          help=f"transmit powers (default {preset['powers_text']}; quick "
+                               f"{PAPER_QUICK[name]['powers_text']})")
+        if name == "fig3":
+            grid.add_argument("--abrs", type=abr_list, default=None, metavar="A1,A2,...",
+                              help="bandwidth ratios (default 1/48,1/32,1/16)")
+        else:
+            grid.add_argument("--abrs", type=abr_list, default=None, metavar="A",
+                              help="bandwidth ratio (default: the scenario's)")
+        grid.add_argument("--schemes", type=scheme_list, default=None, metavar="S1,S2,...",
+                          help="schemes (default ascc-sdr,ascc-paper,djscc-wf-zf)")
+        grid.add_argument("--frames", type=positive_int, default=None,
+                          help=f"images per cell (default {preset['frames']}; quick {PAPER_QUICK[name]['frames']})")
+        grid.add_argument("--sensing-every", type=positive_int, default=None, metavar="K",
+                          help=f"estimate one sensing block in K (default {preset['sensing_every']})")
+        grid.add_argument("--quick", action="store_true", help="two powers, two images per cell (a few minutes)")
+        grid.add_argument("--seed", type=int, default=0)
+        fig.set_defaults(handler=cmd_paper_figure, figure=name)
+
 
 def cmd_estimator(args):
     from ..estimator_experiment import plot, run_experiment, write_csv
@@ -66,3 +100,75 @@ def cmd_estimator(args):
     print_json({"csv": str(out / "estimator.csv"), "plot": str(out / "estimator.png"),
                 "points": [vars(p) for p in points]})
     return 0
+
+
+def scheme_list(text: str) -> list[str]:
+    from ..paper_experiment import SCHEMES
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SCHEMES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"schemes must be among {', '.join(SCHEMES)}, got {text!r}")
+    return names
+
+
+def cmd_paper_figure(args):
+    import signal
+
+    from .. import paper_experiment as exp
+    from ..djscc.models import abr_label
+    from ..scenario import load_scenario
+    scenario = load_scenario(args.scenario)
+    preset = PAPER_QUICK[args.figure] if args.quick else PAPER_FULL[args.figure]
+    powers = args.power_dbm or preset.get("powers") or power_range(preset["powers_text"])
+    if args.figure == "fig3":
+        abrs = args.abrs or [1 / 48, 1 / 32, 1 / 16]
+    else:
+        abrs = args.abrs or [scenario.budget.abr]
+        if len(abrs) != 1:
+            fail("fig4 takes one --abrs value")
+    schemes = args.schemes or list(exp.SCHEMES)
+    if "djscc-wf-zf" in schemes:
+        from ..djscc.models import load_manifest
+        have = {round(m.abr, 9) for m in load_manifest()}
+        missing = [abr_label(a) for a in abrs if round(a, 9) not in have]
+        if missing:
+            fail(f"--abrs: no shipped DJSCC model for ABR {', '.join(missing)} (have "
+                 f"{', '.join(abr_label(a) for a in sorted(have))})")
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--out '{out}': cannot create ({exc})")
+
+    state = {"link": None, "stop": False}
+
+    def on_sigint(signum, frame):
+        state["stop"] = True
+        if state["link"] is not None:
+            state["link"].interrupt()
+
+    def progress(cell):
+        sys.stderr.write(f"{cell.scheme:12s} ABR {cell.abr_label:5s} P_T {cell.power_dbm:5.1f} dBm: MS-SSIM "
+                         f"{cell.ms_ssim:.3f} (predicted {cell.predicted_ms_ssim:.3f}), SINR {cell.sinr_db:.1f} dB, "
+                         f"tr HCRB {cell.hcrb_trace:.3g} m^2, estimator MSE {cell.sensing_mse_m2:.3g} m^2, "
+                         f"{cell.frames} frames in {cell.seconds:.0f} s\n")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        cells = exp.run_experiment(scenario, schemes, powers, abrs, args.frames or preset["frames"], args.seed,
+                                   args.sensing_every or preset["sensing_every"], progress=progress,
+                                   link_hook=lambda link: state.update(link=link), stop=lambda: state["stop"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    exp.write_csv(cells, out / "results.csv")
+    exp.write_frames(cells, out / "frames.jsonl")
+    title = f"scenario '{scenario.name}', {args.frames or preset['frames']} held-out images per point"
+    plot = out / f"{args.figure}.png"
+    if cells:
+        if args.figure == "fig3":
+            exp.plot_quality(cells, plot, title)
+        else:
+            exp.plot_sensing(cells, plot, scenario.budget.hcrb_threshold_m2, title)
+    print_json({"csv": str(out / "results.csv"), "plot": str(plot) if cells else None, "cells": len(cells),
+                "interrupted": state["stop"], "gaps": exp.gaps(cells)})
+    return 130 if state["stop"] else 0

@@ -88,6 +88,37 @@ class DjsccCodec:
         return out.reshape(rows, cols, 3, t, t).transpose(0, 3, 1, 4, 2).reshape(height, width, 3)
 
 
+class DjsccFamily:
+    """The DJSCC models of one directory (its ``manifest.yml``), loaded on first use.
+
+    Args:
+        directory: model directory (None or '' for the shipped models).
+    """
+
+    def __init__(self, directory: str | Path | None = None):
+        self.directory = Path(directory) if directory else DATA_DIR
+        self.models = load_manifest(self.directory)
+        if not self.models:
+            raise IsscInputError(f"DJSCC manifest in '{self.directory}' lists no models")
+        self.model_ids = [m.id for m in self.models]
+        self._codecs: dict[str, DjsccCodec] = {}
+
+    def info(self, model_id: str) -> DjsccModelInfo:
+        if model_id not in self.model_ids:
+            raise IsscInputError(f"DJSCC model '{model_id}' is not in '{self.directory}' "
+                                 f"({', '.join(self.model_ids)})")
+        return self.models[self.model_ids.index(model_id)]
+
+    def index(self, model_id: str) -> int:
+        self.info(model_id)
+        return self.model_ids.index(model_id)
+
+    def codec(self, model_id: str) -> DjsccCodec:
+        if model_id not in self._codecs:
+            self._codecs[model_id] = DjsccCodec(self.info(model_id), self.directory)
+        return self._codecs[model_id]
+
+
 def awgn(symbols: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     """Unit-power symbols through AWGN at ``snr_db``."""
     scale = np.sqrt(0.5 * 10 ** (-snr_db / 10))

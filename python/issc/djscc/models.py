@@ -112,6 +112,17 @@ class DjsccModelInfo:
     file: str
     sha256: str
     tile: int = 64
+    held_out: tuple = ()        # ((snr_db, psnr, ms_ssim), ...) on the held-out images, sorted by SNR
+
+    def predicted_quality(self, snr_db: float) -> dict:
+        """PSNR and MS-SSIM expected at ``snr_db``: the held-out AWGN evaluation, linearly interpolated in
+        dB between the measured SNRs and held flat above them; empty below the lowest measured SNR (no
+        prediction there) or if the manifest has none."""
+        if not self.held_out or not np.isfinite(snr_db) or snr_db < self.held_out[0][0]:
+            return {}
+        snrs, psnrs, ssims = (np.array(v, float) for v in zip(*self.held_out))
+        return {"predicted_psnr_db": float(np.interp(snr_db, snrs, psnrs)),
+                "predicted_ms_ssim": float(np.interp(snr_db, snrs, ssims))}
 
 
 def save_fp16(model: DeepJSCC, path: str | Path) -> str:
@@ -137,12 +148,15 @@ def load_manifest(directory: str | Path = DATA_DIR) -> list[DjsccModelInfo]:
     except FileNotFoundError:
         raise IsscInputError(f"no DJSCC manifest in '{directory}'") from None
     rows = []
-    for entry in data.get("models", []):
+    for entry in data.get("models", []) if isinstance(data, dict) else []:
         try:
+            held_out = tuple(sorted((float(key[3:]), float(v["psnr"]), float(v["ms_ssim"]))
+                                    for key, v in (entry.get("held_out") or {}).items() if key.startswith("snr")))
             rows.append(DjsccModelInfo(str(entry["id"]), float(entry["abr"]), float(entry["snr_db"]),
                                        str(entry["loss"]), int(entry["channels"]), int(entry["filters"]),
-                                       str(entry["file"]), str(entry["sha256"]), int(entry.get("patch", 64))))
-        except (KeyError, TypeError, ValueError) as exc:
+                                       str(entry["file"]), str(entry["sha256"]), int(entry.get("patch", 64)),
+                                       held_out))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise IsscInputError(f"{path}: bad model entry {entry!r} ({exc})") from None
     return rows
 

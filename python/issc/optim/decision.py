@@ -117,6 +117,14 @@ class Optimizer:
 
     def decide_problem(self, problem: DesignProblem, widen_sensing_antennas: int = 0) -> FrameDecision:
         start = time.perf_counter()
+        beams = self.design_beams(problem, widen_sensing_antennas)
+        decision = self._source_decision(problem, beams)
+        decision.predictions["crb_trace"] = problem.fisher.crb_trace(problem.covariance(beams.w_c, beams.w_0))
+        decision.solve_ms = 1e3 * (time.perf_counter() - start)
+        return decision
+
+    def design_beams(self, problem: DesignProblem, widen_sensing_antennas: int = 0) -> BeamDesign:
+        """The solver's beams (an emergency MRT design if the solver raises), widened if asked."""
         try:
             beams = self.beam_solver.design(problem)
         except Exception as exc:  # a solver bug must not stall the link: report and fall back
@@ -124,6 +132,10 @@ class Optimizer:
         if widen_sensing_antennas:
             from .beams import widened_sensing_design
             beams = widened_sensing_design(problem, beams, int(widen_sensing_antennas))
+        return beams
+
+    def _source_decision(self, problem: DesignProblem, beams: BeamDesign) -> FrameDecision:
+        """The codec model and code rate for the beams' SINR (ASCC: the exact choice over the profile)."""
         choice, _ = choose_model(self.profile, beams.sinr, problem.channel_use_budget, problem.blocklength,
                                  problem.max_code_rate, self.metric, self.ber)
         feasible = beams.feasible and choice.feasible
@@ -135,7 +147,7 @@ class Optimizer:
             r_s_bits=choice.r_s_bits, code_rate=choice.code_rate, info_bits_per_block=info_bits,
             sinr=beams.sinr, log10_ber=choice.log10_ber, distortion=float(10.0 ** choice.log10_distortion),
             metric=self.metric, hcrb_trace=beams.hcrb_trace, power_w=beams.power_w, w_c=beams.w_c,
-            w_0=beams.w_0, bound_sinr=beams.bound_sinr, solve_ms=1e3 * (time.perf_counter() - start),
+            w_0=beams.w_0, bound_sinr=beams.bound_sinr, solve_ms=0.0,
             predictions=self._predictions(choice.model, choice.log10_ber), beam_info=beams.info)
 
     def _predictions(self, model_id: str, log10_ber: float) -> dict:

@@ -1,0 +1,72 @@
+"""issc_djscc_encoder: image PDU -> deep JSCC channel symbols (the benchmark's analog source-channel code)."""
+from __future__ import annotations
+
+import pmt
+from gnuradio import gr
+
+from ..errors import IsscInputError
+from ..linkconfig import LinkConfig
+from ..pdus import make_symbol_pdu
+from ._util import ConfiguredImages, RateLimitedLog, register_message_handlers
+
+
+class issc_djscc_encoder(gr.basic_block):
+    """Maps each image straight to complex channel symbols with the deep JSCC model the frame's
+    configuration names (the DJSCC-WF-ZF benchmark, MODEL.md section 8): no entropy code, no channel code.
+
+    The image is coded in tiles of the model's training size, each scaled to unit mean power, so the
+    symbols meet the average power constraint exactly. The configuration comes on ``config`` and travels
+    on in the output metadata, as with :class:`issc_semantic_encoder`; it must be analog (``info_bits``
+    0) and name a model of this family. Image sides must be multiples of the model's tile (64).
+
+    Output: a symbol PDU (``c32vector`` payload), metadata ``seq``, ``config``, ``model``, ``model_index``
+    (position in the family's manifest, what the frame header carries), ``height``, ``width``, ``symbols``,
+    ``abr`` (symbols per source dimension). The frame encoder sends it as an analog frame.
+
+    Message ports:
+        image (in): image PDUs.
+        config (in): frame configurations.
+        out (out): symbol PDUs.
+
+    Args:
+        djscc_dir: directory with the DJSCC family's ``manifest.yml`` ('' for the shipped models).
+    """
+
+    def __init__(self, djscc_dir: str = ""):
+        gr.basic_block.__init__(self, name="issc_djscc_encoder", in_sig=None, out_sig=None)
+        from ..djscc.codec import DjsccFamily  # torch only where a DJSCC block is used
+        self.family = DjsccFamily(djscc_dir or None)
+        self.model_ids = self.family.model_ids
+        self.frames_encoded = 0
+        self._log = RateLimitedLog(self.logger)
+        self._inbox = ConfiguredImages(self._checked, self._log)
+        self.message_port_register_out(pmt.intern("out"))
+        register_message_handlers(self, {"image": self._on_image, "config": self._on_config}, self._log)
+
+    def _checked(self, config: LinkConfig) -> LinkConfig:
+        if not config.analog:
+            raise IsscInputError(f"the configuration is digital (codec model '{config.model}', K = "
+                                 f"{config.info_bits}): that is issc_semantic_encoder's")
+        self.family.info(config.model)
+        return config
+
+    def _on_config(self, msg):
+        for item in self._inbox.on_config(msg):
+            self._encode(*item)
+
+    def _on_image(self, msg):
+        for item in self._inbox.on_image(msg):
+            self._encode(*item)
+
+    def _encode(self, meta, image, config):
+        codec = self.family.codec(config.model)
+        symbols = codec.encode(image)
+        config = LinkConfig(config.model, 0.0, 0, config.w_c, config.w_0, meta["seq"], dict(config.predicted))
+        height, width = image.shape[:2]
+        out_meta = {"seq": meta["seq"], "config": config.to_pmt(), "model": config.model,
+                    "model_index": self.family.index(config.model), "height": height, "width": width,
+                    "symbols": int(symbols.size), "abr": symbols.size / (3.0 * height * width)}
+        if isinstance(meta.get("name"), str):
+            out_meta["name"] = meta["name"]
+        self.frames_encoded += 1
+        self.message_port_pub(pmt.intern("out"), make_symbol_pdu(out_meta, symbols))
