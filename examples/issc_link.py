@@ -35,6 +35,11 @@ def schedule_arg(text):
     return steps
 
 
+def abr_arg(text):
+    from gnuradio.issc.cli.optim import abr_value
+    return abr_value(text)
+
+
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     link = p.add_argument_group("link")
@@ -46,7 +51,11 @@ def build_parser():
     link.add_argument("--sensing-every", type=positive_int, default=None, metavar="K",
                       help="estimate one sensing block in K (default 4; 2 when the scenario tracks a target)")
     ctl = p.add_argument_group("control")
+    ctl.add_argument("--scheme", choices=("ascc", "djscc"), default="ascc",
+                     help="ascc (hyperprior codec + polar code, default) or djscc (the deep JSCC benchmark's "
+                          "analog frames; with --solver zf-wf it is DJSCC-WF-ZF)")
     ctl.add_argument("--solver", choices=("sdr", "paper", "zf-wf"), default="sdr")
+    ctl.add_argument("--abr", type=abr_arg, default=None, help="bandwidth ratio, e.g. 1/32 (default: the scenario's)")
     ctl.add_argument("--metric", choices=("mse", "ms_ssim"), default="mse")
     ctl.add_argument("--ber-model", choices=("calibrated", "normal"), default="calibrated",
                      help="code BER the optimiser assumes: the measured polar-code table (default) or the "
@@ -75,7 +84,7 @@ def main(argv=None):
         every = args.sensing_every or (2 if load_scenario(args.scenario).tracking.enabled else 4)
         link = IsscLink(args.scenario, args.frames, args.images, str(out), args.seed, args.solver, args.metric,
                         args.schedule, args.profile, args.codec_dir, args.size, sensing_every=every,
-                        ber_model=args.ber_model)
+                        ber_model=args.ber_model, scheme=args.scheme, abr=args.abr)
     except (IsscInputError, ValueError, OSError) as exc:
         sys.stderr.write(f"issc_link.py: error: {exc}\n")
         return 2

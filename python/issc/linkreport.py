@@ -14,7 +14,8 @@ HEADINGS = {"seq": "seq", "power_dbm": "P_T", "model": "model", "rate": "R_c", "
             "sinr_db": "SINRm", "ber": "BER", "header_ok": "hdr", "psnr": "PSNR", "ms_ssim": "MSSSIM",
             "predicted_psnr_db": "PSNRp", "hcrb_rmse_m": "sqHCRB", "sensing_error_m": "err_m",
             "true_x": "x_true", "true_y": "y_true", "tracking_error_m": "trk_m", "hcrb_rmse_true_m": "sqHCRBt",
-            "track_lost": "lost"}
+            "track_lost": "lost", "payload_snr_db": "SNRpay"}
+ANALOG_COLUMNS = (("payload_snr_db", "{:>6.2f}", 6),)
 TRACKING_COLUMNS = (("true_x", "{:>6.1f}", 6), ("true_y", "{:>6.1f}", 6), ("tracking_error_m", "{:>6.2f}", 6),
                     ("hcrb_rmse_true_m", "{:>7.2f}", 7), ("track_lost", "{!s:>5s}", 5))
 
@@ -22,8 +23,11 @@ TRACKING_COLUMNS = (("true_x", "{:>6.1f}", 6), ("true_y", "{:>6.1f}", 6), ("trac
 def format_table(rows: list[dict]) -> str:
     """Fixed-width per-frame table (P_T dBm; SINR predicted/measured dB; sqrt(tr HCRB) m); in tracking mode
     also the true position, the tracking error (design position to truth, m), sqrt(tr HCRB) at the true
-    position and whether the track was lost."""
-    columns = COLUMNS + (TRACKING_COLUMNS if any(r.get("track_lost") is not None for r in rows) else ())
+    position and whether the track was lost; for analog (deep JSCC) frames the measured payload SNR."""
+    width = max([5] + [len(str(r.get("model") or "")) for r in rows])
+    columns = tuple((key, f"{{:>{width}s}}", width) if key == "model" else (key, fmt, w) for key, fmt, w in COLUMNS)
+    columns += ANALOG_COLUMNS if any(r.get("payload_snr_db") is not None for r in rows) else ()
+    columns += TRACKING_COLUMNS if any(r.get("track_lost") is not None for r in rows) else ()
     lines = [" ".join(f"{HEADINGS[key]:>{width}s}" for key, _, width in columns)]
     for row in rows:
         cells = []
