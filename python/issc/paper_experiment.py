@@ -183,17 +183,23 @@ def plot_quality(cells: list[CellResult], path, title: str = "") -> None:
     plt = _pyplot()
     abrs = sorted({c.abr for c in cells})
     fig, axes = plt.subplots(1, len(abrs), figsize=(4.2 * len(abrs), 4), sharey=True, squeeze=False)
+    schemes = _schemes(cells)
     for ax, abr in zip(axes[0], abrs):
-        for scheme in _schemes(cells):
+        for k, scheme in enumerate(schemes):
             cell = sorted((c for c in cells if c.abr == abr and c.scheme == scheme), key=lambda c: c.power_dbm)
             if not cell:
                 continue
-            power = [c.power_dbm for c in cell]
+            # a small horizontal offset per scheme, so coinciding points stay visible
+            power = np.array([c.power_dbm for c in cell]) + 0.2 * (k - (len(schemes) - 1) / 2)
             colour = COLOURS.get(scheme)
             ax.errorbar(power, [c.ms_ssim for c in cell], yerr=[np.nan_to_num(c.ms_ssim_ci) for c in cell], fmt="o-",
                         color=colour, capsize=3, label=f"{scheme} measured")
             ax.plot(power, [c.predicted_ms_ssim for c in cell], "--", color=colour, alpha=0.7,
                     label=f"{scheme} predicted")
+            lost = [x for x, c in zip(power, cell) if c.frames and c.frames_lost == c.frames]
+            if lost:
+                ax.plot(lost, [0.0] * len(lost), "x", color=colour, ms=9, mew=2,
+                        label=f"{scheme}: no frame received")
         ax.set_title(f"ABR {cell[0].abr_label if cell else abr}")
         ax.set_xlabel("P_T (dBm)")
         ax.grid(True, alpha=0.3)

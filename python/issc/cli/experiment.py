@@ -10,8 +10,8 @@ from .djscc import abr_list
 from .optim import power_range
 
 QUICK = {"powers": [10.0, 20.0, 30.0, 40.0], "sigmas": None, "trials": 30}
-PAPER_FULL = {"fig3": {"powers_text": "20:40:4", "frames": 12, "sensing_every": 8},
-              "fig4": {"powers_text": "20:40:2", "frames": 8, "sensing_every": 1}}
+PAPER_FULL = {"fig3": {"powers_text": "20:40:4", "frames": 24, "sensing_every": 8},
+              "fig4": {"powers_text": "20:40:2", "frames": 12, "sensing_every": 1}}
 PAPER_QUICK = {"fig3": {"powers_text": "24,32", "powers": [24.0, 32.0], "frames": 2, "sensing_every": 8},
                "fig4": {"powers_text": "24,32", "powers": [24.0, 32.0], "frames": 2, "sensing_every": 2}}
 FULL = {"powers": [float(p) for p in range(0, 45, 5)], "sigmas": [1.0, 10.0, 100.0], "trials": 200}
