@@ -85,40 +85,41 @@ class ConfiguredImages:
     """The image/configuration pairing of a source encoder block: an image is coded with the latest
     configuration from the controller, or with its own (metadata ``config``: scripted runs, whose
     messages on different ports come in no set order); images that come before any configuration wait,
-    the oldest dropped beyond ``max_waiting``.
+    the oldest dropped beyond ``max_waiting``. Register :meth:`on_image` and :meth:`on_config` as the
+    block's ``image`` and ``config`` handlers.
 
     Args:
         check: ``LinkConfig -> LinkConfig``, raising IsscInputError for a configuration this encoder
             cannot use.
+        encode: ``(meta, image, config)`` -> None, codes one image.
         log: a RateLimitedLog.
         max_waiting: images kept while no configuration has come.
     """
 
-    def __init__(self, check, log: "RateLimitedLog", max_waiting: int = 16):
+    def __init__(self, check, encode, log: "RateLimitedLog", max_waiting: int = 16):
         import collections
-        self.check, self.log, self.max_waiting = check, log, max_waiting
+        self.check, self.encode, self.log, self.max_waiting = check, encode, log, max_waiting
         self.config = None
         self._waiting = collections.deque()
 
-    def on_config(self, msg) -> list:
-        """The ``(meta, image, config)`` now ready to code."""
+    def on_config(self, msg):
         from ..linkconfig import LinkConfig
         self.config = self.check(LinkConfig.from_pmt(msg))
-        ready = [(meta, image, self.config) for meta, image in self._waiting]
-        self._waiting.clear()
-        return ready
+        while self._waiting:
+            meta, image = self._waiting.popleft()
+            self.encode(meta, image, self.config)
 
-    def on_image(self, msg) -> list:
+    def on_image(self, msg):
         from ..linkconfig import LinkConfig
         from ..pdus import pdu_to_image
         meta, image = pdu_to_image(msg)
         own = meta.get("config")
         if own is not None and not isinstance(own, (bool, int, float, str)):
-            return [(meta, image, self.check(LinkConfig.from_pmt(own)))]
-        if self.config is None:
+            self.encode(meta, image, self.check(LinkConfig.from_pmt(own)))
+        elif self.config is None:
             if len(self._waiting) >= self.max_waiting:
                 dropped = self._waiting.popleft()
                 self.log.warn("queue", f"no configuration yet: dropped waiting image {dropped[0]['seq']}")
             self._waiting.append((meta, image))
-            return []
-        return [(meta, image, self.config)]
+        else:
+            self.encode(meta, image, self.config)

@@ -39,9 +39,9 @@ class issc_semantic_encoder(gr.basic_block):
         self.model_ids = self.codec.model_ids
         self.frames_encoded = 0
         self._log = RateLimitedLog(self.logger)
-        self._inbox = ConfiguredImages(self._checked, self._log)
+        self._inbox = ConfiguredImages(self._checked, self._encode, self._log)
         self.message_port_register_out(pmt.intern("out"))
-        register_message_handlers(self, {"image": self._on_image, "config": self._on_config}, self._log)
+        register_message_handlers(self, {"image": self._inbox.on_image, "config": self._inbox.on_config}, self._log)
 
     def _checked(self, config: LinkConfig) -> LinkConfig:
         if config.analog:
@@ -55,14 +55,6 @@ class issc_semantic_encoder(gr.basic_block):
     @property
     def config(self):
         return self._inbox.config
-
-    def _on_config(self, msg):
-        for item in self._inbox.on_config(msg):
-            self._encode(*item)
-
-    def _on_image(self, msg):
-        for item in self._inbox.on_image(msg):
-            self._encode(*item)
 
     def _encode(self, meta, image, config):
         config = LinkConfig(config.model, config.code_rate, config.info_bits, config.w_c, config.w_0, meta["seq"],
