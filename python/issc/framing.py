@@ -220,17 +220,17 @@ def build_frame(fmt: FrameFormat, header: FrameHeader, payload: bytes) -> np.nda
     payload = bytes(payload)
     if len(payload) != header.payload_bytes:
         raise IsscInputError(f"payload has {len(payload)} bytes, the header says {header.payload_bytes}")
-    header_bits = np.unpackbits(np.frombuffer(header.pack(), np.uint8))
-    coded = [fmt.header_code().encode(header_bits).reshape(-1)]
+    parts = [preamble(fmt.preamble_length), _header_symbols(fmt, header)]
     if payload:
         k = header.info_bits
         blocks = fmt.payload_blocks(len(payload), k)
         bits = np.zeros(blocks * k, np.uint8)
         bits[:8 * len(payload)] = np.unpackbits(np.frombuffer(payload, np.uint8))
-        coded.append(fmt.payload_code(k).encode(bits).reshape(-1))
-    coded_bits = np.concatenate(coded)
-    coded_bits ^= scrambler_bits(coded_bits.size)
-    return np.concatenate([preamble(fmt.preamble_length), qpsk_map(coded_bits)])
+        coded = fmt.payload_code(k).encode(bits).reshape(-1)
+        # one scrambler sequence runs over header and payload: the payload continues where the header ends
+        coded ^= scrambler_bits(2 * fmt.header_symbols + coded.size)[2 * fmt.header_symbols:]
+        parts.append(qpsk_map(coded))
+    return np.concatenate(parts)
 
 
 @dataclass

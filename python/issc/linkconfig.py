@@ -82,6 +82,10 @@ class LinkConfig:
         """``[w_c, W_0]``: ``N_T x (1 + r_0)``, so ``x = B [s_c; s_0]``."""
         return np.concatenate([self.w_c[:, None], self.w_0], axis=1)
 
+    def for_frame(self, seq: int) -> "LinkConfig":
+        """A copy for frame ``seq`` (its own ``predicted`` dict), the one that travels with that frame."""
+        return LinkConfig(self.model, self.code_rate, self.info_bits, self.w_c, self.w_0, int(seq), dict(self.predicted))
+
     @classmethod
     def from_decision(cls, decision, seq: int = -1) -> "LinkConfig":
         """From an :class:`~gnuradio.issc.optim.FrameDecision`."""

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .estimator_experiment import Z95
 from .scenario import load_scenario
 
 SCHEMES = {"ascc-sdr": ("ascc", "sdr"), "ascc-paper": ("ascc", "paper"), "djscc-wf-zf": ("djscc", "zf-wf")}
 CSV_COLUMNS = ("scheme", "power_dbm", "abr", "abr_label", "frames", "frames_lost", "ms_ssim", "ms_ssim_ci", "psnr",
                "psnr_ci", "predicted_ms_ssim", "predicted_psnr_db", "sinr_db", "predicted_sinr_db", "hcrb_trace",
                "crb_trace", "sensing_mse_m2", "sensing_mse_ci", "sensed_frames", "feasible", "models", "seconds")
-Z95 = 1.959964
 
 
 @dataclass

@@ -123,3 +123,22 @@ class ConfiguredImages:
             self._waiting.append((meta, image))
         else:
             self.encode(meta, image, self.config)
+
+
+def received_model(meta: dict, fields: tuple, model_ids: list, what: str) -> str:
+    """The model id a received PDU's ``model_index`` names, after checking that every header field in
+    ``fields`` is an integer (IsscInputError naming what is wrong: the block logs and drops the PDU)."""
+    from ..errors import IsscInputError
+    for key in fields:
+        if isinstance(meta.get(key), bool) or not isinstance(meta.get(key), int):
+            raise IsscInputError(f"received {what} PDU needs an integer '{key}'")
+    if not 0 <= meta["model_index"] < len(model_ids):
+        raise IsscInputError(f"model index {meta['model_index']} is not in this family ({len(model_ids)} models)")
+    return model_ids[meta["model_index"]]
+
+
+def image_metadata(meta: dict, model: str) -> dict:
+    """The scalar metadata a decoder passes on with its image (the header fields it consumed left out)."""
+    extra = {k: v for k, v in meta.items() if k not in ("seq", "height", "width") and isinstance(v, (bool, int, float, str))}
+    extra["model"] = model
+    return extra

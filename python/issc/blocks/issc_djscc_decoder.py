@@ -4,9 +4,8 @@ from __future__ import annotations
 import pmt
 from gnuradio import gr
 
-from ..errors import IsscInputError
 from ..pdus import image_to_pdu, split_symbol_pdu
-from ._util import RateLimitedLog, register_message_handlers
+from ._util import RateLimitedLog, image_metadata, received_model, register_message_handlers
 
 HEADER_FIELDS = ("seq", "model_index", "height", "width")
 
@@ -41,16 +40,8 @@ class issc_djscc_decoder(gr.basic_block):
 
     def _on_symbols(self, msg):
         meta, symbols = split_symbol_pdu(msg)
-        for key in HEADER_FIELDS:
-            if isinstance(meta.get(key), bool) or not isinstance(meta.get(key), int):
-                raise IsscInputError(f"received symbol PDU needs an integer '{key}'")
-        if not 0 <= meta["model_index"] < len(self.model_ids):
-            raise IsscInputError(f"model index {meta['model_index']} is not in this DJSCC family "
-                                 f"({len(self.model_ids)} models)")
-        model = self.model_ids[meta["model_index"]]
+        model = received_model(meta, HEADER_FIELDS, self.model_ids, "symbol")
         image = self.family.codec(model).decode(symbols, meta["height"], meta["width"])
-        extra = {k: v for k, v in meta.items() if k not in ("seq", "height", "width") and
-                 isinstance(v, (bool, int, float, str))}
-        extra["model"] = model
+        extra = image_metadata(meta, model)
         self.frames_decoded += 1
         self.message_port_pub(pmt.intern("out"), image_to_pdu(meta["seq"], image, **extra))

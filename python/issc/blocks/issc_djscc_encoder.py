@@ -53,7 +53,7 @@ class issc_djscc_encoder(gr.basic_block):
     def _encode(self, meta, image, config):
         codec = self.family.codec(config.model)
         symbols = codec.encode(image)
-        config = LinkConfig(config.model, 0.0, 0, config.w_c, config.w_0, meta["seq"], dict(config.predicted))
+        config = config.for_frame(meta["seq"])
         height, width = image.shape[:2]
         out_meta = {"seq": meta["seq"], "config": config.to_pmt(), "model": config.model,
                     "model_index": self.family.index(config.model), "height": height, "width": width,

@@ -6,9 +6,8 @@ from gnuradio import gr
 
 from ..codec.codec import SemanticCodec
 from ..codec.container import ContainerHeader
-from ..errors import IsscInputError
 from ..pdus import image_to_pdu, split_pdu
-from ._util import RateLimitedLog, register_message_handlers
+from ._util import RateLimitedLog, image_metadata, received_model, register_message_handlers
 
 HEADER_FIELDS = ("seq", "model_index", "height", "width", "z_bytes", "y_bytes")
 
@@ -41,17 +40,9 @@ class issc_semantic_decoder(gr.basic_block):
 
     def _on_bits(self, msg):
         meta, payload = split_pdu(msg)
-        for key in HEADER_FIELDS:
-            if isinstance(meta.get(key), bool) or not isinstance(meta.get(key), int):
-                raise IsscInputError(f"received bitstream PDU needs an integer '{key}'")
-        if not 0 <= meta["model_index"] < len(self.model_ids):
-            raise IsscInputError(f"model index {meta['model_index']} is not in this family "
-                                 f"({len(self.model_ids)} models)")
-        model = self.model_ids[meta["model_index"]]
+        model = received_model(meta, HEADER_FIELDS, self.model_ids, "bitstream")
         header = ContainerHeader(model, meta["height"], meta["width"], meta["z_bytes"], meta["y_bytes"])
         image = self.codec.decode_parts(header, payload)
-        extra = {k: v for k, v in meta.items() if k not in ("seq", "height", "width") and
-                 isinstance(v, (bool, int, float, str))}
-        extra["model"] = model
+        extra = image_metadata(meta, model)
         self.frames_decoded += 1
         self.message_port_pub(pmt.intern("out"), image_to_pdu(meta["seq"], image, **extra))

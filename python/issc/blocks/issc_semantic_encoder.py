@@ -57,8 +57,7 @@ class issc_semantic_encoder(gr.basic_block):
         return self._inbox.config
 
     def _encode(self, meta, image, config):
-        config = LinkConfig(config.model, config.code_rate, config.info_bits, config.w_c, config.w_0, meta["seq"],
-                            dict(config.predicted))
+        config = config.for_frame(meta["seq"])
         header, payload = self.codec.encode_parts(image, config.model)
         out_meta = {"seq": meta["seq"], "config": config.to_pmt(), "model": config.model,
                     "model_index": self.model_ids.index(config.model), "height": header.height,
