@@ -73,9 +73,9 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from gnuradio.issc.errors import IsscInputError
-    from gnuradio.issc.link import IsscLink
-    from gnuradio.issc.linkreport import format_table, plot_summary, save_side_by_side
-    from gnuradio.issc.pdus import pdu_to_image
+    from gnuradio.issc.flowgraphs.link import IsscLink
+    from gnuradio.issc.link.report import format_table, plot_summary, save_side_by_side
+    from gnuradio.issc.link.pdus import pdu_to_image
 
     out = Path(args.out)
     try:

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 from gnuradio import issc
-from gnuradio.issc.regime import format_table, regime_map
+from gnuradio.issc.physics.regime import format_table, regime_map
 from gnuradio.issc.units import dbm_to_w
 
 

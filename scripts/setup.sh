@@ -74,7 +74,7 @@ if [ "$(cat "$REQ_STAMP" 2>/dev/null)" != "$req_hash" ]; then
 fi
 
 PKG_STAMP="$VENV/.issc-package"
-pkg_hash="$(cd "$ROOT" && find python grc pyproject.toml -type f ! -name '*.pyc' -print0 | sort -z \
+pkg_hash="$(cd "$ROOT" && find python grc pyproject.toml setup.py -type f ! -name '*.pyc' -print0 | sort -z \
             | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 if [ "$(cat "$PKG_STAMP" 2>/dev/null)" != "$pkg_hash" ]; then
     log "installing gr-issc into .venv"

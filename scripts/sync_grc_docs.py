@@ -18,7 +18,7 @@ from gnuradio import issc  # noqa: E402
 def main() -> int:
     for path in sorted((ROOT / "grc").glob("issc_*.block.yml")):
         block_id = path.name[: -len(".block.yml")]
-        doc = inspect.cleandoc(getattr(issc, block_id).__doc__)
+        doc = inspect.cleandoc(getattr(issc, block_id.removeprefix("issc_")).__doc__)
         text = path.read_text()
         indented = "\n".join(("  " + line) if line else "" for line in doc.splitlines())
         new = re.sub(r"documentation: \|-\n(?:(?:  .*)?\n)*?(?=\nfile_format)", lambda m: f"documentation: |-\n{indented}\n", text)

@@ -25,7 +25,7 @@ def test_grc_example_compiles(path, tmp_path):
     generated = list(tmp_path.glob("*.py"))
     assert len(generated) == 1
     compile(generated[0].read_text(), str(generated[0]), "exec")
-    assert "issc.issc_transmitter(" in generated[0].read_text()
+    assert "issc.transmitter(" in generated[0].read_text()
 
 
 def run_example(*args, timeout=900):

@@ -1,4 +1,4 @@
-"""The garbage-collection regression of PLATFORM.md (gnuradio issue #8137): a Python block that is
+"""The garbage-collection regression of docs/install.md (gnuradio issue #8137): a Python block that is
 connected but not referenced from Python is collected and the flowgraph crashes at start. Our hier
 blocks keep every child on ``self``; this builds them, drops every outside reference, forces a
 collection and runs the flowgraph, in a subprocess so that a segfault is a test failure, not a crash."""
@@ -18,9 +18,9 @@ SCRIPT = textwrap.dedent("""
     def build():
         tb = gr.top_block()
         source = blocks.vector_source_c([0.5 + 0.5j] * 4096, False)
-        sensing = issc.issc_sensing_source(1, 0)
-        beams = issc.issc_beamformer(4, 1, [0.5] * 4, [0.1] * 4)
-        channels = issc.issc_channels("tradeoff", seed=1)   # hier: comm + echo children, held on self only
+        sensing = issc.sensing_source(1, 0)
+        beams = issc.beamformer(4, 1, [0.5] * 4, [0.1] * 4)
+        channels = issc.channels("tradeoff", seed=1)   # hier: comm + echo children, held on self only
         tb.connect(source, (beams, 0))
         tb.connect(sensing, (beams, 1))
         for k in range(4):

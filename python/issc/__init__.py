@@ -12,23 +12,26 @@ __version__ = "0.1.0"
 
 from .errors import IsscInputError, ScenarioError
 from .scenario import Scenario, load_scenario, shipped_scenarios
-from .geometry import Geometry, steering_vector
-from .ber import log10_ber, ber, capacity, dispersion
-from .hcrb import FisherModel, hcrb_position, crb_position
+from .physics.geometry import Geometry, steering_vector
+from .physics.ber import log10_ber, ber, capacity, dispersion
+from .physics.hcrb import FisherModel, hcrb_position, crb_position
 
+
+
+BLOCKS = ("beamformer", "channels", "comm_channel", "comm_receiver", "controller", "djscc_decoder",
+          "djscc_encoder", "echo_channel", "frame_decoder", "frame_encoder", "image_source", "link_monitor",
+          "semantic_decoder", "semantic_encoder", "sensing_estimator", "sensing_source", "transmitter")
 
 
 def __getattr__(name):
-    """Blocks load on first use (``issc.issc_beamformer``), so ``import issc`` stays light."""
-    if name.startswith("issc_"):
+    """Blocks load on first use (``issc.frame_encoder``, file ``blocks/frame_encoder.py``), so
+    ``import issc`` stays light; the GRC id of each is ``issc_<name>``."""
+    if name in BLOCKS:
         import importlib
-        try:
-            module = importlib.import_module(f".blocks.{name}", __name__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.blocks.{name}":
-                raise AttributeError(f"gr-issc has no block '{name}'") from None
-            raise
-        return getattr(module, name)
+
+        block = getattr(importlib.import_module(f".blocks.{name}", __name__), name)
+        globals()[name] = block
+        return block
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

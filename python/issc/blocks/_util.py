@@ -103,15 +103,15 @@ class ConfiguredImages:
         self._waiting = collections.deque()
 
     def on_config(self, msg):
-        from ..linkconfig import LinkConfig
+        from ..link.config import LinkConfig
         self.config = self.check(LinkConfig.from_pmt(msg))
         while self._waiting:
             meta, image = self._waiting.popleft()
             self.encode(meta, image, self.config)
 
     def on_image(self, msg):
-        from ..linkconfig import LinkConfig
-        from ..pdus import pdu_to_image
+        from ..link.config import LinkConfig
+        from ..link.pdus import pdu_to_image
         meta, image = pdu_to_image(msg)
         own = meta.get("config")
         if own is not None and not isinstance(own, (bool, int, float, str)):

@@ -65,7 +65,7 @@ def register(subparsers):
     ev.set_defaults(handler=cmd_eval)
 
     p = subparsers.add_parser("fit", help="measure distortion versus BER and fit the codec profile",
-                              description="Flip bits of the real payload at BERs 1e-7..1e-1, fit MODEL.md eq. 7 "
+                              description="Flip bits of the real payload at BERs 1e-7..1e-1, fit docs/model.md eq. 7 "
                                           "per model for MSE and 1-MS-SSIM, write the profile and a plot.")
     p.add_argument("--images", default=None, metavar="DIR", help="default: the shipped held-out images")
     p.add_argument("--out", required=True, metavar="PROFILE.yml")

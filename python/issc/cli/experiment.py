@@ -77,7 +77,7 @@ def register(subparsers):
 
 
 def cmd_estimator(args):
-    from ..estimator_experiment import plot, run_experiment, write_csv
+    from ..experiments.estimator import plot, run_experiment, write_csv
     from ..scenario import load_scenario
     scenario = load_scenario(args.scenario)
     preset = QUICK if args.quick else FULL
@@ -103,7 +103,7 @@ def cmd_estimator(args):
 
 
 def scheme_list(text: str) -> list[str]:
-    from ..paper_experiment import SCHEMES
+    from ..experiments.paper import SCHEMES
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in SCHEMES]
     if not names or unknown:
@@ -114,7 +114,7 @@ def scheme_list(text: str) -> list[str]:
 def cmd_paper_figure(args):
     import signal
 
-    from .. import paper_experiment as exp
+    from ..experiments import paper as exp
     from ..djscc.models import abr_label
     from ..scenario import load_scenario
     scenario = load_scenario(args.scenario)

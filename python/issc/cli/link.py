@@ -62,9 +62,9 @@ def _grid(text):
 def cmd_calibrate(args):
     import sys
 
-    from ..calibration import DEFAULT_INFO_BITS, calibrate, save_calibration
+    from ..link.calibration import DEFAULT_INFO_BITS, calibrate, save_calibration
     from ..errors import IsscInputError
-    from ..framing import FrameFormat
+    from ..link.framing import FrameFormat
     sinr = _grid(args.sinr_db)
     try:
         info_bits = [int(k) for k in args.info_bits.split(",")] if args.info_bits else list(DEFAULT_INFO_BITS)
@@ -96,7 +96,7 @@ def plot_calibration(table: dict, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..ber import log10_ber
+    from ..physics.ber import log10_ber
     sinr = np.asarray(table["sinr_db"], float)
     fine = np.linspace(sinr[0], sinr[-1], 200)
     fig, ax = plt.subplots(figsize=(8, 5.5))
@@ -122,7 +122,7 @@ def plot_calibration(table: dict, path) -> None:
 
 
 def cmd_bench_link(args):
-    from ..link import IsscLink
+    from ..flowgraphs.link import IsscLink
     link = IsscLink(args.scenario or "tradeoff", args.frames, size=args.size)
     started = time.perf_counter()
     summary = link.run_frames()

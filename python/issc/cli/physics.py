@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ber import capacity, log10_ber
-from ..hcrb import FisherModel
-from ..regime import format_table, regime_map
+from ..physics.ber import capacity, log10_ber
+from ..physics.hcrb import FisherModel
+from ..physics.regime import format_table, regime_map
 from ..scenario import load_scenario, reference_markdown, shipped_scenarios
 from ..units import db_to_lin
 from .common import (add_scenario_argument, fail, finite_float, non_negative_float, positive_float, positive_int,
@@ -34,7 +34,7 @@ def register(subparsers):
     p.set_defaults(handler=cmd_hcrb)
 
     p = subparsers.add_parser("ber", help="finite-blocklength BER model",
-                              description="BER rho_b = eps_b / (R_c L) of the normal approximation (MODEL.md "
+                              description="BER rho_b = eps_b / (R_c L) of the normal approximation (docs/model.md "
                                           "section 3), evaluated in the log domain.")
     p.add_argument("--sinr-db", type=finite_float, required=True, help="SINR gamma in dB")
     p.add_argument("--rate", type=positive_float, required=True, help="code rate R_c, bits per channel use")

@@ -1,4 +1,4 @@
-"""Distortion versus BER (MODEL.md section 6): bit flips on the real payload and the logistic fit.
+"""Distortion versus BER (docs/model.md §6): bit flips on the real payload and the logistic fit.
 
 For every model, image and BER ``rho``, the payload's bits are flipped independently with probability
 ``rho``. The expectation is taken without wasting trials at low BER: with ``K ~ Binomial(n, rho)``

@@ -1,4 +1,4 @@
-"""Codec profiles: the measured distortion-versus-BER model of each source model (MODEL.md section 6).
+"""Codec profiles: the measured distortion-versus-BER model of each source model (docs/model.md §6).
 
 Per model ``g`` and metric, the fitted curve is
 

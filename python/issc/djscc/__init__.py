@@ -1,4 +1,4 @@
-"""Deep joint source-channel coding (DJSCC), the paper's benchmark (MODEL.md section 8).
+"""Deep joint source-channel coding (DJSCC), the paper's benchmark (docs/model.md §8).
 
 A convolutional autoencoder in the Bourtsoulatze et al. (2019) family maps an image straight to complex
 channel symbols with unit average power; trainable with the AE, VAE or VSCC loss

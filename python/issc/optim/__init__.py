@@ -1,4 +1,4 @@
-"""The ASCC optimiser (MODEL.md section 7): beam solvers (``sdr`` exact, ``paper`` AO, ``zf-wf``
+"""The ASCC optimiser (docs/model.md §7): beam solvers (``sdr`` exact, ``paper`` AO, ``zf-wf``
 benchmark), the exact per-model code-rate choice, and frame decisions. Needs CVXPY."""
 from .decision import FrameDecision, Optimizer, SOLVER_NAMES
 from .problem import DesignProblem

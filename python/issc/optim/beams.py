@@ -69,7 +69,7 @@ def recover_rank_one(sigma: np.ndarray, h: np.ndarray):
     """Exact split ``Sigma = w_c w_c^H + R_0`` with ``w_c = Sigma h / sqrt(h^H Sigma h)``.
 
     ``R_0`` is PSD and invisible to the CRE (``h^H R_0 h = 0``), so the SINR is ``h^H Sigma h / sigma_n^2``,
-    the most any split of ``Sigma`` can give (MODEL.md section 7).
+    the most any split of ``Sigma`` can give (docs/model.md §7).
     """
     gain = float(np.real(h.conj() @ sigma @ h))
     if gain <= 0:

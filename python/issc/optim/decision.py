@@ -78,7 +78,7 @@ class Optimizer:
         solver: ``sdr`` (exact, default), ``paper`` (the paper's AO) or ``zf-wf`` (the benchmark's beams).
         metric: distortion metric of the profile to minimise (``mse`` or ``ms_ssim``).
         ber_model: ``normal`` (finite-blocklength approximation) or ``calibrated`` (the measured table of
-            the link's polar code, :mod:`gnuradio.issc.calibration`).
+            the link's polar code, :mod:`gnuradio.issc.link.calibration`).
         calibration: calibration table path for ``calibrated`` (None: the shipped one).
     """
 
@@ -94,7 +94,7 @@ class Optimizer:
         self.solver_name = solver
         self.beam_solver = classes[solver]()
         self.metric = metric
-        from ..calibration import ber_model as make_ber_model
+        from ..link.calibration import ber_model as make_ber_model
         self.ber_model_name = ber_model
         self.ber = make_ber_model(ber_model, calibration)
         if ber_model == "calibrated" and self.ber.blocklength != self.scenario.signal.blocklength:

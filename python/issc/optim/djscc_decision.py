@@ -1,4 +1,4 @@
-"""Frame decisions of the deep JSCC benchmark (MODEL.md section 8): the beams of a solver (``zf-wf`` for
+"""Frame decisions of the deep JSCC benchmark (docs/model.md §8): the beams of a solver (``zf-wf`` for
 DJSCC-WF-ZF), then the DJSCC model of the frame's ABR trained at the SNR nearest the predicted SINR.
 There is no rate to adapt: the model maps the image straight to its ``ABR * 3 H W`` channel symbols."""
 from __future__ import annotations

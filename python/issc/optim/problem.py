@@ -1,4 +1,4 @@
-"""The design problem of one frame (MODEL.md section 7): every constant the solvers need, built
+"""The design problem of one frame (docs/model.md §7): every constant the solvers need, built
 once from a scenario, plus the closed-form evaluation of a candidate design.
 
 Solvers work on normalised quantities (power in units of ``P_T``, FIM in units of its isotropic
@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ber import capacity
+from ..physics.ber import capacity
 from ..errors import IsscInputError
-from ..geometry import Geometry, noise_powers_w
-from ..hcrb import FisherModel
+from ..physics.geometry import Geometry, noise_powers_w
+from ..physics.hcrb import FisherModel
 from ..scenario import Scenario, load_scenario
 from ..units import dbm_to_w
 

@@ -1,4 +1,4 @@
-"""Per-model code-rate choice and model selection for a given SINR (MODEL.md section 7).
+"""Per-model code-rate choice and model selection for a given SINR (docs/model.md §7).
 
 For a fixed SINR ``gamma``, the distortion of model ``g`` depends on ``R_c`` only through
 ``rho_b(gamma, R_c)`` on ``[R_s / E_a^max, min(C(gamma), R_c,max)]``. The choice is exact: the 1-D
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from ..ber import capacity, log10_ber
+from ..physics.ber import capacity, log10_ber
 from ..codec.profile import CodecProfile, ModelProfile
 
 GRID_POINTS = 257

@@ -12,7 +12,7 @@ and no split of ``Sigma`` does better. So the relaxation's optimum is one linear
 
 with the FIM of ``(o_x, o_y, bistatic range)`` normalised as in ``DesignProblem.normalised_fisher``
 (the same position bound, but without the range/sync-error confounding that breaks conic solvers). This is the global optimum of the
-relaxation that MODEL.md's bisection on ``t`` over ``(R_c, R_0)`` finds, without the bisection: since
+relaxation that docs/model.md's bisection on ``t`` over ``(R_c, R_0)`` finds, without the bisection: since
 ``SINR <= h^H R_c h / sigma_n^2 <= h^H Sigma h / sigma_n^2`` and the recovery attains it. (The
 bisection form is also badly conditioned: the interference term ``h^H R_0 h`` is multiplied by the
 MRT SNR, ~1e4 here, so solver-level PSD errors in ``R_0`` become fake SINR.) The tests compare this

@@ -1,4 +1,4 @@
-"""The benchmark's beams ("zf-wf", MODEL.md section 8, our reading of the paper's DJSCC-WF-ZF).
+"""The benchmark's beams ("zf-wf", docs/model.md §8, our reading of the paper's DJSCC-WF-ZF).
 
 ``w_c`` along ``h_c`` (MRT); the sensing beam is ``a_NT(theta)`` projected onto the null space of
 ``h_c`` (no interference at the CRE). Power: the least sensing power that meets ``Pi`` (found by a

@@ -1,0 +1,47 @@
+"""channels: the communication and echo channels of one scene as one hier block."""
+from __future__ import annotations
+
+import math
+
+from gnuradio import gr
+
+from ..scenario import load_scenario
+from ._util import check_antennas
+from .comm_channel import comm_channel
+from .echo_channel import echo_channel
+
+
+class channels(gr.hier_block2):
+    """The transmitted antenna streams through both channels of the scenario.
+
+    ::
+
+        N_T streams --+--> comm_channel --> output 0 (CRE)
+                      +--> echo_channel --> outputs 1..N_R (sensing receiver antennas)
+
+    Args:
+        scenario: shipped scenario name or YAML path.
+        comm_noise_dbm: CRE noise (NaN: the scenario's).
+        sensing_noise_dbm: sensing receiver noise per antenna (NaN: the scenario's).
+        sigma_ns: sync error standard deviation (NaN: the scenario's).
+        seed: seed of the noises and sync errors.
+        n_tx: number of inputs; must match the scenario's ``N_T`` (0: the scenario's).
+        n_rx: echo outputs; must match the scenario's ``N_R`` (0: the scenario's).
+    """
+
+    def __init__(self, scenario="paper", comm_noise_dbm: float = math.nan, sensing_noise_dbm: float = math.nan,
+                 sigma_ns: float = math.nan, seed: int = 0, n_tx: int = 0, n_rx: int = 0):
+        scn = load_scenario(scenario)
+        check_antennas("n_tx", n_tx, scn.arrays.n_tx, scn)
+        check_antennas("n_rx", n_rx, scn.arrays.n_rx, scn)
+        n_tx, n_rx = scn.arrays.n_tx, scn.arrays.n_rx
+        gr.hier_block2.__init__(self, "channels", gr.io_signature(n_tx, n_tx, gr.sizeof_gr_complex),
+                                gr.io_signature(1 + n_rx, 1 + n_rx, gr.sizeof_gr_complex))
+        self.comm_channel = comm_channel(scn, comm_noise_dbm, seed)
+        self.echo_channel = echo_channel(scn, sensing_noise_dbm, sigma_ns, seed + 1)
+        for k in range(n_tx):
+            self.connect((self, k), (self.comm_channel, k))
+            self.connect((self, k), (self.echo_channel, k))
+        self.connect(self.comm_channel, (self, 0))
+        for k in range(n_rx):
+            self.connect((self.echo_channel, k), (self, 1 + k))

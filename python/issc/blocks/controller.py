@@ -1,0 +1,295 @@
+"""controller: frame configurations from the optimiser, decided off the data path."""
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from ..errors import IsscInputError
+from ..link.config import LinkConfig
+from ..link.pdus import dict_to_meta, meta_to_dict
+from ..sensing.tracking import ConstantVelocityTracker
+from ._util import RateLimitedLog
+
+MODES = ("known-geometry", "tracking")
+SCHEMES = ("ascc", "djscc")
+
+
+def parse_schedule(schedule) -> list[tuple[int, float | None, float | None]]:
+    """``[(first_frame, power_dbm, hcrb_threshold_m2), ...]`` sorted by frame; None keeps the value."""
+    steps = []
+    for i, step in enumerate(schedule or []):
+        if isinstance(step, dict):
+            step = (step.get("frame"), step.get("power_dbm"), step.get("hcrb_threshold_m2"))
+        if not isinstance(step, (list, tuple)) or len(step) != 3:
+            raise ValueError(f"schedule[{i}] must be (frame, power_dbm, hcrb_threshold_m2), got {step!r}")
+        frame, power, pi = step
+        if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+            raise ValueError(f"schedule[{i}]: frame must be an integer >= 0, got {frame!r}")
+        for name, value in (("power_dbm", power), ("hcrb_threshold_m2", pi)):
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise ValueError(f"schedule[{i}]: {name} must be a number or None, got {value!r}")
+        steps.append((frame, power, pi))
+    return sorted(steps, key=lambda s: s[0])
+
+
+class controller(gr.basic_block):
+    """Decides each frame's configuration (codec model, code rate, beams) with the ASCC optimiser, or,
+    with ``scheme='djscc'``, the deep JSCC benchmark's (beams from the solver, 'zf-wf' for DJSCC-WF-ZF,
+    then the DJSCC model of the ABR trained nearest the predicted SINR; an analog configuration with
+    ``code_rate`` and ``info_bits`` 0, for :class:`djscc_encoder`).
+
+    The optimiser runs in a worker thread: a frame never waits for a solve. When the inputs change
+    (a schedule step is reached, an estimate arrives in a tracking mode), a new decision is requested;
+    the worker publishes it on ``config`` when done, and until then the last configuration stays in use
+    downstream. The first decision is made in the constructor, so a bad scenario or profile fails at
+    once and the first frame already has a configuration (published when the flowgraph starts).
+
+    Message ports:
+        feedback (in): a PMT dict with ``seq`` (integer), the sequence number of a frame just sent;
+            drives the schedule.
+        estimate (in): a PMT dict with ``block`` (integer), ``x``, ``y`` (metres), ``ok`` (bool) and
+            ``hcrb_trace`` (m^2), as the sensing estimator publishes. Mode ``known-geometry`` (the paper's)
+            counts and ignores them; mode ``tracking`` feeds them to a constant-velocity Kalman filter
+            (measurement covariance ``hcrb_trace / 2 * I``, 99.9 % gate) and requests a decision for the
+            position predicted one frame ahead; after ``tracking.max_misses`` rejected estimates in a row
+            the track is lost and the sensing beam is the wider sub-array beam
+            (``tracking.fallback_antennas``) until an estimate is accepted again.
+        config (out): the decided :class:`~gnuradio.issc.link.config.LinkConfig` as a PMT dict; its
+            ``predicted`` dict also has ``design_x``, ``design_y`` (the position designed for) and, in
+            tracking mode, ``track_lost`` and ``widened``.
+        track (out): tracking mode, after every estimate: a dict ``t_s``, ``x``, ``y``, ``vx``, ``vy``,
+            ``lost``, ``misses`` (the filter's state at the estimated block's time), for the estimator's
+            search centre.
+
+    Args:
+        scenario: shipped scenario name or YAML path.
+        profile: codec profile path ('' for the shipped profile).
+        solver: 'sdr', 'paper' or 'zf-wf'.
+        metric: 'mse' or 'ms_ssim'.
+        power_dbm: power budget (NaN: the scenario's).
+        hcrb_threshold_m2: HCRB threshold Pi (NaN: the scenario's).
+        abr: bandwidth ratio (NaN: the scenario's).
+        sensing_streams: r_0 (0: the scenario's).
+        schedule: list of ``(first_frame, power_dbm, hcrb_threshold_m2)``; None entries keep the value.
+        mode: 'known-geometry' (beams for the scenario's target) or 'tracking' (beams for the tracked
+            target; the scenario's ``tracking`` and ``motion`` sections set the filter and the block time).
+        ber_model: 'normal' (finite-blocklength approximation) or 'calibrated' (the measured polar-code table).
+        scheme: 'ascc' (the codec family and the profile) or 'djscc' (the deep JSCC benchmark).
+        djscc_dir: scheme 'djscc': the DJSCC model directory ('' for the shipped models).
+        lead_frames: tracking mode: design for the position predicted this many frames after the estimated
+            block (a configuration is used by the next image the encoder takes, which goes on the air after
+            the frame on the air and the images queued before it; the link's image source queues 2).
+    """
+
+    def __init__(self, scenario="paper", profile="", solver="sdr", metric="mse", power_dbm=float("nan"),
+                 hcrb_threshold_m2=float("nan"), abr=float("nan"), sensing_streams=0, schedule=None,
+                 mode="known-geometry", ber_model="normal", lead_frames: float = 3.0, scheme="ascc", djscc_dir=""):
+        gr.basic_block.__init__(self, name="controller", in_sig=None, out_sig=None)
+        from ..optim import Optimizer  # cvxpy import only where a controller is used
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+        self.mode, self.scheme = mode, scheme
+        if scheme == "djscc":
+            from ..optim.djscc_decision import DjsccOptimizer
+            self.optimizer = DjsccOptimizer(scenario, djscc_dir or None, solver=solver, profile=profile or None)
+        else:
+            self.optimizer = Optimizer(scenario, profile or None, solver=solver, metric=metric, ber_model=ber_model)
+        budget = self.optimizer.scenario.budget
+        self._power_dbm = budget.power_dbm if _unset(power_dbm) else float(power_dbm)
+        self._pi = budget.hcrb_threshold_m2 if _unset(hcrb_threshold_m2) else float(hcrb_threshold_m2)
+        self._abr = budget.abr if _unset(abr) else float(abr)
+        self._streams = budget.sensing_streams if not sensing_streams else int(sensing_streams)
+        self._schedule = parse_schedule(schedule)
+        self._step = -1
+        self._log = RateLimitedLog(self.logger)
+        self._cond = threading.Condition()
+        self._pending = None          # latest requested parameters (older requests are superseded)
+        self._busy = False
+        self._stopping = False
+        self.decisions = 0
+        self.estimates_ignored = 0
+        scn = self.optimizer.scenario
+        self._target = np.asarray(scn.geometry.target, float)
+        self._widen = 0
+        self.tracker = None
+        if mode == "tracking":
+            self.tracker = ConstantVelocityTracker(scn.geometry.target, initial_std_m=scn.tracking.search_halfwidth_m / 2,
+                                                   initial_speed_std_mps=50.0,
+                                                   acceleration_std=scn.tracking.acceleration_std,
+                                                   max_misses=scn.tracking.max_misses)
+        self._block_interval_s = scn.block_interval_s()
+        self._track_time_s = 0.0
+        self._fallback_antennas = scn.fallback_antennas()
+        if not (math.isfinite(lead_frames) and lead_frames >= 0):
+            raise ValueError(f"lead_frames must be a finite number >= 0, got {lead_frames!r}")
+        self.lead_frames = float(lead_frames)
+        self.estimates_used = 0
+        self._apply_schedule(0)
+        self.current = self._decide(self._parameters())
+        self._worker = None
+
+        self.message_port_register_in(pmt.intern("feedback"))
+        self.message_port_register_in(pmt.intern("estimate"))
+        self.message_port_register_out(pmt.intern("config"))
+        self.message_port_register_out(pmt.intern("track"))
+        self.set_msg_handler(pmt.intern("feedback"), self._on_feedback)
+        self.set_msg_handler(pmt.intern("estimate"), self._on_estimate)
+
+    # -- flowgraph life cycle ----------------------------------------------------------------------------
+    def start(self):
+        with self._cond:
+            self._stopping = False
+        self._worker = threading.Thread(target=self._run, name="controller", daemon=True)
+        self._worker.start()
+        self.message_port_pub(pmt.intern("config"), self.current.to_pmt())
+        return True
+
+    def stop(self):
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+        return True
+
+    # -- setters (GRC callbacks) --------------------------------------------------------------------------
+    def set_power_dbm(self, power_dbm):
+        with self._cond:
+            self._power_dbm = float(power_dbm)
+        self._request()
+
+    def set_hcrb_threshold_m2(self, pi):
+        with self._cond:
+            self._pi = float(pi)
+        self._request()
+
+    def wait_until_idle(self, timeout=None) -> bool:
+        """Block until no decision is pending or running (for tests and scripts)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
+    # -- message handlers ---------------------------------------------------------------------------------
+    def _on_feedback(self, msg):
+        seq = pmt.dict_ref(msg, pmt.intern("seq"), pmt.PMT_NIL) if pmt.is_dict(msg) else pmt.PMT_NIL
+        if not pmt.is_integer(seq):
+            self._log.warn("feedback", "dropping feedback message without an integer 'seq'")
+            return
+        if self._apply_schedule(pmt.to_long(seq) + 1):
+            self._request()
+
+    def _on_estimate(self, msg):
+        if not pmt.is_dict(msg):
+            self._log.warn("estimate", "dropping estimate that is not a PMT dict")
+            return
+        if self.tracker is None:
+            self.estimates_ignored += 1  # known-geometry mode: the geometry comes from the scenario
+            return
+        try:
+            report = meta_to_dict(msg)
+            block = int(report["block"])
+        except (IsscInputError, KeyError, TypeError, ValueError):
+            self._log.warn("estimate", "dropping estimate without an integer 'block'")
+            return
+        track = self.track_update(block, report)
+        if track is not None:
+            self.message_port_pub(pmt.intern("track"), dict_to_meta(track))
+            self._request()
+
+    def track_update(self, block: int, report: dict) -> dict | None:
+        """Feed one estimator report to the tracker and set the next design's target; returns the track
+        message (None for a stale report, older than the track)."""
+        t_s = block * self._block_interval_s
+        with self._cond:
+            if t_s < self._track_time_s:
+                self.estimates_ignored += 1
+                return None
+            self.tracker.predict(t_s - self._track_time_s)
+            self._track_time_s = t_s
+            x, y, hcrb = (report.get(k) for k in ("x", "y", "hcrb_trace"))
+            usable = bool(report.get("ok")) and all(isinstance(v, (int, float)) and math.isfinite(v)
+                                                    for v in (x, y, hcrb)) and hcrb > 0
+            if usable:
+                self.tracker.update([x, y], np.eye(2) * hcrb / 2)
+            else:
+                self.tracker.miss()
+            self.estimates_used += 1
+            self._target = self.tracker.predicted_position(self._lead_s())
+            self._widen = self._fallback_antennas if self.tracker.lost else 0
+            position, velocity = self.tracker.position, self.tracker.velocity
+            return {"t_s": t_s, "x": float(position[0]), "y": float(position[1]), "vx": float(velocity[0]),
+                    "vy": float(velocity[1]), "lost": self.tracker.lost, "misses": self.tracker.misses}
+
+    def _lead_s(self) -> float:
+        problem = self.optimizer.problem(abr=self._abr)
+        frame_blocks = problem.channel_use_budget / self.optimizer.scenario.signal.sensing_block
+        return self.lead_frames * frame_blocks * self._block_interval_s
+
+    # -- internals ----------------------------------------------------------------------------------------
+    def _apply_schedule(self, next_frame: int) -> bool:
+        """Move to the last schedule step whose first frame is <= next_frame; True if it changed."""
+        step = max((i for i, s in enumerate(self._schedule) if s[0] <= next_frame), default=-1)
+        if step == self._step:
+            return False
+        self._step = step
+        _, power, pi = self._schedule[step]
+        with self._cond:
+            if power is not None:
+                self._power_dbm = float(power)
+            if pi is not None:
+                self._pi = float(pi)
+        return True
+
+    def _parameters(self):
+        with self._cond:
+            return self._parameters_locked()
+
+    def _parameters_locked(self):
+        return dict(power_dbm=self._power_dbm, hcrb_threshold_m2=self._pi, abr=self._abr,
+                    sensing_streams=self._streams, target=self._target.copy(), widen_sensing_antennas=self._widen)
+
+    def _request(self):
+        with self._cond:
+            self._pending = self._parameters_locked()  # supersedes any older pending request
+            self._cond.notify_all()
+
+    def _decide(self, params) -> LinkConfig:
+        decision = self.optimizer.decide(**params)
+        self.decisions += 1
+        if not decision.feasible:
+            self._log.warn("infeasible", f"decision infeasible: {decision.reason}")
+        config = LinkConfig.from_decision(decision)
+        config.predicted.update(power_budget_dbm=params["power_dbm"], hcrb_threshold_m2=params["hcrb_threshold_m2"],
+                                design_x=float(params["target"][0]), design_y=float(params["target"][1]))
+        if self.tracker is not None:
+            config.predicted.update(track_lost=bool(params["widen_sensing_antennas"]),
+                                    widened=bool(params["widen_sensing_antennas"]))
+        return config
+
+    def _run(self):
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._stopping)
+                if self._stopping:
+                    return
+                params, self._pending, self._busy = self._pending, None, True
+            try:
+                config = self._decide(params)
+            except Exception as exc:  # noqa: BLE001 - keep the last configuration, keep the link running
+                self.logger.error(f"decision failed, keeping the last configuration: {exc}")
+                config = None
+            if config is not None:
+                self.current = config
+                self.message_port_pub(pmt.intern("config"), config.to_pmt())
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+def _unset(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

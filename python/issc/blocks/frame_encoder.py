@@ -1,0 +1,155 @@
+"""frame_encoder: bitstream PDU -> framed, polar-coded QPSK symbols with a frame-start tag
+(or a symbol PDU -> an analog frame)."""
+from __future__ import annotations
+
+import collections
+import threading
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from ..errors import IsscInputError
+from ..link.framing import FrameFormat, FrameHeader, build_analog_frame, build_frame
+from ..link.config import FRAME_TAG, LinkConfig
+from ..link.pdus import dict_to_meta, is_symbol_pdu, split_pdu, split_symbol_pdu
+from ._util import RateLimitedLog, register_message_handlers
+
+IDLE_MODES = ("wait", "zeros")
+IDLE_WAIT_S = 0.05
+MAX_IDLE_CHUNK = 4096
+
+
+class frame_encoder(gr.sync_block):
+    """Frames each bitstream PDU for the air (:mod:`gnuradio.issc.link.framing`): preamble, CRC-protected
+    low-rate polar header, payload in polar codewords of ``2L`` bits with ``K`` (the configuration's
+    ``info_bits``) information bits each, Gray QPSK.
+
+    The frame's first symbol carries an ``issc_frame`` tag whose value is the frame's configuration
+    (beams included), so the beamformer switches exactly there. When a frame starts, a message
+    ``{seq, queued}`` goes out on ``sent`` (pace the image source and drive the controller's schedule
+    with it). Between frames the output either waits for the next frame (``idle='wait'``: frames back to
+    back, for simulation) or sends zeros (``idle='zeros'``: a continuous stream, for hardware).
+    A PDU whose payload is a ``c32vector`` (a deep JSCC encoder's symbols) becomes an analog frame: the
+    same preamble and coded header (``K = 0``, the symbol count, the model, the image shape), then the
+    symbols as they are. PDUs without a valid configuration or header fields are logged and dropped.
+
+    Message ports:
+        in (in): bitstream PDUs (metadata ``seq``, ``config``, ``model_index``, ``height``, ``width``,
+            ``z_bytes``, ``y_bytes``), or symbol PDUs (``seq``, ``config``, ``model_index``, ``height``,
+            ``width``).
+        sent (out): ``{seq, queued}`` when a frame starts.
+
+    Args:
+        blocklength: ``L`` channel uses per payload codeword (a power of two).
+        preamble_length: preamble symbols.
+        header_symbols: header symbols (a power of two).
+        idle: 'wait' or 'zeros'.
+        max_queue: frames waiting at most (older ones are dropped with a warning).
+    """
+
+    def __init__(self, blocklength: int = 256, preamble_length: int = 256, header_symbols: int = 1024,
+                 idle: str = "wait", max_queue: int = 8):
+        gr.sync_block.__init__(self, name="frame_encoder", in_sig=None, out_sig=[np.complex64])
+        if idle not in IDLE_MODES:
+            raise ValueError(f"idle must be one of {', '.join(IDLE_MODES)}, got {idle!r}")
+        if int(max_queue) != max_queue or max_queue < 1:
+            raise ValueError(f"max_queue must be an integer >= 1, got {max_queue!r}")
+        try:
+            self.format = FrameFormat(int(blocklength), int(preamble_length), int(header_symbols))
+        except IsscInputError as exc:
+            raise ValueError(str(exc)) from None
+        self.idle, self.max_queue = idle, int(max_queue)
+        self._queue = collections.deque()
+        self._cond = threading.Condition()
+        self._current = None      # (symbols, position, config pmt, seq)
+        self._stopping = False
+        self.frames_sent = 0
+        self.symbols_sent = 0
+        self._log = RateLimitedLog(self.logger)
+        self.message_port_register_out(pmt.intern("sent"))
+        register_message_handlers(self, {"in": self._on_pdu}, self._log)
+
+    @property
+    def idle_now(self) -> bool:
+        """True when no frame is being sent or waiting."""
+        with self._cond:
+            return self._current is None and not self._queue
+
+    def _on_pdu(self, msg):
+        analog = is_symbol_pdu(msg)
+        meta, payload = split_symbol_pdu(msg) if analog else split_pdu(msg)
+        kind = "symbol PDU" if analog else "bitstream PDU"
+        if meta.get("config") is None or isinstance(meta.get("config"), (bool, int, float, str)):
+            raise IsscInputError(f"{kind} needs a 'config' (frame configuration dict)")
+        config = LinkConfig.from_pmt(meta["config"])
+        fields = {}
+        for key in ("seq", "model_index", "height", "width") + (() if analog else ("z_bytes", "y_bytes")):
+            if isinstance(meta.get(key), bool) or not isinstance(meta.get(key), int):
+                raise IsscInputError(f"{kind} needs an integer '{key}'")
+            fields[key] = meta[key]
+        if analog:
+            header = FrameHeader.analog_frame(fields["seq"], fields["model_index"], payload.size, fields["height"],
+                                              fields["width"])
+            symbols = build_analog_frame(self.format, header, payload)
+        else:
+            info_bits = min(config.info_bits, self.format.max_info_bits)
+            if info_bits < 1:
+                raise IsscInputError("a bitstream PDU needs a configuration with info_bits >= 1 (0 is analog)")
+            header = FrameHeader(fields["seq"], fields["model_index"], info_bits, fields["z_bytes"],
+                                 fields["y_bytes"], fields["height"], fields["width"])
+            symbols = build_frame(self.format, header, payload)
+        config.seq = fields["seq"]
+        with self._cond:
+            if len(self._queue) >= self.max_queue:
+                dropped = self._queue.popleft()
+                self._log.warn("queue", f"frame queue full: dropped frame {dropped[3]}")
+            self._queue.append((symbols, 0, config.to_pmt(), fields["seq"]))
+            self._cond.notify_all()
+
+    def stop(self):
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        return True
+
+    def start(self):
+        with self._cond:
+            self._stopping = False
+        return True
+
+    def _next_frame(self, wait: bool):
+        with self._cond:
+            if not self._queue and wait and not self._stopping:
+                self._cond.wait(IDLE_WAIT_S)
+            if not self._queue:
+                return None
+            frame = self._queue.popleft()
+            queued = len(self._queue)
+        symbols, _, config, seq = frame
+        self.add_item_tag(0, self.nitems_written(0) + self._produced, pmt.intern(FRAME_TAG), config)
+        self.frames_sent += 1
+        self.message_port_pub(pmt.intern("sent"), dict_to_meta({"seq": seq, "queued": queued}))
+        return [symbols, 0, config, seq]
+
+    def work(self, input_items, output_items):
+        out = output_items[0]
+        n = len(out)
+        self._produced = 0
+        while self._produced < n:
+            if self._current is None:
+                self._current = self._next_frame(wait=self._produced == 0 and self.idle == "wait")
+                if self._current is None:
+                    break
+            symbols, position = self._current[0], self._current[1]
+            take = min(n - self._produced, symbols.size - position)
+            out[self._produced:self._produced + take] = symbols[position:position + take]
+            self._produced += take
+            self._current[1] += take
+            if self._current[1] == symbols.size:
+                self._current = None
+        if self._produced == 0 and self.idle == "zeros":
+            self._produced = min(n, MAX_IDLE_CHUNK)
+            out[:self._produced] = 0
+        self.symbols_sent += self._produced
+        return self._produced

@@ -1,0 +1,1 @@
+"""Top blocks: the whole closed-loop link composed of the module's hier blocks."""

@@ -1,0 +1,177 @@
+"""Calibration of the link's real channel code: measured bit and block error rates of the polar code
+over a grid of SINR and code rate, and the "calibrated" BER model built on them (docs/model.md §3).
+
+The simulation is the receiver's own chain: random information bits, gr-fec polar encoding at
+``N = 2L``, Gray QPSK, complex AWGN at the SINR, the exact QPSK LLRs of
+:func:`gnuradio.issc.link.framing.qpsk_llrs` and the same SCL decoder. Each grid point runs until it has
+``target_block_errors`` block errors or ``max_blocks`` blocks; a row stops early once two successive
+SINRs show no error at all (higher SINRs are then recorded as 0 errors in 0 blocks: not measured).
+
+:class:`CalibratedBer` interpolates ``log10 BER`` bilinearly in (SINR dB, R_c). Where a point saw no
+error, it uses the normal approximation capped by the measurement's 95 % upper bound
+(``3 / bits``); outside the grid it clamps to the edge in rate and falls back to the normal
+approximation above the SINR range.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..physics.ber import log10_ber as normal_log10_ber
+from ..errors import IsscInputError
+from .framing import FrameFormat, qpsk_llrs, qpsk_map
+
+FORMAT = "issc-code-calibration/1"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "codes"
+SHIPPED_CALIBRATION = DATA_DIR / "polar_L256_scl8.yml"
+DEFAULT_INFO_BITS = (16, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 448, 496)
+DEFAULT_SINR_DB = tuple(float(v) for v in np.arange(-8.0, 16.5, 1.0))
+
+
+@dataclass
+class PointResult:
+    bit_errors: int
+    block_errors: int
+    blocks: int
+    info_bits: int
+
+    @property
+    def bits(self) -> int:
+        return self.blocks * self.info_bits
+
+
+def simulate_point(fmt: FrameFormat, info_bits: int, sinr_db: float, rng: np.random.Generator,
+                   target_block_errors: int = 50, max_blocks: int = 1000, batch: int = 25) -> PointResult:
+    """Bit and block errors of the payload code at one (SINR, K) point."""
+    code = fmt.payload_code(info_bits)
+    noise_var = 10.0 ** (-sinr_db / 10.0)
+    bit_errors = block_errors = blocks = 0
+    while blocks < max_blocks and block_errors < target_block_errors:
+        count = min(batch, max_blocks - blocks)
+        bits = rng.integers(0, 2, (count, info_bits), dtype=np.uint8)
+        symbols = qpsk_map(code.encode(bits).reshape(-1))
+        noise = np.sqrt(noise_var / 2) * (rng.standard_normal(symbols.size) + 1j * rng.standard_normal(symbols.size))
+        decoded = code.decode(qpsk_llrs(symbols + noise, 1.0, noise_var).reshape(count, -1))
+        wrong = decoded != bits
+        bit_errors += int(wrong.sum())
+        block_errors += int(wrong.any(axis=1).sum())
+        blocks += count
+    return PointResult(bit_errors, block_errors, blocks, info_bits)
+
+
+def calibrate(fmt: FrameFormat = FrameFormat(), info_bits=DEFAULT_INFO_BITS, sinr_db=DEFAULT_SINR_DB, seed: int = 0,
+              target_block_errors: int = 50, max_blocks: int = 1000, progress=None) -> dict:
+    """Run the grid; returns the calibration table as a dict (see :func:`save_calibration`)."""
+    info_bits = [int(k) for k in info_bits]
+    sinr_db = [float(s) for s in sinr_db]
+    if any(not 1 <= k <= fmt.max_info_bits for k in info_bits):
+        raise IsscInputError(f"info bits must be in [1, {fmt.max_info_bits}]")
+    rng = np.random.default_rng(seed)
+    shape = (len(info_bits), len(sinr_db))
+    tables = {key: np.zeros(shape, dtype=np.int64) for key in ("bit_errors", "block_errors", "blocks")}
+    for i, k in enumerate(info_bits):
+        clean_in_a_row = 0
+        for j, s in enumerate(sinr_db):
+            if clean_in_a_row >= 2:
+                break
+            result = simulate_point(fmt, k, s, rng, target_block_errors, max_blocks)
+            tables["bit_errors"][i, j], tables["block_errors"][i, j], tables["blocks"][i, j] = (
+                result.bit_errors, result.block_errors, result.blocks)
+            clean_in_a_row = clean_in_a_row + 1 if result.block_errors == 0 else 0
+            if progress is not None:
+                progress(k, s, result)
+    return {"format": FORMAT, "code": "gr-fec polar, SCL list decoding, BEC construction (polar.design_erasure)",
+            "modulation": "qpsk", "blocklength": fmt.blocklength, "list_size": fmt.list_size,
+            "info_bits": info_bits, "sinr_db": sinr_db, "seed": seed, "target_block_errors": target_block_errors,
+            "max_blocks": max_blocks, **{key: value.tolist() for key, value in tables.items()}}
+
+
+def save_calibration(table: dict, path: str | Path, made_by: str = "") -> None:
+    table = dict(table)
+    if made_by:
+        table["made_by"] = made_by
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(yaml.safe_dump(table, sort_keys=False, width=200))
+
+
+def load_calibration(path: str | Path | None = None) -> dict:
+    path = Path(path) if path else SHIPPED_CALIBRATION
+    try:
+        table = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise IsscInputError(f"code calibration '{path}': cannot read ({exc})") from None
+    except yaml.YAMLError as exc:
+        raise IsscInputError(f"code calibration '{path}': not YAML ({exc})") from None
+    if not isinstance(table, dict) or table.get("format") != FORMAT:
+        raise IsscInputError(f"code calibration '{path}': 'format' must be {FORMAT}")
+    n_k, n_s = len(table.get("info_bits", [])), len(table.get("sinr_db", []))
+    for key in ("bit_errors", "block_errors", "blocks"):
+        values = np.asarray(table.get(key, []))
+        if values.shape != (n_k, n_s):
+            raise IsscInputError(f"code calibration '{path}': '{key}' must be {n_k} x {n_s}")
+    if n_k < 2 or n_s < 2:
+        raise IsscInputError(f"code calibration '{path}': needs at least 2 rates and 2 SINRs")
+    return table
+
+
+class CalibratedBer:
+    """``log10 BER(sinr, R_c)`` of the real code, from a calibration table (module doc).
+
+    Args:
+        table: a calibration dict (:func:`load_calibration`).
+    """
+
+    def __init__(self, table: dict):
+        self.table = table
+        self.blocklength = int(table["blocklength"])
+        self.rates = np.asarray(table["info_bits"], float) / self.blocklength
+        self.sinr_db = np.asarray(table["sinr_db"], float)
+        bits = np.asarray(table["blocks"], float) * np.asarray(table["info_bits"], float)[:, None]
+        errors = np.asarray(table["bit_errors"], float)
+        measured = np.where(errors > 0, np.log10(np.maximum(errors, 1) / np.maximum(bits, 1)), np.nan)
+        grid_s, grid_r = np.meshgrid(self.sinr_db, self.rates)
+        normal = normal_log10_ber(10.0 ** (grid_s / 10.0), grid_r, self.blocklength)
+        # no error seen: the normal approximation, but never above the measurement's 95 % upper bound
+        bound = np.where(bits > 0, np.log10(3.0 / np.maximum(bits, 1)), np.inf)
+        self.log10_table = np.where(np.isnan(measured), np.minimum(normal, bound), measured)
+        self.log10_table = np.minimum(self.log10_table, math.log10(0.5))
+
+    @classmethod
+    def load(cls, path=None) -> "CalibratedBer":
+        return cls(load_calibration(path))
+
+    def __call__(self, sinr, rate, blocklength=None):
+        """Same signature as :func:`gnuradio.issc.physics.ber.log10_ber` (``blocklength`` must match the table's)."""
+        if blocklength is not None and int(blocklength) != self.blocklength:
+            raise IsscInputError(f"the code calibration is for L = {self.blocklength}, not {blocklength}")
+        sinr_db = 10.0 * np.log10(np.maximum(np.asarray(sinr, float), 1e-30))
+        rate = np.clip(np.asarray(rate, float), self.rates[0], self.rates[-1])
+        sinr_db, rate = np.broadcast_arrays(sinr_db, rate)
+        out = np.empty(sinr_db.shape)
+        inside = sinr_db <= self.sinr_db[-1]
+        s = np.clip(sinr_db, self.sinr_db[0], self.sinr_db[-1])
+        i = np.clip(np.searchsorted(self.rates, rate) - 1, 0, len(self.rates) - 2)
+        j = np.clip(np.searchsorted(self.sinr_db, s) - 1, 0, len(self.sinr_db) - 2)
+        tr = (rate - self.rates[i]) / (self.rates[i + 1] - self.rates[i])
+        ts = (s - self.sinr_db[j]) / (self.sinr_db[j + 1] - self.sinr_db[j])
+        t = self.log10_table
+        value = ((1 - tr) * (1 - ts) * t[i, j] + tr * (1 - ts) * t[i + 1, j] + (1 - tr) * ts * t[i, j + 1]
+                 + tr * ts * t[i + 1, j + 1])
+        out[inside] = value[inside]
+        if np.any(~inside):
+            above = normal_log10_ber(10.0 ** (sinr_db[~inside] / 10.0), rate[~inside], self.blocklength)
+            out[~inside] = np.minimum(above, value[~inside])
+        return out if out.ndim else float(out)
+
+
+def ber_model(name: str, calibration=None):
+    """The ``log10 BER`` function of a BER model name: 'normal' or 'calibrated'."""
+    if name == "normal":
+        return normal_log10_ber
+    if name == "calibrated":
+        return CalibratedBer.load(calibration)
+    raise IsscInputError(f"unknown BER model '{name}' (choose normal or calibrated)")

@@ -1,0 +1,239 @@
+"""The link ledger: joins what was sent with what arrived, frame by frame (the link monitor's core).
+
+Frames are keyed by sequence number. A frame is complete when its sent image and bitstream and its
+received bitstream and image are all in; messages on different ports may be handled in any order, so
+nothing is closed on arrival order alone. A frame that never arrives (its header failed, so the
+receiver could not even say which frame it was) is closed as lost once a later frame has completed,
+or when the ledger is flushed. Rows are JSON-ready dicts.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..jsonutil import jsonable
+from ..metrics import bit_error_rate, ms_ssim, psnr
+
+ROW_KEYS = ("seq", "received", "power_dbm", "model", "rate", "sinr_db", "predicted_sinr_db", "ber", "bit_errors", "payload_snr_db", "header_ok", "psnr",
+            "ms_ssim", "predicted_distortion", "metric", "predicted_psnr_db", "predicted_ms_ssim",
+            "sensing_error_m", "hcrb_rmse_m", "crb_rmse_m", "true_x", "true_y", "design_x", "design_y", "tracking_error_m",
+            "hcrb_rmse_true_m", "track_lost")
+
+
+@dataclass
+class _Frame:
+    seq: int
+    image: np.ndarray | None = None
+    payload: bytes | None = None
+    config: dict = field(default_factory=dict)
+    received_payload: bytes | None = None
+    received_meta: dict = field(default_factory=dict)
+    received_image: np.ndarray | None = None
+    sensing_errors: list = field(default_factory=list)
+    truths: list = field(default_factory=list)
+    symbols: np.ndarray | None = None            # analog frames: the sent and the received symbols
+    received_symbols: np.ndarray | None = None
+
+
+class FrameLedger:
+    """Per-frame join of the transmitter's and the receiver's view.
+
+    Args:
+        out_dir: where ``frames.jsonl`` (one row per frame, written as frames complete) and
+            ``summary.json`` go; None keeps everything in memory.
+        expect_sensing: sensing reports come for every frame (in frame order): a complete frame is then
+            closed only once a report for a later frame has arrived (or at flush), so its own reports,
+            which may arrive after its image, are counted.
+    """
+
+    def __init__(self, out_dir: str | Path | None = None, expect_sensing: bool = False):
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.frames: dict[int, _Frame] = {}
+        self.rows: list[dict] = []
+        self.headers_failed = 0
+        self.expect_sensing = bool(expect_sensing)
+        self._latest_sensing_seq = -1
+        self._closed: set[int] = set()
+        self._file = None
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.out_dir / "frames.jsonl", "w", encoding="utf-8")
+
+    def _frame(self, seq: int) -> _Frame:
+        if seq in self._closed:
+            return _Frame(seq)  # a late message for a frame already reported: nothing left to join
+        if seq not in self.frames:
+            self.frames[seq] = _Frame(seq)
+        return self.frames[seq]
+
+    # -- inputs -------------------------------------------------------------------------------------------
+    def sent_image(self, seq: int, image: np.ndarray):
+        self._frame(seq).image = np.asarray(image)
+        self._close_ready()
+
+    def sent_bitstream(self, seq: int, payload: bytes, config: dict):
+        frame = self._frame(seq)
+        frame.payload, frame.config = bytes(payload), dict(config)
+        self._close_ready()
+
+    def sent_symbols(self, seq: int, symbols: np.ndarray, config: dict):
+        """An analog (deep JSCC) frame's sent symbols: the row reports the measured payload SNR instead of
+        a BER."""
+        frame = self._frame(seq)
+        frame.symbols = np.asarray(symbols, np.complex64)
+        self.sent_bitstream(seq, b"", config)
+
+    def received_symbols(self, seq: int, symbols: np.ndarray, meta: dict):
+        frame = self._frame(seq)
+        frame.received_symbols = np.asarray(symbols, np.complex64)
+        self.received_bitstream(seq, b"", meta)
+
+    def received_bitstream(self, seq: int, payload: bytes, meta: dict):
+        frame = self._frame(seq)
+        frame.received_payload, frame.received_meta = bytes(payload), dict(meta)
+        self._close_ready()  # the ports arrive in no set order: this may be the frame's last piece
+
+    def header_failed(self):
+        self.headers_failed += 1
+
+    def sensing_error(self, seq: int, error_m: float | None, truth: dict | None = None):
+        """A sensing report for frame ``seq``: the position error of an accepted estimate (None for a
+        rejected one) and, when known, the truth of its block (``true_x``, ``true_y``, ``hcrb_trace_true``)."""
+        frame = self._frame(seq)
+        if error_m is not None:
+            frame.sensing_errors.append(float(error_m))
+        if truth:
+            frame.truths.append(dict(truth))
+        self._latest_sensing_seq = max(self._latest_sensing_seq, seq)
+        self._close_ready()
+
+    def received_image(self, seq: int, image: np.ndarray):
+        self._frame(seq).received_image = np.asarray(image)
+        self._close_ready()
+
+    def _complete(self, frame: _Frame) -> bool:
+        return (frame.image is not None and frame.payload is not None and frame.received_image is not None
+                and frame.received_payload is not None
+                and (not self.expect_sensing or self._latest_sensing_seq > frame.seq))
+
+    def _close_ready(self):
+        """Close complete frames, and frames older than a completed one that were sent but never arrived."""
+        completed = [seq for seq, f in self.frames.items() if self._complete(f)]
+        if not completed:
+            return
+        newest = max(completed)
+        for seq in sorted(self.frames):
+            frame = self.frames[seq]
+            if self._complete(frame) or (seq < newest and frame.payload is not None and frame.received_image is None):
+                self._close(seq)
+
+    def flush(self) -> dict:
+        """Close every open frame (as lost if it never arrived) and write the summary."""
+        for seq in sorted(self.frames):
+            self._close(seq)
+        summary = self.summary()
+        if self._file is not None:
+            self._file.flush()
+            (self.out_dir / "summary.json").write_text(json.dumps(jsonable(summary), indent=2, allow_nan=False))
+        return summary
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    # -- rows -----------------------------------------------------------------------------------------------
+    def _close(self, seq: int):
+        frame = self.frames.pop(seq, None)
+        if frame is None:
+            return
+        self._closed.add(seq)
+        row = self._row(frame)
+        self.rows.append(row)
+        if self._file is not None:
+            self._file.write(json.dumps(jsonable(row), allow_nan=False) + "\n")
+            self._file.flush()
+
+    @staticmethod
+    def _row(frame: _Frame) -> dict:
+        cfg = frame.config
+        arrived = frame.received_image is not None
+        header_ok = bool(frame.received_meta.get("header_ok", arrived)) if (arrived or frame.received_meta) else False
+        ber = bit_errors = payload_snr_db = None
+        if frame.symbols is not None:
+            payload_snr_db = _symbol_snr_db(frame.symbols, frame.received_symbols)
+        elif frame.payload is not None and frame.received_payload is not None:
+            bit_errors, bits = bit_error_rate(frame.payload, frame.received_payload)
+            ber = bit_errors / bits if bits else None
+        quality_psnr = quality_ms_ssim = None
+        if arrived and frame.image is not None and frame.received_image.shape == frame.image.shape:
+            quality_psnr = psnr(frame.image, frame.received_image)
+            try:
+                quality_ms_ssim = ms_ssim(frame.image, frame.received_image)
+            except ValueError:
+                quality_ms_ssim = None
+        hcrb = cfg.get("hcrb_trace")
+        truth = frame.truths[0] if frame.truths else {}
+        true_x, true_y = truth.get("true_x"), truth.get("true_y")
+        design_x, design_y = cfg.get("design_x"), cfg.get("design_y")
+        tracking_error = None
+        if all(isinstance(v, (int, float)) for v in (true_x, true_y, design_x, design_y)):
+            tracking_error = math.hypot(design_x - true_x, design_y - true_y)
+        bounds = [t["hcrb_trace_true"] for t in frame.truths if isinstance(t.get("hcrb_trace_true"), (int, float))
+                  and math.isfinite(t["hcrb_trace_true"]) and t["hcrb_trace_true"] >= 0]
+        return {
+            "seq": frame.seq, "received": arrived, "power_dbm": cfg.get("power_budget_dbm"), "model": cfg.get("model"), "rate": cfg.get("code_rate"),
+            "sinr_db": frame.received_meta.get("sinr_db"), "predicted_sinr_db": cfg.get("sinr_db"),
+            "ber": ber, "bit_errors": bit_errors, "payload_snr_db": payload_snr_db, "header_ok": header_ok, "psnr": quality_psnr,
+            "ms_ssim": quality_ms_ssim, "predicted_distortion": cfg.get("distortion"), "metric": cfg.get("metric"),
+            "predicted_psnr_db": cfg.get("predicted_psnr_db"), "predicted_ms_ssim": cfg.get("predicted_ms_ssim"),
+            "sensing_error_m": float(np.sqrt(np.mean(np.square(frame.sensing_errors)))) if frame.sensing_errors else None,
+            "hcrb_rmse_m": _root(hcrb),
+            "crb_rmse_m": _root(cfg.get("crb_trace")),  # the same beams with perfect synchronisation
+            # the target at the frame's first sensed block, where the beams pointed, and the distance between
+            "true_x": true_x, "true_y": true_y, "design_x": design_x, "design_y": design_y,
+            "tracking_error_m": tracking_error,
+            "hcrb_rmse_true_m": math.sqrt(float(np.mean(bounds))) if bounds else None,
+            "track_lost": cfg.get("track_lost"),
+        }
+
+    def summary(self) -> dict:
+        rows = self.rows
+
+        def mean(key):
+            values = [r[key] for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+            return float(np.mean(values)) if values else None
+
+        total_errors = sum(r["bit_errors"] for r in rows if r["bit_errors"] is not None)
+        return {"frames": len(rows), "frames_received": sum(1 for r in rows if r["received"]),
+                "headers_ok": sum(1 for r in rows if r["header_ok"]), "headers_failed": self.headers_failed,
+                "mean_psnr": mean("psnr"), "mean_ms_ssim": mean("ms_ssim"), "mean_sinr_db": mean("sinr_db"),
+                "total_bit_errors": total_errors, "mean_ber": mean("ber"), "mean_hcrb_rmse_m": mean("hcrb_rmse_m"),
+                "mean_sensing_error_m": mean("sensing_error_m"), "mean_tracking_error_m": mean("tracking_error_m"),
+                "max_tracking_error_m": max((r["tracking_error_m"] for r in rows if r.get("tracking_error_m") is not None),
+                                            default=None),
+                "frames_track_lost": sum(1 for r in rows if r.get("track_lost")),
+                "models": sorted({r["model"] for r in rows if r["model"]})}
+
+
+def _root(trace) -> float | None:
+    """``sqrt`` of a bound's trace, None unless it is a finite number >= 0."""
+    if isinstance(trace, (int, float)) and not isinstance(trace, bool) and math.isfinite(trace) and trace >= 0:
+        return math.sqrt(trace)
+    return None
+
+
+def _symbol_snr_db(sent: np.ndarray, received: np.ndarray | None) -> float | None:
+    """Measured SNR of equalised analog symbols: sent power over the mean squared error (None if they
+    do not line up, e.g. a frame that never arrived)."""
+    if received is None or received.shape != sent.shape or sent.size == 0:
+        return None
+    error = float(np.mean(np.abs(received.astype(np.complex128) - sent) ** 2))
+    power = float(np.mean(np.abs(sent.astype(np.complex128)) ** 2))
+    if not (math.isfinite(error) and power > 0):
+        return None
+    return float(10 * np.log10(power / max(error, 1e-30)))

@@ -1,0 +1,123 @@
+"""PDU conventions of the link (what flows between the data-path blocks) and strict converters.
+
+- image PDU:     meta ``{seq, height, width, ...}``, payload ``u8vector`` of ``H * W * 3`` RGB bytes.
+- bitstream PDU: meta ``{seq, config (LinkConfig dict), ...}``, payload ``u8vector`` of codec bytes.
+- received bitstream PDU (frame decoder): meta ``{seq, header_ok, sinr_db, model, code_rate, ...}``.
+- symbol PDU (deep JSCC): meta ``{seq, config, model_index, height, width, ...}``, payload ``c32vector``
+  of the analog channel symbols (sent, or received and equalised).
+
+Every converter raises :class:`~gnuradio.issc.errors.IsscInputError` on malformed input, so a block
+can log and drop it instead of crashing.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pmt
+
+from ..errors import IsscInputError
+
+MAX_IMAGE_SIDE = 8192
+
+
+def meta_to_dict(meta) -> dict:
+    """A PMT dict of scalars/symbols/bools (and nested PMT values kept as PMT) to a Python dict."""
+    if not pmt.is_dict(meta):
+        raise IsscInputError("PDU metadata must be a PMT dict")
+    out = {}
+    items = pmt.dict_items(meta)
+    for i in range(pmt.length(items)):
+        pair = pmt.nth(i, items)
+        key, value = pmt.car(pair), pmt.cdr(pair)
+        if not pmt.is_symbol(key):
+            continue
+        name = pmt.symbol_to_string(key)
+        if pmt.is_bool(value):
+            out[name] = pmt.to_bool(value)
+        elif pmt.is_integer(value):
+            out[name] = pmt.to_long(value)
+        elif pmt.is_real(value):
+            out[name] = pmt.to_double(value)
+        elif pmt.is_symbol(value):
+            out[name] = pmt.symbol_to_string(value)
+        else:
+            out[name] = value
+    return out
+
+
+def dict_to_meta(values: dict, meta=None):
+    """Python scalars/strings/bools (and PMT values) into a PMT dict."""
+    meta = pmt.make_dict() if meta is None else meta
+    for key, value in values.items():
+        if isinstance(value, (bool, np.bool_)):
+            item = pmt.from_bool(bool(value))
+        elif isinstance(value, (int, np.integer)):
+            item = pmt.from_long(int(value))
+        elif isinstance(value, (float, np.floating)):
+            item = pmt.from_double(float(value))
+        elif isinstance(value, str):
+            item = pmt.intern(value)
+        elif value is None:
+            continue
+        else:
+            item = value
+        meta = pmt.dict_add(meta, pmt.intern(key), item)
+    return meta
+
+
+def split_pdu(pdu) -> tuple[dict, bytes]:
+    """``(metadata dict, payload bytes)`` of a PDU with a ``u8vector`` payload."""
+    if not pmt.is_pair(pdu):
+        raise IsscInputError("a PDU must be a PMT pair (metadata . payload)")
+    payload = pmt.cdr(pdu)
+    if not pmt.is_u8vector(payload):
+        raise IsscInputError("PDU payload must be a u8vector")
+    return meta_to_dict(pmt.car(pdu)), bytes(pmt.u8vector_elements(payload))
+
+
+def is_symbol_pdu(pdu) -> bool:
+    """A PDU whose payload is a ``c32vector`` (analog symbols), not bytes."""
+    return pmt.is_pair(pdu) and pmt.is_c32vector(pmt.cdr(pdu))
+
+
+def split_symbol_pdu(pdu) -> tuple[dict, np.ndarray]:
+    """``(metadata dict, complex64 symbols)`` of a PDU with a ``c32vector`` payload."""
+    if not pmt.is_pair(pdu):
+        raise IsscInputError("a PDU must be a PMT pair (metadata . payload)")
+    payload = pmt.cdr(pdu)
+    if not pmt.is_c32vector(payload):
+        raise IsscInputError("symbol PDU payload must be a c32vector")
+    return meta_to_dict(pmt.car(pdu)), np.asarray(pmt.c32vector_elements(payload), np.complex64)
+
+
+def make_symbol_pdu(meta: dict, symbols: np.ndarray):
+    symbols = np.asarray(symbols, np.complex64).reshape(-1)
+    return pmt.cons(dict_to_meta(meta), pmt.init_c32vector(symbols.size, symbols.tolist()))
+
+
+def make_pdu(meta: dict, payload: bytes):
+    data = np.frombuffer(bytes(payload), dtype=np.uint8)
+    return pmt.cons(dict_to_meta(meta), pmt.init_u8vector(len(data), data.tolist()))
+
+
+def image_to_pdu(seq: int, image: np.ndarray, **extra):
+    """An ``H x W x 3`` image (uint8, or float in [0, 1]) as an image PDU."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise IsscInputError(f"an image must be H x W x 3, got shape {image.shape}")
+    if image.dtype != np.uint8:
+        image = np.round(np.clip(np.nan_to_num(image.astype(np.float64)), 0.0, 1.0) * 255).astype(np.uint8)
+    return make_pdu({"seq": int(seq), "height": image.shape[0], "width": image.shape[1], **extra}, image.tobytes())
+
+
+def pdu_to_image(pdu) -> tuple[dict, np.ndarray]:
+    """``(metadata, uint8 image)`` of an image PDU; checks that the size matches the shape."""
+    meta, payload = split_pdu(pdu)
+    height, width = meta.get("height"), meta.get("width")
+    if not (isinstance(height, int) and isinstance(width, int) and 0 < height <= MAX_IMAGE_SIDE
+            and 0 < width <= MAX_IMAGE_SIDE):
+        raise IsscInputError(f"image PDU needs integer height and width in [1, {MAX_IMAGE_SIDE}]")
+    if len(payload) != height * width * 3:
+        raise IsscInputError(f"image PDU payload has {len(payload)} bytes, expected {height} x {width} x 3")
+    if not isinstance(meta.get("seq"), int):
+        raise IsscInputError("image PDU needs an integer 'seq'")
+    return meta, np.frombuffer(payload, dtype=np.uint8).reshape(height, width, 3)

@@ -1,0 +1,206 @@
+"""The two propagation channels of the scene (docs/model.md §§3-4), streaming and chunk-exact.
+
+- :class:`CommChannel`: ``y_c[n] = h_c^H x[n] + n[n]``.
+- :class:`EchoChannel`: ``y_s[n] = beta_0 a_NR(phi) a_NT(theta)^H x(n - tau_b) + n_s[n]`` with
+  ``tau_b = (d_bo + d_or)/c + dtau_b`` constant over sensing block ``b`` (``N`` samples) and a fresh
+  sync error ``dtau_b ~ N(0, sigma_dt^2)`` per block. The delay is the band-limited windowed-sinc
+  fractional delay of :mod:`gnuradio.issc.physics.dsp`, never a rounding to whole samples.
+
+Causality: a windowed-sinc delay by ``D`` samples with ``T`` taps on each side needs the input up to
+``n - D + T``; a streaming channel only has the past, so ``D >= T + 1`` is required. The filter's
+half-length is therefore ``min(48, floor(D_nominal - 5 sigma) - 1)`` samples (at least 16, else the
+scene is rejected with a clear error) and sync errors are drawn from the normal distribution truncated
+at 5 sigma (probability 6e-7 per block; the variance shrinks by a factor 1 - 1.5e-5).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .dsp import DEFAULT_HALF_TAPS, delayed_segment
+from ..errors import IsscInputError
+from .geometry import Geometry, noise_powers_w
+from .motion import scenario_trajectory
+from ..scenario import load_scenario
+from ..units import SPEED_OF_LIGHT
+
+SYNC_TRUNCATION_SIGMAS = 5.0
+MIN_HALF_TAPS = 16
+
+
+def complex_noise(rng: np.random.Generator, shape, variance: float) -> np.ndarray:
+    """``CN(0, variance)`` samples of ``shape`` (last axis = time), drawn time-major so that a stream
+    processed in chunks gets exactly the noise it would get in one piece."""
+    shape = tuple(np.atleast_1d(shape))
+    draws = rng.standard_normal((shape[-1],) + shape[:-1] + (2,))
+    noise = np.sqrt(variance / 2.0) * (draws[..., 0] + 1j * draws[..., 1])
+    return np.moveaxis(noise, 0, -1)
+
+
+class CommChannel:
+    """``y_c = h_c^H x + n`` (docs/model.md §3).
+
+    Args:
+        h_c: channel vector (``N_T``), including the path loss.
+        noise_w: ``sigma_n^2`` in watts (0: noise-free).
+        seed: noise seed.
+    """
+
+    def __init__(self, h_c, noise_w: float, seed: int = 0):
+        self.h_c = np.asarray(h_c, np.complex128).reshape(-1)
+        if not np.all(np.isfinite(self.h_c)) or self.h_c.size == 0:
+            raise IsscInputError("h_c must be a non-empty finite complex vector")
+        if not (np.isfinite(noise_w) and noise_w >= 0):
+            raise IsscInputError(f"noise power must be finite and >= 0, got {noise_w!r}")
+        self.noise_w = float(noise_w)
+        self._rng = np.random.default_rng(seed)
+
+    @classmethod
+    def from_scenario(cls, scenario, seed: int = 0) -> "CommChannel":
+        scn = load_scenario(scenario)
+        return cls(Geometry.from_scenario(scn).h_c, noise_powers_w(scn)[0], seed)
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """``N_T x n`` transmitted samples -> ``n`` received samples."""
+        y = self.h_c.conj() @ np.asarray(x)
+        if self.noise_w:
+            y = y + complex_noise(self._rng, y.shape, self.noise_w)
+        return y
+
+
+def causal_half_taps(nominal_delay_samples: float, sync_sigma_samples: float) -> int:
+    """Half-length of the fractional-delay filter that keeps the echo channel causal (module doc)."""
+    half = min(DEFAULT_HALF_TAPS, int(np.floor(nominal_delay_samples - SYNC_TRUNCATION_SIGMAS * sync_sigma_samples)) - 1)
+    if half < MIN_HALF_TAPS:
+        raise IsscInputError(
+            f"the echo delay ({nominal_delay_samples:.1f} samples) is too short for a causal band-limited delay "
+            f"with sync errors of {sync_sigma_samples:.1f} samples: it must exceed "
+            f"{MIN_HALF_TAPS + 1} + {SYNC_TRUNCATION_SIGMAS:g} sigma samples (move the target or lower sigma_dt)")
+    return half
+
+
+class EchoChannel:
+    """The bistatic echo at the sensing receiver, streaming.
+
+    A moving target (``trajectory``) is static within a sensing block and at the trajectory's position at
+    the block's time ``b * block_interval_s``: the delay, ``beta_0`` and both angles follow it block by block.
+
+    Args:
+        geometry: the scene (its target is the static target when no trajectory is given).
+        bandwidth_hz: sample rate ``B``.
+        noise_w: ``sigma_s^2`` per receive antenna (0: noise-free).
+        sync_sigma_s: ``sigma_dt``.
+        block: sensing block length ``N`` (a fresh sync error per block).
+        seed: seed of the sync errors and the noise.
+        trajectory: a :class:`~gnuradio.issc.physics.motion.Trajectory` (None: static target).
+        block_interval_s: target time per block (None: ``N / B``).
+    """
+
+    def __init__(self, geometry: Geometry, bandwidth_hz: float, noise_w: float, sync_sigma_s: float,
+                 block: int = 1024, seed: int = 0, trajectory=None, block_interval_s: float | None = None):
+        if not (block >= 1 and int(block) == block):
+            raise IsscInputError(f"sensing block must be an integer >= 1, got {block!r}")
+        if not (np.isfinite(noise_w) and noise_w >= 0):
+            raise IsscInputError(f"noise power must be finite and >= 0, got {noise_w!r}")
+        if not (np.isfinite(sync_sigma_s) and sync_sigma_s >= 0):
+            raise IsscInputError(f"sigma_dt must be finite and >= 0, got {sync_sigma_s!r}")
+        self.geometry = geometry
+        self.bandwidth_hz = float(bandwidth_hz)
+        self.noise_w = float(noise_w)
+        self.sync_sigma_s = float(sync_sigma_s)
+        self.block = int(block)
+        self.trajectory = trajectory
+        self.block_interval_s = float(block_interval_s) if block_interval_s else self.block / self.bandwidth_hz
+        shortest, longest = self._path_length_range()
+        self.nominal_delay_s = geometry.path_length / SPEED_OF_LIGHT
+        self.half_taps = causal_half_taps(shortest / SPEED_OF_LIGHT * self.bandwidth_hz,
+                                          self.sync_sigma_s * self.bandwidth_hz)
+        self.max_delay_samples = (longest / SPEED_OF_LIGHT + SYNC_TRUNCATION_SIGMAS * self.sync_sigma_s) * self.bandwidth_hz
+        self._history = int(np.ceil(self.max_delay_samples)) + self.half_taps + 2
+        seeds = np.random.SeedSequence(seed).spawn(2)
+        self._sync_rng, self._noise_rng = np.random.default_rng(seeds[0]), np.random.default_rng(seeds[1])
+        self._past = np.zeros((geometry.n_tx, self._history), np.complex128)  # inputs before _next
+        self._next = 0                                       # absolute index of the next input sample
+        self._block_index = -1
+        self._sync_error_s = 0.0
+        self._block_geometry = geometry
+
+    @classmethod
+    def from_scenario(cls, scenario, seed: int = 0) -> "EchoChannel":
+        scn = load_scenario(scenario)
+        return cls(Geometry.from_scenario(scn), scn.signal.bandwidth_hz, noise_powers_w(scn)[1],
+                   scn.sync.sigma_ns * 1e-9, scn.signal.sensing_block, seed,
+                   scenario_trajectory(scn) if scn.moving else None, scn.block_interval_s())
+
+    def _path_length_range(self) -> tuple[float, float]:
+        """Shortest and longest ``d_bo + d_or`` along the trajectory (the sum of distances is convex along
+        a straight leg: the maximum is at a waypoint, the minimum is found on a fine grid)."""
+        if self.trajectory is None:
+            return self.geometry.path_length, self.geometry.path_length
+        points = self.trajectory.waypoints
+        lengths = []
+        for a, b in zip(points[:-1], points[1:]):
+            for f in np.linspace(0.0, 1.0, 1001):
+                lengths.append(self.geometry.with_target(a + f * (b - a)).path_length)
+        lengths += [self.geometry.with_target(p).path_length for p in points]
+        return min(lengths), max(lengths)
+
+    def target_position(self, block: int) -> np.ndarray:
+        """The target's position during sensing block ``block``."""
+        if self.trajectory is None:
+            return np.asarray(self.geometry.target, float)
+        return self.trajectory.position(block * self.block_interval_s)
+
+    def _nominal_delay_s(self, block_geometry: Geometry) -> float:
+        if self.trajectory is None:
+            return self.nominal_delay_s
+        return block_geometry.path_length / SPEED_OF_LIGHT
+
+    def _draw_sync_error(self) -> float:
+        if self.sync_sigma_s == 0:
+            return 0.0
+        while True:  # truncated normal by rejection (module doc)
+            draw = self._sync_rng.standard_normal()
+            if abs(draw) <= SYNC_TRUNCATION_SIGMAS:
+                return draw * self.sync_sigma_s
+
+    def process(self, x: np.ndarray) -> tuple[np.ndarray, list[tuple[int, dict]]]:
+        """``N_T x n`` transmitted samples -> (``N_R x n`` echo samples, block tags).
+
+        Each sensing block that starts in this chunk gives a tag ``(absolute index, {block, delay_s,
+        sync_error_s, nominal_delay_s, target_x, target_y})`` with the block's true total delay, sync error
+        and target position.
+        """
+        x = np.asarray(x)
+        n = x.shape[1]
+        signal = np.concatenate([self._past, x], axis=1)
+        offset = self._next - self._history  # absolute index of signal[:, 0]
+        y = np.empty((self.geometry.n_rx, n), np.complex128)
+        tags = []
+        position = self._next
+        end = self._next + n
+        while position < end:
+            block = position // self.block
+            if block != self._block_index:
+                self._block_index = block
+                self._sync_error_s = self._draw_sync_error()
+                self._block_geometry = self.geometry.with_target(self.target_position(block))
+                if position == block * self.block:
+                    g = self._block_geometry
+                    nominal = self._nominal_delay_s(g)
+                    tags.append((position, {"block": int(block), "delay_s": nominal + self._sync_error_s,
+                                            "sync_error_s": self._sync_error_s, "nominal_delay_s": nominal,
+                                            "target_x": float(g.target[0]), "target_y": float(g.target[1])}))
+            g = self._block_geometry
+            stop = min(end, (block + 1) * self.block)
+            delay = (self._nominal_delay_s(g) + self._sync_error_s) * self.bandwidth_hz
+            # only the samples the delay filter reaches are projected onto this block's a_T(theta)
+            first = max(0, position - offset - int(np.ceil(delay)) - self.half_taps - 1)
+            projected = g.a_tx(g.theta).conj() @ signal[:, first:stop - offset]
+            segment = delayed_segment(projected, position - offset - first, stop - position, delay, self.half_taps)
+            y[:, position - self._next:stop - self._next] = np.outer(g.beta_0 * g.a_rx(g.phi), segment)
+            position = stop
+        self._past = signal[:, -self._history:]
+        self._next = end
+        if self.noise_w:
+            y = y + complex_noise(self._noise_rng, y.shape, self.noise_w)
+        return y, tags

@@ -1,0 +1,133 @@
+"""The two channels against physics (docs/model.md §§3-4): the echo's per-antenna phases follow H_0,
+its delay (integer and fractional) matches tau to 1e-3 samples, the sync error's sample variance
+matches sigma_dt^2, and the streaming output does not depend on how the stream is chunked."""
+import numpy as np
+import pmt
+import pytest
+from gnuradio import blocks, gr
+
+from gnuradio import issc
+from gnuradio.issc.physics.channels import CommChannel, EchoChannel, causal_half_taps
+from gnuradio.issc.errors import IsscInputError
+from gnuradio.issc.physics.geometry import Geometry
+
+
+def tone_through(channel, frequency, n, chunks):
+    """A complex tone steered at the target (so a_T^H x = the tone) through the channel, in chunks."""
+    g = channel.geometry
+    tone = np.exp(2j * np.pi * frequency * np.arange(n))
+    x = np.outer(g.a_tx(g.theta), tone) / g.n_tx
+    outputs, tags = [], []
+    for idx in np.array_split(np.arange(n), chunks):
+        y, t = channel.process(x[:, idx])
+        outputs.append(y)
+        tags += t
+    return np.concatenate(outputs, axis=1), tags
+
+
+@pytest.mark.parametrize("scenario", ["paper", "tradeoff"])
+def test_echo_delay_and_phases_match_the_geometry(scenario):
+    """Noise-free, a band-limited tone: per block, the echo equals beta_0 a_R(phi) s(n - tau_b) with the
+    tag's tau_b, to 1e-3 samples of delay; the phases across antennas are those of a_R(phi)."""
+    channel = EchoChannel.from_scenario(scenario, seed=11)
+    channel.noise_w = 0.0
+    g = channel.geometry
+    frequency = 0.05
+    y, tags = tone_through(channel, frequency, 12 * channel.block, chunks=29)
+    assert [t[0] for t in tags] == [b * channel.block for b in range(12)]
+    margin = channel.half_taps + int(np.ceil(channel.max_delay_samples)) + 2
+    for start, info in tags[1:]:
+        assert info["delay_s"] == pytest.approx(info["nominal_delay_s"] + info["sync_error_s"])
+        segment = slice(start + margin, start + channel.block)
+        n = np.arange(segment.start, segment.stop)
+        delay = info["delay_s"] * channel.bandwidth_hz
+        expected = g.beta_0 * np.outer(g.a_rx(g.phi), np.exp(2j * np.pi * frequency * (n - delay)))
+        ratio = np.vdot(expected, y[:, segment]) / np.vdot(expected, expected)
+        measured_delay = delay - np.angle(ratio) / (2 * np.pi * frequency)
+        assert abs(measured_delay - delay) < 1e-3
+        assert abs(abs(ratio) - 1) < 5e-3  # pass-band gain of the windowed sinc
+        phases = y[:, segment.start] / y[0, segment.start]
+        np.testing.assert_allclose(phases, g.a_rx(g.phi) / g.a_rx(g.phi)[0], atol=1e-9)
+
+
+def test_integer_delay_of_an_impulse_lands_on_the_sample():
+    """With sigma_dt = 0 and the delay shifted to an integer, an impulse comes out as an impulse at
+    exactly n0 + delay (the windowed sinc at integer delay is a unit sample)."""
+    g = Geometry.from_scenario("paper")
+    channel = EchoChannel(g, 100e6, 0.0, 0.0, 1024)
+    channel.nominal_delay_s = 71 / channel.bandwidth_hz
+    x = np.zeros((g.n_tx, 300), complex)
+    x[:, 10] = g.a_tx(g.theta) / g.n_tx
+    y, _ = channel.process(x)
+    assert np.argmax(np.abs(y[0])) == 81
+    assert abs(y[0, 81]) == pytest.approx(g.beta_0, rel=1e-12)
+    assert np.max(np.abs(np.delete(y[0], 81))) < 1e-12 * g.beta_0
+
+
+def test_sync_error_variance_matches_sigma():
+    """Over 4000 blocks, the drawn sync errors have mean 0 and variance sigma_dt^2 (chi-square 99.9 %
+    band; the 5-sigma truncation changes the variance by 1.5e-5)."""
+    channel = EchoChannel.from_scenario("tradeoff", seed=5)
+    channel.block = 8
+    _, tags = channel.process(np.zeros((4, 8 * 4000), complex))
+    errors = np.array([t[1]["sync_error_s"] for t in tags])
+    sigma = channel.sync_sigma_s
+    assert len(errors) == 4000
+    assert abs(errors.mean()) < 3.3 * sigma / np.sqrt(4000)
+    assert 0.93 < errors.var() / sigma ** 2 < 1.075
+    assert np.max(np.abs(errors)) <= 5 * sigma
+
+
+def test_chunking_does_not_change_the_output():
+    first = EchoChannel.from_scenario("paper", seed=3)
+    second = EchoChannel.from_scenario("paper", seed=3)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 5000)) + 1j * rng.normal(size=(4, 5000))
+    whole, _ = first.process(x)
+    parts = [second.process(x[:, idx])[0] for idx in np.array_split(np.arange(5000), 41)]
+    np.testing.assert_allclose(np.concatenate(parts, axis=1), whole, atol=1e-12)
+
+
+def test_comm_channel_noise_power_and_gain():
+    """y = h^H x + n: the noise has the configured power (Monte Carlo) and the signal part is exact."""
+    h = np.array([1 + 1j, 0.5, -0.2j, 0.1])
+    channel = CommChannel(h, 0.01, seed=1)
+    x = np.zeros((4, 200000), complex)
+    noise = channel.process(x)
+    assert np.var(noise) == pytest.approx(0.01, rel=0.02)
+    quiet = CommChannel(h, 0.0)
+    x = np.random.default_rng(1).normal(size=(4, 10)) + 0j
+    np.testing.assert_allclose(quiet.process(x), h.conj() @ x)
+
+
+def test_too_short_an_echo_delay_is_refused_with_a_clear_error():
+    with pytest.raises(IsscInputError, match="too short"):
+        causal_half_taps(20.0, 5.0)
+
+
+def test_echo_block_tags_and_sample_counts():
+    """
+    vector_source (N_T streams) --> echo_channel --> vector_sink (x N_R)
+
+    One output sample per input sample on every antenna, an issc_echo tag at each block start, and no
+    transmitter tag passes the channel.
+    """
+    n = 5000
+    tb = gr.top_block()
+    sources = [blocks.vector_source_c([0.1 + 0j] * n, False, 1, []) for _ in range(4)]
+    tag = gr.tag_t()
+    tag.offset, tag.key, tag.value = 7, pmt.intern("issc_frame"), pmt.PMT_T
+    sources[0] = blocks.vector_source_c([0.1 + 0j] * n, False, 1, [tag])
+    echo = issc.echo_channel("tradeoff", float("-inf"), seed=2, n_tx=4, n_rx=4)
+    sinks = [blocks.vector_sink_c() for _ in range(4)]
+    for k in range(4):
+        tb.connect(sources[k], (echo, k))
+        tb.connect((echo, k), sinks[k])
+    tb.run()
+    for sink in sinks:
+        assert len(sink.data()) == n
+        keys = [pmt.symbol_to_string(t.key) for t in sink.tags()]
+        assert keys == ["issc_echo"] * 5
+        assert [t.offset for t in sink.tags()] == [0, 1024, 2048, 3072, 4096]
+    with pytest.raises(ValueError, match="antennas"):
+        issc.echo_channel("tradeoff", n_tx=3)

@@ -1,0 +1,153 @@
+"""The HCRB of the target position (docs/model.md §5) against independent numbers.
+
+The closed-form FIM (six zeta matrices, linear in Sigma) is compared with a FIM built from central
+finite differences of the echo response G_k(mu) = exp(-j w_k tau(mu)) H_0(mu), which this file
+computes from the positions alone, without the package's derivative code.
+"""
+import numpy as np
+import pytest
+
+from gnuradio.issc import FisherModel, Geometry, load_scenario
+from gnuradio.issc.units import SPEED_OF_LIGHT
+
+rng = np.random.default_rng(20261123)
+
+
+def random_covariance(n, power=1.0, rank=None, seed=None):
+    gen = np.random.default_rng(seed) if seed is not None else rng
+    rank = rank or n
+    a = gen.normal(size=(n, rank)) + 1j * gen.normal(size=(n, rank))
+    sigma = a @ a.conj().T
+    return power * sigma / np.trace(sigma).real
+
+
+def echo_response(geometry, mu, beta0, omegas):
+    """G_k(mu) for every bin k, straight from the model's definitions (shape K x N_R x N_T)."""
+    target, delta = np.asarray(mu[:2]), mu[2]
+    rel_t, rel_r = target - geometry.tx, target - geometry.sensing_rx
+    theta, phi = np.arctan2(rel_t[1], rel_t[0]), np.arctan2(rel_r[1], rel_r[0])
+    a_t = np.exp(2j * np.pi * geometry.spacing * np.arange(geometry.n_tx) * np.sin(theta))
+    a_r = np.exp(2j * np.pi * geometry.spacing * np.arange(geometry.n_rx) * np.sin(phi))
+    tau = (np.hypot(*rel_t) + np.hypot(*rel_r) + delta) / SPEED_OF_LIGHT
+    return np.exp(-1j * omegas * tau)[:, None, None] * (beta0 * np.outer(a_r, a_t.conj()))[None]
+
+
+def finite_difference_fim(fisher, sigma, step=1e-4):
+    g = fisher.geometry
+    omegas = 2 * np.pi * np.fft.fftfreq(fisher.n_samples, 1.0 / fisher.bandwidth_hz)
+    mu0 = np.array([g.target[0], g.target[1], 0.0])
+    derivs = []
+    for a in range(3):
+        e = np.zeros(3)
+        e[a] = step
+        derivs.append((echo_response(g, mu0 + e, g.beta_0, omegas)
+                       - echo_response(g, mu0 - e, g.beta_0, omegas)) / (2 * step))
+    fim = np.empty((3, 3))
+    for a in range(3):
+        for b in range(3):
+            zeta = np.einsum("kri,krj->ij", derivs[a].conj(), derivs[b])
+            fim[a, b] = 2.0 / fisher.sensing_noise_w * np.trace(zeta @ sigma).real
+    return fim
+
+
+GEOMETRIES = {
+    "paper": {},
+    "target-behind-tx": {"geometry": {"target": [-80, 35]}},
+    "below-axis-odd-block": {"geometry": {"target": [60, -90], "comm_rx": [-10, 40]},
+                             "signal": {"sensing_block": 255, "bandwidth_hz": 20e6}},
+    "small-arrays-wide-spacing": {"arrays": {"n_tx": 2, "n_rx": 3, "spacing_wavelengths": 0.7},
+                                  "geometry": {"sensing_rx": [30, -20], "target": [45, 10]}},
+    "big-tx-array": {"arrays": {"n_tx": 8, "n_rx": 2}, "channel": {"path_loss_exponent": 2.2}},
+}
+
+
+@pytest.mark.parametrize("name", GEOMETRIES)
+def test_closed_form_fim_equals_finite_differences(name):
+    scn = load_scenario("paper").replace(**GEOMETRIES[name])
+    fisher = FisherModel.from_scenario(scn)
+    for seed in range(3):
+        sigma = random_covariance(scn.arrays.n_tx, power=1.0, rank=1 + seed % scn.arrays.n_tx, seed=seed)
+        closed = fisher.data_fim(sigma)
+        numeric = finite_difference_fim(fisher, sigma)
+        scale = np.abs(numeric).max()
+        np.testing.assert_allclose(closed, numeric, rtol=1e-6, atol=1e-6 * scale)
+
+
+def test_fim_is_symmetric_psd_and_linear_in_sigma():
+    fisher = FisherModel.from_scenario("paper")
+    s1, s2 = random_covariance(4, 1.0), random_covariance(4, 0.3)
+    j1, j2 = fisher.data_fim(s1), fisher.data_fim(s2)
+    np.testing.assert_allclose(j1, j1.T, rtol=1e-12, atol=1e-12 * np.abs(j1).max())
+    assert np.linalg.eigvalsh(j1).min() > -1e-12 * np.abs(j1).max()
+    np.testing.assert_allclose(fisher.data_fim(2.0 * s1 + 0.5 * s2), 2.0 * j1 + 0.5 * j2, rtol=1e-10)
+
+
+def test_hcrb_is_the_position_block_of_the_inverse_fim_and_matches_paper_eq13():
+    fisher = FisherModel.from_scenario("paper")
+    sigma = random_covariance(4, 1.0)
+    j = fisher.fim(sigma)
+    hcrb = fisher.hcrb(sigma)
+    np.testing.assert_allclose(hcrb, np.linalg.inv(j)[:2, :2], rtol=1e-9)
+    # paper eq. 13: CRB plus the penalty of the sync error
+    j1, j2, j3 = j[:2, :2], j[:2, 2:], j[2:, 2:]
+    j1_inv = np.linalg.inv(j1)
+    eq13 = j1_inv + j1_inv @ j2 @ np.linalg.inv(j3 - j2.T @ j1_inv @ j2) @ j2.T @ j1_inv
+    np.testing.assert_allclose(hcrb, eq13, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", GEOMETRIES)
+def test_hcrb_dominates_crb_and_both_fall_with_power(name):
+    scn = load_scenario("paper").replace(**GEOMETRIES[name])
+    fisher = FisherModel.from_scenario(scn)
+    sigma = random_covariance(scn.arrays.n_tx, 1.0)
+    previous = (np.inf, np.inf)
+    for power in (0.01, 0.1, 1.0, 10.0, 100.0):
+        hcrb, crb = fisher.hcrb(power * sigma), fisher.crb(power * sigma)
+        assert np.linalg.eigvalsh(hcrb - crb).min() >= -1e-9 * np.trace(crb)
+        assert np.trace(hcrb) < previous[0] and np.trace(crb) < previous[1]
+        previous = (np.trace(hcrb), np.trace(crb))
+    # the CRB has no prior: it scales exactly as 1/P
+    np.testing.assert_allclose(fisher.crb_trace(10 * sigma), fisher.crb_trace(sigma) / 10, rtol=1e-9)
+    # more power in any direction never hurts
+    extra = random_covariance(scn.arrays.n_tx, 0.5, rank=1)
+    assert fisher.hcrb_trace(sigma + extra) <= fisher.hcrb_trace(sigma)
+
+
+def test_hcrb_tends_to_crb_as_sync_error_vanishes():
+    sigma = random_covariance(4, 1.0)
+    crb = FisherModel.from_scenario("paper").crb_trace(sigma)
+    gaps = []
+    for sigma_ns in (1000.0, 100.0, 10.0, 1.0, 0.1, 0.01):
+        hcrb = FisherModel.from_scenario("paper", sync_sigma_ns=sigma_ns).hcrb_trace(sigma)
+        gaps.append(hcrb / crb - 1.0)
+    assert all(g >= -1e-12 for g in gaps)
+    assert all(a >= b for a, b in zip(gaps, gaps[1:]))
+    assert gaps[-1] < 1e-5
+    perfect = FisherModel.from_scenario("paper", sync_sigma_ns=0.0)
+    np.testing.assert_allclose(perfect.hcrb(sigma), perfect.crb(sigma), rtol=1e-12)
+
+
+def test_zero_power_is_unidentifiable_not_nan():
+    fisher = FisherModel.from_scenario("paper")
+    zero = np.zeros((4, 4), complex)
+    assert np.isinf(fisher.hcrb_trace(zero)) and np.isinf(fisher.crb_trace(zero))
+
+
+def test_fim_entries_are_order_one_in_metres():
+    """The point of measuring the sync error in metres: no entry spans 1e11 vs 1e-7 as in SI seconds."""
+    fisher = FisherModel.from_scenario("paper")
+    j = fisher.fim(np.eye(4) / 4.0)
+    magnitudes = np.abs(j[np.abs(j) > 0])
+    assert magnitudes.max() / magnitudes.min() < 1e8 and magnitudes.max() < 1e6
+
+
+def test_geometry_basics():
+    g = Geometry.from_scenario("paper")
+    assert g.theta == pytest.approx(np.arctan2(50, 100))
+    assert g.phi == pytest.approx(0.0)
+    assert Geometry.from_scenario(load_scenario("paper").replace(geometry={"target": [-100, 50]})).theta \
+        == pytest.approx(np.pi - np.arctan2(50, 100))  # atan2, not arctan: the paper's indicator term
+    assert np.linalg.norm(g.h_c) ** 2 == pytest.approx(4 * g.d_c ** -3)
+    assert np.linalg.matrix_rank(g.echo_matrix) == 1
+    assert g.delay(0.0) == pytest.approx((np.hypot(100, 50) + 100) / SPEED_OF_LIGHT)
+    assert g.beta_0 == pytest.approx(0.6 * (np.hypot(100, 50) * 100) ** -1.5)
