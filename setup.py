@@ -1,5 +1,7 @@
+# Copyright 2026 gr-issc developers
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Finds the subpackages of python/issc, installed as gnuradio.issc.*; everything else is in pyproject.toml."""
+
 from pathlib import Path
 
 from setuptools import setup

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Markdown tables of docs/results.md from the experiments' CSVs (so the numbers in the text are the
 CSVs' own, never retyped).
 
     .venv/bin/python scripts/results_tables.py docs/results/fig3/results.csv docs/results/fig4/results.csv
 """
+
 import csv
 import math
 import sys
@@ -48,9 +51,11 @@ def fig3_table(rows):
             line = [f"{power:g}"]
             for s in SCHEMES:
                 r = cells[power].get(s)
-                line.append("" if r is None else
-                            f"{quality(r['ms_ssim'], r['ms_ssim_ci'], r['frames_lost'], r['frames'])} "
-                            + _predicted(r))
+                line.append(
+                    ""
+                    if r is None
+                    else f"{quality(r['ms_ssim'], r['ms_ssim_ci'], r['frames_lost'], r['frames'])} " + _predicted(r)
+                )
             a, d = cells[power].get("ascc-sdr"), cells[power].get("djscc-wf-zf")
             gap = number(a["ms_ssim"]) - number(d["ms_ssim"]) if a and d else math.nan
             line.append("" if math.isnan(gap) else f"{gap:+.3f}")
@@ -59,8 +64,10 @@ def fig3_table(rows):
 
 
 def fig4_table(rows):
-    out = ["| P_T dBm | " + " | ".join(f"{s}: tr HCRB / tr CRB / MSE" for s in SCHEMES) + " |",
-           "|---" * (len(SCHEMES) + 1) + "|"]
+    out = [
+        "| P_T dBm | " + " | ".join(f"{s}: tr HCRB / tr CRB / MSE" for s in SCHEMES) + " |",
+        "|---" * (len(SCHEMES) + 1) + "|",
+    ]
     cells = defaultdict(dict)
     for r in rows:
         cells[number(r["power_dbm"])][r["scheme"]] = r
@@ -68,8 +75,12 @@ def fig4_table(rows):
         line = [f"{power:g}"]
         for s in SCHEMES:
             r = cells[power].get(s)
-            line.append("" if r is None else f"{number(r['hcrb_trace']):.1f} / {number(r['crb_trace']):.1f} / "
-                        f"{number(r['sensing_mse_m2']):.1f} ± {number(r['sensing_mse_ci']):.1f}")
+            line.append(
+                ""
+                if r is None
+                else f"{number(r['hcrb_trace']):.1f} / {number(r['crb_trace']):.1f} / "
+                f"{number(r['sensing_mse_m2']):.1f} ± {number(r['sensing_mse_ci']):.1f}"
+            )
         out.append("| " + " | ".join(line) + " |")
     return "\n".join(out)
 

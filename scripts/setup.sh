@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Sets up everything gr-issc needs, idempotently:
 #   1. a Python that has GNU Radio 3.10 ($ISSC_PYTHON, python3 on PATH, /usr/bin/python3;
 #      Debian's `gnuradio` package is installed if none has it),
@@ -68,7 +70,7 @@ req_hash="$(hash_of "$ROOT/requirements.txt" "$ROOT/constraints.txt")"
 if [ "$(cat "$REQ_STAMP" 2>/dev/null)" != "$req_hash" ]; then
     log "installing requirements (first run: a few minutes)"
     pip_install -r "$ROOT/requirements.txt" -c "$ROOT/constraints.txt"
-    "$VENV/bin/python" -c 'from gnuradio import gr; import torch, compressai, cvxpy' \
+    "$VENV/bin/python" -W ignore::FutureWarning -c 'from gnuradio import gr; import torch, compressai, cvxpy' \
         || { log "dependency check failed"; exit 1; }
     echo "$req_hash" > "$REQ_STAMP"
 fi

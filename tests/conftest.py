@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Test set-up: the tests exercise the working tree's python/issc as ``gnuradio.issc``.
 
 ``gnuradio/__init__.py`` extends its ``__path__`` with every ``gnuradio`` directory on ``sys.path``;
@@ -5,6 +7,7 @@ putting ``python/`` first on that path makes ``gnuradio.issc`` resolve to ``pyth
 test run never sees a stale installed copy. The installed copies (pip's and CMake's) are checked
 separately in tests/test_install.py.
 """
+
 from pathlib import Path
 
 import gnuradio
@@ -43,17 +46,37 @@ def make_synthetic_profile():
     """A plausible 6-model codec profile (0.05..0.8 bpp on 256x256 RGB), independent of the shipped
     weights, so optimiser tests do not depend on training results."""
     from gnuradio.issc.codec.profile import CodecProfile
+
     bpp = [0.05, 0.09, 0.16, 0.28, 0.48, 0.8]
     models = []
     for i, rate in enumerate(bpp):
         psnr = 23.0 + 2.0 * i
-        models.append({
-            "id": f"syn{i + 1}", "R_s_bits": rate * 65536, "bpp": rate, "lambda": 0.001 * 2 ** i,
-            "fits": {"mse": {"Ds": -psnr / 10, "Dc": psnr / 10 - 1.0, "E1": 2.5, "E2": -3.0 - 0.3 * i, "r2": 0.99},
-                     "ms_ssim": {"Ds": -1.0 - 0.12 * i, "Dc": 0.8 + 0.12 * i, "E1": 2.2, "E2": -3.1 - 0.3 * i,
-                                 "r2": 0.99}}})
-    return CodecProfile.from_dict({"format": "issc-codec-profile/1", "image_shape": [3, 256, 256],
-                                   "made_by": "synthetic (tests/conftest.py)", "models": models})
+        models.append(
+            {
+                "id": f"syn{i + 1}",
+                "R_s_bits": rate * 65536,
+                "bpp": rate,
+                "lambda": 0.001 * 2**i,
+                "fits": {
+                    "mse": {"Ds": -psnr / 10, "Dc": psnr / 10 - 1.0, "E1": 2.5, "E2": -3.0 - 0.3 * i, "r2": 0.99},
+                    "ms_ssim": {
+                        "Ds": -1.0 - 0.12 * i,
+                        "Dc": 0.8 + 0.12 * i,
+                        "E1": 2.2,
+                        "E2": -3.1 - 0.3 * i,
+                        "r2": 0.99,
+                    },
+                },
+            }
+        )
+    return CodecProfile.from_dict(
+        {
+            "format": "issc-codec-profile/1",
+            "image_shape": [3, 256, 256],
+            "made_by": "synthetic (tests/conftest.py)",
+            "models": models,
+        }
+    )
 
 
 @pytest.fixture
@@ -73,6 +96,7 @@ def _wait_for(predicate, timeout=300.0):
     bound only catches hangs: it is generous because a loaded CI machine can take long to import torch."""
     import threading
     import time
+
     deadline = time.monotonic() + timeout
     tick = threading.Event()
     while not predicate():
@@ -93,7 +117,9 @@ def tiny_family(tmp_path_factory):
     sha256): real entropy-coded bitstreams at a fraction of the cost of the shipped weights."""
     import torch
     import yaml
+
     from gnuradio.issc.codec.models import build_model, save_fp16
+
     directory = tmp_path_factory.mktemp("family")
     entries = []
     for i, lam in enumerate((0.001, 0.01), start=1):

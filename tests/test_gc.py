@@ -1,7 +1,10 @@
-"""The garbage-collection regression of docs/install.md (gnuradio issue #8137): a Python block that is
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The garbage-collection regression of docs/install.md: a Python block that is
 connected but not referenced from Python is collected and the flowgraph crashes at start. Our hier
 blocks keep every child on ``self``; this builds them, drops every outside reference, forces a
 collection and runs the flowgraph, in a subprocess so that a segfault is a test failure, not a crash."""
+
 import subprocess
 import sys
 import textwrap
@@ -43,7 +46,8 @@ SCRIPT = textwrap.dedent("""
 def test_hier_blocks_survive_garbage_collection(tmp_path):
     script = tmp_path / "gc_run.py"
     script.write_text(SCRIPT)
-    result = subprocess.run([sys.executable, str(script), str(REPO_ROOT / "python")], capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(script), str(REPO_ROOT / "python")], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")

@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The package's layout rules: one role per folder, at most 8 loose modules at the top, and imports
 only downward (surfaces, then blocks, then the core; physics at the bottom), so no cycles.
 
@@ -6,6 +8,7 @@ resolved to the layer it lands in::
 
     cli ─> experiments ─> flowgraphs ─> blocks ─> optim ─> sensing ─> link ─> djscc ─> codec ─> physics ─> foundation
 """
+
 import ast
 from pathlib import Path
 
@@ -14,9 +17,21 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "python" / "issc"
 # lower rank = lower layer; a module may import its own layer or any lower one
 LAYERS = {
-    "errors": 0, "units": 0, "jsonutil": 0, "metrics": 1, "scenario": 1,
-    "physics": 2, "codec": 3, "djscc": 4, "link": 5, "sensing": 6, "optim": 7,
-    "blocks": 8, "flowgraphs": 9, "experiments": 10, "cli": 11,
+    "errors": 0,
+    "units": 0,
+    "jsonutil": 0,
+    "metrics": 1,
+    "scenario": 1,
+    "physics": 2,
+    "codec": 3,
+    "djscc": 4,
+    "link": 5,
+    "sensing": 6,
+    "optim": 7,
+    "blocks": 8,
+    "flowgraphs": 9,
+    "experiments": 10,
+    "cli": 11,
 }
 TOP = "__init__"  # the package's face: re-exports the core, loads blocks lazily
 
@@ -80,3 +95,28 @@ def test_the_layer_check_catches_an_upward_import(tmp_path):
     bad = tmp_path / "physics" / "bad.py"
     bad.write_text("from ..units import dbm_to_w\ndef f():\n    from ..blocks.frame_encoder import frame_encoder\n")
     assert upward_imports(bad, tmp_path) == [(3, "blocks.frame_encoder")]
+
+
+def test_every_source_file_has_an_spdx_header():
+    """Python sources, GRC YAML, shipped scenarios and build scripts carry the GPL-3.0-or-later SPDX
+    identifier in their first lines (LICENSE has the text)."""
+    root = PACKAGE.parents[1]
+    sources = [
+        *root.glob("python/issc/**/*.py"),
+        *root.glob("tests/**/*.py"),
+        *root.glob("examples/*.py"),
+        *root.glob("scripts/*"),
+        *root.glob("grc/*.yml"),
+        *root.glob("python/issc/data/scenarios/*.yml"),
+        root / "setup.py",
+        root / "CMakeLists.txt",
+        root / "Makefile",
+    ]
+    missing = [
+        str(p.relative_to(root))
+        for p in sources
+        if p.is_file()
+        and "SPDX-License-Identifier: GPL-3.0-or-later" not in "".join(p.read_text().splitlines(True)[:4])
+    ]
+    assert not missing
+    assert "GNU GENERAL PUBLIC LICENSE" in (root / "LICENSE").read_text()[:200]

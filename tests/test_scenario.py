@@ -1,5 +1,8 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Scenario files: every shipped one validates, and each kind of bad file is rejected with a
 message naming the file, the key and the allowed range (exit code 2 on the command line)."""
+
 import json
 
 import pytest
@@ -8,12 +11,13 @@ import yaml
 from gnuradio.issc import ScenarioError, load_scenario, shipped_scenarios
 from gnuradio.issc.scenario import Scenario
 
-PAPER = {"geometry": {"tx": [0, 0], "target": [100, 50], "sensing_rx": [0, 50], "comm_rx": [20, 30]},
-         "arrays": {"n_tx": 4, "n_rx": 4, "spacing_wavelengths": 0.5},
-         "channel": {"path_loss_exponent": 3.0, "rcs_coefficient": 0.6, "comm_noise_dbm": -50,
-                     "sensing_noise_dbm": -50},
-         "sync": {"sigma_ns": 100},
-         "signal": {"bandwidth_hz": 100.0e6, "carrier_hz": 3.5e9, "blocklength": 256, "sensing_block": 1024}}
+PAPER = {
+    "geometry": {"tx": [0, 0], "target": [100, 50], "sensing_rx": [0, 50], "comm_rx": [20, 30]},
+    "arrays": {"n_tx": 4, "n_rx": 4, "spacing_wavelengths": 0.5},
+    "channel": {"path_loss_exponent": 3.0, "rcs_coefficient": 0.6, "comm_noise_dbm": -50, "sensing_noise_dbm": -50},
+    "sync": {"sigma_ns": 100},
+    "signal": {"bandwidth_hz": 100.0e6, "carrier_hz": 3.5e9, "blocklength": 256, "sensing_block": 1024},
+}
 
 
 @pytest.mark.parametrize("name", shipped_scenarios())
@@ -84,10 +88,13 @@ def test_bad_scenario_is_rejected_naming_file_key_and_range(tmp_path, run_cli, t
     assert err_text.count("\n") == 1 and "error" in err_text and key in err_text
 
 
-@pytest.mark.parametrize("text,words", [
-    ("arrays: {n_tx: [4\n", "not valid YAML (line"),
-    ("- 1\n- 2\n", "top level must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("arrays: {n_tx: [4\n", "not valid YAML (line"),
+        ("- 1\n- 2\n", "top level must be a mapping"),
+    ],
+)
 def test_malformed_yaml_files(tmp_path, run_cli, text, words):
     path = tmp_path / "broken.yml"
     path.write_text(text)
@@ -125,5 +132,6 @@ def test_replace_validates():
 def test_docs_scenario_reference_is_current(repo_root, run_cli):
     code, out, _ = run_cli("scenario", "--reference")
     assert code == 0
-    assert (repo_root / "docs" / "scenarios.md").read_text() == out, \
+    assert (repo_root / "docs" / "scenarios.md").read_text() == out, (
         "regenerate: issc scenario --reference > docs/scenarios.md"
+    )

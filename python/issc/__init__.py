@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """gr-issc: integrated sensing and semantic communication for GNU Radio.
 
 The core (scenario, geometry, BER model, HCRB, ...) is importable without building a flowgraph:
@@ -8,19 +10,34 @@ The core (scenario, geometry, BER model, HCRB, ...) is importable without buildi
 
 Heavy dependencies (torch, compressai, cvxpy) are imported only by the modules that need them.
 """
+
 __version__ = "0.1.0"
 
 from .errors import IsscInputError, ScenarioError
-from .scenario import Scenario, load_scenario, shipped_scenarios
+from .physics.ber import ber, capacity, dispersion, log10_ber
 from .physics.geometry import Geometry, steering_vector
-from .physics.ber import log10_ber, ber, capacity, dispersion
-from .physics.hcrb import FisherModel, hcrb_position, crb_position
+from .physics.hcrb import FisherModel, crb_position, hcrb_position
+from .scenario import Scenario, load_scenario, shipped_scenarios
 
-
-
-BLOCKS = ("beamformer", "channels", "comm_channel", "comm_receiver", "controller", "djscc_decoder",
-          "djscc_encoder", "echo_channel", "frame_decoder", "frame_encoder", "image_source", "link_monitor",
-          "semantic_decoder", "semantic_encoder", "sensing_estimator", "sensing_source", "transmitter")
+BLOCKS = (
+    "beamformer",
+    "channels",
+    "comm_channel",
+    "comm_receiver",
+    "controller",
+    "djscc_decoder",
+    "djscc_encoder",
+    "echo_channel",
+    "frame_decoder",
+    "frame_encoder",
+    "image_source",
+    "link_monitor",
+    "semantic_decoder",
+    "semantic_encoder",
+    "sensing_estimator",
+    "sensing_source",
+    "transmitter",
+)
 
 
 def __getattr__(name):
@@ -36,7 +53,19 @@ def __getattr__(name):
 
 
 __all__ = [
-    "IsscInputError", "ScenarioError", "Scenario", "load_scenario", "shipped_scenarios",
-    "Geometry", "steering_vector", "log10_ber", "ber", "capacity", "dispersion",
-    "FisherModel", "hcrb_position", "crb_position", "__version__",
+    "IsscInputError",
+    "ScenarioError",
+    "Scenario",
+    "load_scenario",
+    "shipped_scenarios",
+    "Geometry",
+    "steering_vector",
+    "log10_ber",
+    "ber",
+    "capacity",
+    "dispersion",
+    "FisherModel",
+    "hcrb_position",
+    "crb_position",
+    "__version__",
 ]

@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Exception types of gr-issc. The command line turns every one of them into exit code 2."""
 
 

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """JSON-ready values: NumPy scalars and arrays to plain Python, non-finite floats to None."""
+
 from __future__ import annotations
 
 import math

@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Image-quality and bit-error metrics shared by the codec evaluation and the link monitor.
 
 Images are float arrays ``H x W x 3`` in [0, 1] (uint8 is accepted and scaled). MS-SSIM comes from
@@ -5,6 +7,7 @@ Images are float arrays ``H x W x 3`` in [0, 1] (uint8 is accepted and scaled). 
 needs more than ``16 (win - 1)`` pixels per side, i.e. 161 for the standard window; smaller images
 (tests, thumbnails) use the largest odd window that fits, down to 3 (images of at least 33 pixels).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,6 +40,7 @@ def ms_ssim(reference, test) -> float:
     """MS-SSIM of two RGB images (1 for identical images)."""
     import torch
     from pytorch_msssim import ms_ssim as _ms_ssim
+
     a, b = as_float_image(reference), as_float_image(test)
     if a.shape != b.shape:
         raise ValueError(f"image shapes differ: {a.shape} vs {b.shape}")

@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Scenario files: the YAML description of one ISSC deployment, validated into dataclasses.
 
 A scenario is named by a shipped name (``paper``) or by a path to a ``.yml`` file. Keys left out
@@ -7,13 +9,15 @@ defaults are the single source of defaults for the CLI, the blocks and the GRC Y
 Every validation error is a :class:`ScenarioError` whose message names the file, the key and the
 allowed range, e.g. ``scenario 'my.yml': key 'arrays.n_tx': must be an integer in [1, 256], got 0``.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import yaml
@@ -94,8 +98,10 @@ class Sweep:
     hi: float
 
     def describe(self) -> str:
-        return (f"{{start, stop, step}} with {_fmt(self.lo)} <= start <= stop <= {_fmt(self.hi)}, "
-                f"step > 0 and at most {MAX_SWEEP_POINTS} points")
+        return (
+            f"{{start, stop, step}} with {_fmt(self.lo)} <= start <= stop <= {_fmt(self.hi)}, "
+            f"step > 0 and at most {MAX_SWEEP_POINTS} points"
+        )
 
     def check(self, value: Any):
         if not isinstance(value, Mapping) or set(value) != {"start", "stop", "step"}:
@@ -188,30 +194,63 @@ class BudgetConfig:
 @dataclass(frozen=True)
 class MotionConfig:
     SECTION = "motion"
-    waypoints: tuple = _spec((), PointList(), "the target moves from geometry.target through these points, "
-                                              "metres (empty: a static target)")
+    waypoints: tuple = _spec(
+        (), PointList(), "the target moves from geometry.target through these points, metres (empty: a static target)"
+    )
     speed_mps: float = _spec(10.0, Number(0.0, 1000.0), "target speed along the waypoints, m/s")
-    block_interval_s: float = _spec(0.0, Number(0.0, 3600.0), "target time between the starts of consecutive "
-                                    "sensing blocks, s (0: N/B, continuous transmission; larger values model a "
-                                    "radar that sends one block per interval, the time between is not simulated)")
+    block_interval_s: float = _spec(
+        0.0,
+        Number(0.0, 3600.0),
+        "target time between the starts of consecutive "
+        "sensing blocks, s (0: N/B, continuous transmission; larger values model a "
+        "radar that sends one block per interval, the time between is not simulated)",
+    )
 
 
 @dataclass(frozen=True)
 class TrackingConfig:
     SECTION = "tracking"
-    enabled: bool = _spec(False, Choice((False, True)), "controller mode: false designs the beams for "
-                          "geometry.target, true for the tracker's prediction of the moving target")
+    enabled: bool = _spec(
+        False,
+        Choice((False, True)),
+        "controller mode: false designs the beams for "
+        "geometry.target, true for the tracker's prediction of the moving target",
+    )
     acceleration_std: float = _spec(2.0, Number(0.0, 1000.0, lo_open=True), "tracker process noise, m/s^2")
-    max_misses: int = _spec(3, Number(1, 1000, integer=True), "rejected estimates in a row after which the "
-                            "track is lost and the controller falls back to a wider sensing beam")
-    search_halfwidth_m: float = _spec(20.0, Number(0.0, 1.0e4, lo_open=True), "half-width of the estimator's "
-                                      "square search region around the prediction, m")
-    fallback_antennas: int = _spec(0, Number(0, 256, integer=True), "antennas of the wider sub-array sensing beam "
-                                   "used while the track is lost (0: half of arrays.n_tx, rounded up)")
+    max_misses: int = _spec(
+        3,
+        Number(1, 1000, integer=True),
+        "rejected estimates in a row after which the "
+        "track is lost and the controller falls back to a wider sensing beam",
+    )
+    search_halfwidth_m: float = _spec(
+        20.0,
+        Number(0.0, 1.0e4, lo_open=True),
+        "half-width of the estimator's square search region around the prediction, m",
+    )
+    fallback_antennas: int = _spec(
+        0,
+        Number(0, 256, integer=True),
+        "antennas of the wider sub-array sensing beam "
+        "used while the track is lost (0: half of arrays.n_tx, rounded up)",
+    )
+    initial_speed_std_mps: float = _spec(
+        50.0,
+        Number(0.0, 1.0e4, lo_open=True),
+        "tracker's prior standard deviation of the target's initial velocity, per axis, m/s",
+    )
 
 
-SECTIONS = (GeometryConfig, ArraysConfig, ChannelConfig, SyncConfig, SignalConfig, BudgetConfig, MotionConfig,
-            TrackingConfig)
+SECTIONS = (
+    GeometryConfig,
+    ArraysConfig,
+    ChannelConfig,
+    SyncConfig,
+    SignalConfig,
+    BudgetConfig,
+    MotionConfig,
+    TrackingConfig,
+)
 
 
 @dataclass(frozen=True)
@@ -232,16 +271,18 @@ class Scenario:
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Any, source: str = "<dict>", name: str | None = None) -> "Scenario":
+    def from_dict(cls, data: Any, source: str = "<dict>", name: str | None = None) -> Scenario:
         """Validate a mapping as read from YAML. Raises :class:`ScenarioError`."""
+
         def fail(key, message):
             raise ScenarioError(f"scenario '{source}': key '{key}': {message}")
 
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
-            raise ScenarioError(f"scenario '{source}': the top level must be a mapping of sections, "
-                                f"got {type(data).__name__}")
+            raise ScenarioError(
+                f"scenario '{source}': the top level must be a mapping of sections, got {type(data).__name__}"
+            )
         known = {s.SECTION: s for s in SECTIONS}
         for key in data:
             if key not in known and key not in ("name", "description"):
@@ -270,8 +311,12 @@ class Scenario:
                 except (ValueError, TypeError, OverflowError):
                     fail(f"{section_name}.{key}", f"must be {kind.describe()}, got {raw[key]!r}")
             sections[section_name] = section_cls(**values)
-        scenario = cls(name=name or data.get("name") or Path(source).stem,
-                       description=data.get("description", ""), source=source, **sections)
+        scenario = cls(
+            name=name or data.get("name") or Path(source).stem,
+            description=data.get("description", ""),
+            source=source,
+            **sections,
+        )
         scenario._check_consistency(fail)
         return scenario
 
@@ -281,8 +326,11 @@ class Scenario:
         for a, b in pairs:
             dist = math.dist(getattr(g, a), getattr(g, b))
             if dist < MIN_SEPARATION_M:
-                fail(f"geometry.{b}", f"is {dist:g} m from geometry.{a}; nodes must be at least "
-                                      f"{MIN_SEPARATION_M:g} m apart (co-located nodes have no direction)")
+                fail(
+                    f"geometry.{b}",
+                    f"is {dist:g} m from geometry.{a}; nodes must be at least "
+                    f"{MIN_SEPARATION_M:g} m apart (co-located nodes have no direction)",
+                )
         path = (g.target,) + self.motion.waypoints
         for index, point in enumerate(self.motion.waypoints):
             for node in ("tx", "sensing_rx"):
@@ -292,16 +340,23 @@ class Scenario:
             fail("motion.waypoints", "all waypoints equal geometry.target: the target cannot move")
         block_duration = self.signal.sensing_block / self.signal.bandwidth_hz
         if 0 < self.motion.block_interval_s < block_duration * (1 - 1e-9):
-            fail("motion.block_interval_s", f"must be 0 or at least the block duration N/B = {block_duration:g} s, "
-                                            f"got {self.motion.block_interval_s:g}")
+            fail(
+                "motion.block_interval_s",
+                f"must be 0 or at least the block duration N/B = {block_duration:g} s, "
+                f"got {self.motion.block_interval_s:g}",
+            )
         if self.tracking.fallback_antennas > self.arrays.n_tx:
-            fail("tracking.fallback_antennas", f"must be an integer in [0, arrays.n_tx = {self.arrays.n_tx}], "
-                                               f"got {self.tracking.fallback_antennas}")
+            fail(
+                "tracking.fallback_antennas",
+                f"must be an integer in [0, arrays.n_tx = {self.arrays.n_tx}], got {self.tracking.fallback_antennas}",
+            )
         if self.budget.sensing_streams > self.arrays.n_tx:
-            fail("budget.sensing_streams", f"must be an integer in [1, arrays.n_tx = {self.arrays.n_tx}], "
-                                           f"got {self.budget.sensing_streams}")
+            fail(
+                "budget.sensing_streams",
+                f"must be an integer in [1, arrays.n_tx = {self.arrays.n_tx}], got {self.budget.sensing_streams}",
+            )
 
-    def replace(self, **sections) -> "Scenario":
+    def replace(self, **sections) -> Scenario:
         """A copy with some values changed, e.g. ``scn.replace(budget={"power_dbm": 35})``.
 
         The result is validated like a file would be.
@@ -368,8 +423,9 @@ def scenario_path(name_or_path: str | Path) -> Path:
         return path
     shipped = SCENARIO_DIR / f"{text}.yml"
     if not shipped.is_file():
-        raise ScenarioError(f"scenario '{text}': not a file and not a shipped scenario "
-                            f"(shipped: {', '.join(shipped_scenarios())})")
+        raise ScenarioError(
+            f"scenario '{text}': not a file and not a shipped scenario (shipped: {', '.join(shipped_scenarios())})"
+        )
     return shipped
 
 
@@ -387,26 +443,38 @@ def load_scenario(name_or_path: str | Path | Scenario) -> Scenario:
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
-        raise ScenarioError(f"scenario '{path}': not valid YAML{line}: "
-                            f"{getattr(exc, 'problem', None) or exc}") from None
+        raise ScenarioError(
+            f"scenario '{path}': not valid YAML{line}: {getattr(exc, 'problem', None) or exc}"
+        ) from None
     return Scenario.from_dict(data, source=str(path), name=path.stem)
 
 
 def reference_markdown() -> str:
     """The scenario key reference (docs/scenarios.md), generated from the dataclasses above so the
     documented defaults and ranges cannot drift from the validated ones."""
-    lines = ["# Scenario file reference", "",
-             "Generated by `issc scenario --reference` from `python/issc/scenario.py`; do not edit by hand.",
-             "Every key is optional: a missing key takes the default (the paper's value, docs/model.md §9).",
-             "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
+    lines = [
+        "# Scenario file reference",
+        "",
+        "Generated by `issc scenario --reference` from `python/issc/scenario.py`; do not edit by hand.",
+        "Every key is optional: a missing key takes the default (the paper's value, docs/model.md §9).",
+        "",
+        "| key | default | allowed | meaning |",
+        "|---|---|---|---|",
+    ]
     defaults = Scenario().to_dict()
     for section_cls in SECTIONS:
         for f in dataclasses.fields(section_cls):
             default = defaults[section_cls.SECTION][f.name]
-            lines.append(f"| `{section_cls.SECTION}.{f.name}` | `{_inline(default)}` | "
-                         f"{f.metadata['kind'].describe()} | {f.metadata['doc']} |")
-    lines += ["", f"Nodes `tx`-`target`, `sensing_rx`-`target` and `tx`-`comm_rx` must be at least "
-              f"{MIN_SEPARATION_M:g} m apart; `budget.sensing_streams` must not exceed `arrays.n_tx`.", ""]
+            lines.append(
+                f"| `{section_cls.SECTION}.{f.name}` | `{_inline(default)}` | "
+                f"{f.metadata['kind'].describe()} | {f.metadata['doc']} |"
+            )
+    lines += [
+        "",
+        f"Nodes `tx`-`target`, `sensing_rx`-`target` and `tx`-`comm_rx` must be at least "
+        f"{MIN_SEPARATION_M:g} m apart; `budget.sensing_streams` must not exceed `arrays.n_tx`.",
+        "",
+    ]
     return "\n".join(lines)
 
 

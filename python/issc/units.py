@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Unit conversions used across gr-issc (powers in watts, angles in radians, distances in metres)."""
+
 import numpy as np
 
 SPEED_OF_LIGHT = 299_792_458.0  # m/s

@@ -1,10 +1,12 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Transmitter-side blocks in real flowgraphs: sensing source, beamformer, controller."""
+
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr
+from gnuradio import blocks, gr, issc
 
-from gnuradio import issc
 from gnuradio.issc.link.config import FRAME_TAG, LinkConfig
 
 
@@ -17,14 +19,21 @@ def frame_tag(offset, config):
 
 
 def random_config(rng, n_tx=4, streams=1, seq=0):
-    return LinkConfig("m1", 1.0, 256, rng.normal(size=n_tx) + 1j * rng.normal(size=n_tx),
-                      rng.normal(size=(n_tx, streams)) + 1j * rng.normal(size=(n_tx, streams)), seq)
+    return LinkConfig(
+        "m1",
+        1.0,
+        256,
+        rng.normal(size=n_tx) + 1j * rng.normal(size=n_tx),
+        rng.normal(size=(n_tx, streams)) + 1j * rng.normal(size=(n_tx, streams)),
+        seq,
+    )
 
 
 def test_sensing_source_is_unit_power_qpsk_and_reproducible():
     """
     sensing_source (r_0 = 3) --> head --> vector_sink  (x3)
     """
+
     def run(seed):
         tb = gr.top_block()
         src = issc.sensing_source(3, seed)
@@ -34,6 +43,7 @@ def test_sensing_source_is_unit_power_qpsk_and_reproducible():
             tb.connect((src, k), heads[k], sinks[k])
         tb.run()
         return np.array([s.data() for s in sinks])
+
     first, again, other = run(5), run(5), run(6)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
@@ -79,7 +89,12 @@ def test_beamformer_switches_exactly_at_frame_tags():
     assert bf.frames_switched == 3
     assert debug.num_tags() == 4
     for sink in sinks:  # every antenna carries the frame tags
-        assert sorted(t.offset for t in sink.tags() if pmt.symbol_to_string(t.key) == FRAME_TAG) == [0, 1000, 1800, 2500]
+        assert sorted(t.offset for t in sink.tags() if pmt.symbol_to_string(t.key) == FRAME_TAG) == [
+            0,
+            1000,
+            1800,
+            2500,
+        ]
 
 
 def test_beamformer_replaces_non_finite_samples():
@@ -136,7 +151,7 @@ def test_controller_rejects_bad_parameters(synthetic_profile_path):
     with pytest.raises(issc.ScenarioError):
         issc.controller("no-such-scenario", str(synthetic_profile_path))
     with pytest.raises(AttributeError):
-        issc.issc_no_such_block
+        _ = issc.issc_no_such_block
 
 
 def test_link_config_pmt_round_trip_and_validation():
@@ -151,3 +166,34 @@ def test_link_config_pmt_round_trip_and_validation():
         LinkConfig.from_pmt(broken)
     with pytest.raises(issc.IsscInputError):
         LinkConfig.from_pmt(pmt.intern("x"))
+
+
+def test_controller_in_tracking_mode_feeds_its_policy_and_drops_malformed_estimates(wait_for):
+    """
+    (posted estimates) --> controller (mode tracking) --track--> message_debug
+    The controller's tracker is the policy's (TrackingPolicy.tracker_for: one initial speed prior) and its
+    lead is 3 frames of 12 blocks of 5 ms (scenario ``tracking``). A report for block 4 gives one track
+    message at t = 4 * 5 ms; reports whose ``block`` is a bool, a float or missing are dropped.
+    """
+    from gnuradio.issc.link.pdus import dict_to_meta, meta_to_dict
+    from gnuradio.issc.sensing.policy import TrackingPolicy
+
+    ctrl = issc.controller("tracking", solver="zf-wf", mode="tracking", ber_model="calibrated")
+    np.testing.assert_array_equal(ctrl.tracker.covariance, TrackingPolicy.tracker_for("tracking").covariance)
+    assert ctrl._lead_s() == pytest.approx(0.18, rel=1e-12)
+    tb = gr.top_block()
+    sink = blocks.message_debug()
+    tb.msg_connect(ctrl, "track", sink, "store")
+    tb.start()
+    try:
+        for block in (True, 4.0, None, 4):
+            report = {"ok": True, "x": 100.5, "y": 50.0, "hcrb_trace": 1.0, "block": block}
+            ctrl._post(pmt.intern("estimate"), dict_to_meta(report))
+        assert wait_for(lambda: sink.num_messages() >= 1)
+        assert ctrl.wait_until_idle(timeout=60)
+    finally:
+        tb.stop()
+        tb.wait()
+    assert sink.num_messages() == 1 and ctrl.estimates_used == 1 and ctrl.estimates_ignored == 0
+    track = meta_to_dict(sink.get_message(0))
+    assert track["t_s"] == pytest.approx(0.02, rel=1e-12) and track["misses"] == 0 and track["lost"] is False

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The physics subcommands: JSON on stdout, one-line errors with exit code 2."""
+
 import json
 
 import numpy as np
@@ -36,13 +39,16 @@ def test_hcrb_cli_zero_power_reports_unidentifiable(run_cli, tmp_path):
     assert code == 0 and data["identifiable"] is False and data["trace"] is None
 
 
-@pytest.mark.parametrize("content,words", [
-    (np.eye(3), "shape must be (4, 4)"),
-    (np.array([[1, 2j, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), "Hermitian"),
-    (-np.eye(4), "positive semidefinite"),
-    (np.full((4, 4), np.nan), "NaN"),
-    (np.array(["a", "b"]), "numeric"),
-])
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        (np.eye(3), "shape must be (4, 4)"),
+        (np.array([[1, 2j, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), "Hermitian"),
+        (-np.eye(4), "positive semidefinite"),
+        (np.full((4, 4), np.nan), "NaN"),
+        (np.array(["a", "b"]), "numeric"),
+    ],
+)
 def test_hcrb_cli_rejects_bad_covariances(run_cli, tmp_path, content, words):
     code, out, err = run_cli("hcrb", "-s", "paper", "--cov", write(tmp_path, "bad.npy", content))
     assert code == 2 and out == "" and words in err and "bad.npy" in err and err.count("\n") == 1
@@ -88,9 +94,12 @@ def test_cli_usage_errors_are_one_line(run_cli):
 def test_headless_example_runs(repo_root):
     import subprocess
     import sys
-    out = subprocess.run([sys.executable, repo_root / "examples" / "regime_map.py", "paper"],
-                         capture_output=True, text=True, check=True).stdout
+
+    out = subprocess.run(
+        [sys.executable, repo_root / "examples" / "regime_map.py", "paper"], capture_output=True, text=True, check=True
+    ).stdout
     assert "Regime map" in out and "% sensing" in out
-    bad = subprocess.run([sys.executable, repo_root / "examples" / "regime_map.py", "no-such"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, repo_root / "examples" / "regime_map.py", "no-such"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -1,5 +1,8 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The semantic codec with tiny random-initialised models (fast): container format, determinism across
 processes, robustness to bit errors and truncation, the logistic fit, and the CLI."""
+
 import json
 import struct
 import subprocess
@@ -7,15 +10,11 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-import yaml
 
 from gnuradio.issc.codec.codec import SemanticCodec
 from gnuradio.issc.codec.container import CodecFormatError, ContainerHeader, pack, unpack
 from gnuradio.issc.codec.fit import fit_logistic, flip_bits
-from gnuradio.issc.codec.profile import load_profile
-from gnuradio.issc.codec.models import build_model, save_fp16
-from gnuradio.issc.codec.profile import logistic_log10_distortion
+from gnuradio.issc.codec.profile import load_profile, logistic_log10_distortion
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
@@ -40,7 +39,7 @@ def test_container_round_trip_and_malformed_inputs():
         "shape": b"ISC1" + struct.pack(">BB", 1, 3) + b"hp3" + struct.pack(">HHII", 0, 256, 5, 7) + b"\0" * 12,
         "model id": b"ISC1" + struct.pack(">BB", 1, 2) + b"\xff\xfe" + struct.pack(">HHII", 64, 64, 0, 0),
     }
-    for what, blob in bad.items():
+    for _what, blob in bad.items():
         with pytest.raises(CodecFormatError):
             unpack(blob)
     with pytest.raises(CodecFormatError):
@@ -67,6 +66,7 @@ def test_encode_decode_round_trip(tiny_family, image):
 
 def test_weights_that_do_not_match_the_manifest_are_refused(tiny_family, tmp_path):
     import shutil
+
     copy = tmp_path / "family"
     shutil.copytree(tiny_family, copy)
     (copy / "t1.pt").write_bytes((copy / "t1.pt").read_bytes()[:-10] + b"0123456789")
@@ -88,14 +88,24 @@ print(hashlib.sha256(data).hexdigest(), hashlib.sha256(codec.decode(data).tobyte
 
 def test_bit_exact_and_deterministic_across_processes(tiny_family, image, tmp_path):
     np.save(tmp_path / "image.npy", image)
-    runs = [subprocess.run([sys.executable, "-c", PROBE, str(REPO / "python"), str(tiny_family),
-                            str(tmp_path / "image.npy")], capture_output=True, text=True, check=True).stdout
-            for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", PROBE, str(REPO / "python"), str(tiny_family), str(tmp_path / "image.npy")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1] and len(runs[0].split()) == 2
     codec = SemanticCodec.load(tiny_family)
     import hashlib
+
     data = codec.encode(image, "t2")
-    assert runs[0].split() == [hashlib.sha256(data).hexdigest(), hashlib.sha256(codec.decode(data).tobytes()).hexdigest()]
+    assert runs[0].split() == [
+        hashlib.sha256(data).hexdigest(),
+        hashlib.sha256(codec.decode(data).tobytes()).hexdigest(),
+    ]
 
 
 FUZZ = """
@@ -133,8 +143,12 @@ print(checked)
 def test_bit_flips_and_truncations_never_crash_hang_or_nan(tiny_family, image, tmp_path):
     """Run in a subprocess with a time limit: a crash of the C++ entropy decoder or a hang fails the test."""
     np.save(tmp_path / "image.npy", image)
-    run = subprocess.run([sys.executable, "-c", FUZZ, str(REPO / "python"), str(tiny_family), str(tmp_path / "image.npy")],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-c", FUZZ, str(REPO / "python"), str(tiny_family), str(tmp_path / "image.npy")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert int(run.stdout.split()[-1]) == 120
 
@@ -160,32 +174,77 @@ def test_fit_recovers_known_logistic_parameters():
 
 def test_codec_cli(tiny_family, image, tmp_path, run_cli):
     from gnuradio.issc.codec.images import save_rgb
+
     save_rgb(image, tmp_path / "in.png")
-    code, out, err = run_cli("codec", "encode", "--model", "t1", "--image", tmp_path / "in.png",
-                             "--out", tmp_path / "x.isc", "--dir", tiny_family)
+    code, out, err = run_cli(
+        "codec",
+        "encode",
+        "--model",
+        "t1",
+        "--image",
+        tmp_path / "in.png",
+        "--out",
+        tmp_path / "x.isc",
+        "--dir",
+        tiny_family,
+    )
     assert code == 0, err
-    code, out, err = run_cli("codec", "decode", "--in", tmp_path / "x.isc", "--out", tmp_path / "out.png",
-                             "--dir", tiny_family)
+    code, out, err = run_cli(
+        "codec", "decode", "--in", tmp_path / "x.isc", "--out", tmp_path / "out.png", "--dir", tiny_family
+    )
     assert code == 0 and json.loads(out)["height"] == 96
     code, out, _ = run_cli("codec", "info", "--json", "--dir", tiny_family)
     assert code == 0 and [r["id"] for r in json.loads(out)] == ["t1", "t2"]
     (tmp_path / "fit_images").mkdir()
     save_rgb(image, tmp_path / "fit_images" / "a.png")
     save_rgb(image[::-1].copy(), tmp_path / "fit_images" / "b.png")
-    code, out, err = run_cli("fit", "--images", tmp_path / "fit_images", "--repetitions", "1", "--out",
-                             tmp_path / "profile.yml", "--plot", tmp_path / "fit.png", "--dir", tiny_family)
+    code, out, err = run_cli(
+        "fit",
+        "--images",
+        tmp_path / "fit_images",
+        "--repetitions",
+        "1",
+        "--out",
+        tmp_path / "profile.yml",
+        "--plot",
+        tmp_path / "fit.png",
+        "--dir",
+        tiny_family,
+    )
     assert code == 0, err
     profile = load_profile(tmp_path / "profile.yml")
     assert [m.id for m in profile.models] == ["t1", "t2"] and (tmp_path / "fit.png").stat().st_size > 0
     (tmp_path / "junk.isc").write_bytes(b"junk")
-    for argv in (["codec", "decode", "--in", tmp_path / "junk.isc", "--out", tmp_path / "o.png", "--dir", tiny_family],
-                 ["codec", "decode", "--in", tmp_path / "missing", "--out", tmp_path / "o.png", "--dir", tiny_family],
-                 ["codec", "encode", "--model", "zz", "--image", tmp_path / "in.png", "--out", tmp_path / "y",
-                  "--dir", tiny_family],
-                 ["codec", "encode", "--model", "t1", "--image", tmp_path / "junk.isc", "--out", tmp_path / "y",
-                  "--dir", tiny_family],
-                 ["codec", "info", "--dir", tmp_path / "nowhere"],
-                 ["train", "--images", tmp_path / "nowhere", "--out", tmp_path / "t"],
-                 ["fit", "--images", tmp_path / "nowhere", "--out", tmp_path / "p.yml", "--dir", tiny_family]):
+    for argv in (
+        ["codec", "decode", "--in", tmp_path / "junk.isc", "--out", tmp_path / "o.png", "--dir", tiny_family],
+        ["codec", "decode", "--in", tmp_path / "missing", "--out", tmp_path / "o.png", "--dir", tiny_family],
+        [
+            "codec",
+            "encode",
+            "--model",
+            "zz",
+            "--image",
+            tmp_path / "in.png",
+            "--out",
+            tmp_path / "y",
+            "--dir",
+            tiny_family,
+        ],
+        [
+            "codec",
+            "encode",
+            "--model",
+            "t1",
+            "--image",
+            tmp_path / "junk.isc",
+            "--out",
+            tmp_path / "y",
+            "--dir",
+            tiny_family,
+        ],
+        ["codec", "info", "--dir", tmp_path / "nowhere"],
+        ["train", "--images", tmp_path / "nowhere", "--out", tmp_path / "t"],
+        ["fit", "--images", tmp_path / "nowhere", "--out", tmp_path / "p.yml", "--dir", tiny_family],
+    ):
         code, out, err = run_cli(*argv)
         assert code == 2 and out == "" and err.count("\n") == 1, (argv, err)

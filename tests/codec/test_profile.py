@@ -1,5 +1,8 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Codec profiles: the logistic model of docs/model.md eq. 7, round trips, and validation errors that
 name the file and the key."""
+
 import numpy as np
 import pytest
 import yaml
@@ -25,17 +28,20 @@ def test_profile_round_trip(synthetic_profile, tmp_path):
     assert again.metrics == ("mse", "ms_ssim") and again.source_dimensions == 3 * 256 * 256
 
 
-@pytest.mark.parametrize("mutate,key", [
-    (lambda d: d.update(format="v0"), "format"),
-    (lambda d: d.update(extra=1), "extra"),
-    (lambda d: d.update(image_shape=[3, 256]), "image_shape"),
-    (lambda d: d.update(models=[]), "models"),
-    (lambda d: d["models"][1].update(id=d["models"][0]["id"]), "models[1].id"),
-    (lambda d: d["models"][2].update(R_s_bits=-5), "models[2].R_s_bits"),
-    (lambda d: d["models"][1]["fits"].update(psnr={}), "models[1].fits.psnr"),
-    (lambda d: d["models"][1]["fits"]["mse"].pop("E1"), "models[1].fits.mse"),
-    (lambda d: d["models"][1]["fits"]["mse"].update(Dc=float("nan")), "models[1].fits.mse.Dc"),
-])
+@pytest.mark.parametrize(
+    "mutate,key",
+    [
+        (lambda d: d.update(format="v0"), "format"),
+        (lambda d: d.update(extra=1), "extra"),
+        (lambda d: d.update(image_shape=[3, 256]), "image_shape"),
+        (lambda d: d.update(models=[]), "models"),
+        (lambda d: d["models"][1].update(id=d["models"][0]["id"]), "models[1].id"),
+        (lambda d: d["models"][2].update(R_s_bits=-5), "models[2].R_s_bits"),
+        (lambda d: d["models"][1]["fits"].update(psnr={}), "models[1].fits.psnr"),
+        (lambda d: d["models"][1]["fits"]["mse"].pop("E1"), "models[1].fits.mse"),
+        (lambda d: d["models"][1]["fits"]["mse"].update(Dc=float("nan")), "models[1].fits.mse.Dc"),
+    ],
+)
 def test_bad_profiles_name_the_file_and_key(synthetic_profile, tmp_path, mutate, key):
     data = synthetic_profile.to_dict()
     mutate(data)

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The shipped codec family: weights, manifest and profile agree, and the profile is good enough."""
+
 import numpy as np
 import pytest
 import yaml

@@ -1,6 +1,9 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The DJSCC benchmark's network and losses: exact power constraint, a decoder that is finite for any
-input, the three losses against direct evaluations of ``seeds/vscc-paper.md`` eq. 10-12, and training
+input, the three losses against direct evaluations of the VSCC paper's eq. 10-12, [VSCC] in docs/model.md, and training
 that writes loadable fp16 weights and resumes."""
+
 import math
 
 import numpy as np
@@ -18,13 +21,24 @@ from gnuradio.issc.errors import IsscInputError
 def tiny_djscc(tmp_path_factory):
     """Two tiny models (8 filters, a few steps) trained like the shipped ones on procedural images."""
     from gnuradio.issc.codec.images import procedural_image, save_rgb
+
     root = tmp_path_factory.mktemp("djscc")
     rng = np.random.default_rng(0)
     (root / "images").mkdir()
     for i in range(4):
         save_rgb(procedural_image(rng, 64), root / "images" / f"p{i}.png")
-    train_djscc(root / "images", root / "out", abrs=(1 / 16,), snrs_db=(0.0, 10.0), loss="vscc", patch=32,
-                steps=3, base_steps=4, batch=2, filters=8)
+    train_djscc(
+        root / "images",
+        root / "out",
+        abrs=(1 / 16,),
+        snrs_db=(0.0, 10.0),
+        loss="vscc",
+        patch=32,
+        steps=3,
+        base_steps=4,
+        batch=2,
+        filters=8,
+    )
     return root / "out"
 
 
@@ -57,9 +71,13 @@ def test_decoder_is_finite_for_any_input(tiny_djscc, bad):
     codec = DjsccCodec(load_manifest(tiny_djscc)[0], tiny_djscc, resample_seed=0)
     n = codec.symbols_per_image(64, 64)
     rng = np.random.default_rng(2)
-    symbols = {"nan": np.full(n, np.nan + 1j * np.nan), "inf": np.full(n, np.inf - 1j * np.inf),
-               "huge": np.full(n, 1e30 + 0j), "zeros": np.zeros(n, complex),
-               "noise": 100 * (rng.standard_normal(n) + 1j * rng.standard_normal(n))}[bad]
+    symbols = {
+        "nan": np.full(n, np.nan + 1j * np.nan),
+        "inf": np.full(n, np.inf - 1j * np.inf),
+        "huge": np.full(n, 1e30 + 0j),
+        "zeros": np.zeros(n, complex),
+        "noise": 100 * (rng.standard_normal(n) + 1j * rng.standard_normal(n)),
+    }[bad]
     image = codec.decode(symbols, 64, 64)
     assert image.shape == (64, 64, 3) and image.dtype == np.uint8
 
@@ -72,8 +90,9 @@ def test_decoder_names_a_wrong_symbol_count(tiny_djscc):
 
 def _direct_eq10(x, x_hat, mu, var1, var2, d, recon_var):
     """Eq. 10 for one image, element by element with plain floats, divided by the pixel count."""
-    kl = sum(0.5 * (math.log((var2 + d) / (v1 + var2)) + (m * m + v1 + var2) / (var2 + d) - 1)
-             for m, v1 in zip(mu, var1))
+    kl = sum(
+        0.5 * (math.log((var2 + d) / (v1 + var2)) + (m * m + v1 + var2) / (var2 + d) - 1) for m, v1 in zip(mu, var1)
+    )
     recon = sum((a - b) ** 2 for a, b in zip(x, x_hat)) / (2 * recon_var)
     return (kl + recon) / len(x)
 
@@ -83,10 +102,15 @@ def test_vscc_loss_is_eq10_on_known_gaussians():
     x, x_hat = rng.random((2, 3, 4, 4)), rng.random((2, 3, 4, 4))
     mu, logvar = rng.standard_normal((2, 2, 2, 2)), rng.standard_normal((2, 2, 2, 2)) - 1
     var2, d, recon_var = 0.05, 0.7, 1e-2
-    got = djscc_loss("vscc", *(torch.tensor(a) for a in (x, x_hat, mu, logvar)), noise_var=var2, cmc=d,
-                     recon_variance=recon_var)
-    expected = np.mean([_direct_eq10(x[i].ravel(), x_hat[i].ravel(), mu[i].ravel(), np.exp(logvar[i]).ravel(),
-                                     var2, d, recon_var) for i in range(2)])
+    got = djscc_loss(
+        "vscc", *(torch.tensor(a) for a in (x, x_hat, mu, logvar)), noise_var=var2, cmc=d, recon_variance=recon_var
+    )
+    expected = np.mean(
+        [
+            _direct_eq10(x[i].ravel(), x_hat[i].ravel(), mu[i].ravel(), np.exp(logvar[i]).ravel(), var2, d, recon_var)
+            for i in range(2)
+        ]
+    )
     assert float(got) == pytest.approx(expected, rel=1e-12)
 
 
@@ -107,7 +131,9 @@ def test_gaussian_kl_matches_monte_carlo():
     rng = np.random.default_rng(5)
     m, p, q = 0.8, 0.3, 1.7
     z = m + math.sqrt(p) * rng.standard_normal(400_000)
-    log_ratio = (-0.5 * np.log(2 * np.pi * p) - (z - m) ** 2 / (2 * p)) - (-0.5 * np.log(2 * np.pi * q) - z ** 2 / (2 * q))
+    log_ratio = (-0.5 * np.log(2 * np.pi * p) - (z - m) ** 2 / (2 * p)) - (
+        -0.5 * np.log(2 * np.pi * q) - z**2 / (2 * q)
+    )
     closed = float(gaussian_kl(torch.tensor(m), torch.tensor(p), torch.tensor(q)))
     assert closed == pytest.approx(np.mean(log_ratio), abs=4 * np.std(log_ratio) / math.sqrt(z.size))
 
@@ -121,8 +147,18 @@ def test_training_writes_a_manifest_and_resumes(tiny_djscc):
         select_model(models, 1 / 48, 0.0)
     before = (tiny_djscc / "vscc-abr16-snr0.pt").read_bytes()
     # every checkpoint is complete: a rerun trains nothing and writes the same weights
-    train_djscc(tiny_djscc.parent / "images", tiny_djscc, abrs=(1 / 16,), snrs_db=(0.0, 10.0), loss="vscc",
-                patch=32, steps=3, base_steps=4, batch=2, filters=8)
+    train_djscc(
+        tiny_djscc.parent / "images",
+        tiny_djscc,
+        abrs=(1 / 16,),
+        snrs_db=(0.0, 10.0),
+        loss="vscc",
+        patch=32,
+        steps=3,
+        base_steps=4,
+        batch=2,
+        filters=8,
+    )
     assert (tiny_djscc / "vscc-abr16-snr0.pt").read_bytes() == before
 
 
@@ -131,20 +167,24 @@ def test_awgn_evaluation_degrades_with_noise(tiny_djscc):
     rng = np.random.default_rng(6)
     symbols = codec.encode(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
     noisy = awgn(symbols.astype(np.complex128), 0.0, np.random.default_rng(0))
-    assert np.mean(np.abs(noisy - symbols) ** 2) == pytest.approx(1.0, rel=0.2)   # SNR 0 dB
+    assert np.mean(np.abs(noisy - symbols) ** 2) == pytest.approx(1.0, rel=0.2)  # SNR 0 dB
     image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     rows = evaluate_awgn(codec, [image], [-10.0, 30.0])
     assert all(np.isfinite(r["psnr"]) for r in rows)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--abrs", "1/40"], "ABR 1/40 is not c/96"),
-    (["--abrs", "2"], "ABRs must be in"),
-    (["--snrs", "ten"], "comma-separated numbers"),
-    (["--loss", "gan"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--abrs", "1/40"], "ABR 1/40 is not c/96"),
+        (["--abrs", "2"], "ABRs must be in"),
+        (["--snrs", "ten"], "comma-separated numbers"),
+        (["--loss", "gan"], "invalid choice"),
+    ],
+)
 def test_train_djscc_rejects_bad_arguments_with_exit_2(tmp_path, capsys, args, message):
     from gnuradio.issc.cli.main import main
+
     try:
         code = main(["train-djscc", "--images", str(tmp_path), "--out", str(tmp_path / "out"), *args])
     except SystemExit as exc:  # argparse errors
@@ -155,7 +195,9 @@ def test_train_djscc_rejects_bad_arguments_with_exit_2(tmp_path, capsys, args, m
 
 def test_djscc_info_lists_a_model_directory(tiny_djscc, capsys):
     import json
+
     from gnuradio.issc.cli.main import main
+
     assert main(["djscc", "info", "--dir", str(tiny_djscc)]) == 0
     listed = json.loads(capsys.readouterr().out)["models"]
     assert [(m["abr"], m["snr_db"], m["loss"]) for m in listed] == [("1/16", 0.0, "vscc"), ("1/16", 10.0, "vscc")]
@@ -171,12 +213,12 @@ def test_tiles_are_coded_independently_as_in_training(tiny_djscc):
     t = codec.info.tile
     for r in range(2):
         for q in range(3):
-            tile = image[r * t:(r + 1) * t, q * t:(q + 1) * t]
+            tile = image[r * t : (r + 1) * t, q * t : (q + 1) * t]
             x = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)[None].float() / 255
             with torch.no_grad():
                 mean, _ = codec.model.encode(x)
                 alone = codec.model.decode(mean)[0].permute(1, 2, 0).mul(255).round().byte().numpy()
-            got = decoded[r * t:(r + 1) * t, q * t:(q + 1) * t].astype(int)
+            got = decoded[r * t : (r + 1) * t, q * t : (q + 1) * t].astype(int)
             assert np.max(np.abs(got - alone.astype(int))) <= 1  # float32 rounding at .5
     with pytest.raises(IsscInputError, match="multiple of the model's 32x32 tiles"):
         codec.encode(image[:48])

@@ -1,5 +1,8 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The shipped DJSCC benchmark models: complete (three ABRs x three training SNRs), intact (sha256),
 compact, exact in rate and power on a full-size image, and their recorded held-out scores reproducible."""
+
 import hashlib
 
 import numpy as np
@@ -34,6 +37,7 @@ def test_rate_and_power_are_exact_on_a_held_out_image(info):
 
 def test_recorded_held_out_score_reproduces():
     import yaml
+
     manifest = yaml.safe_load((DATA_DIR / "manifest.yml").read_text())
     entry = next(e for e in manifest["models"] if e["id"] == "ae-abr16-snr20")
     images = [load_rgb(p) for p in shipped_images()]

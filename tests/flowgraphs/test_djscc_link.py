@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The deep JSCC benchmark through the link: analog frames (same preamble and coded header as ASCC),
 the DJSCC blocks, the benchmark's decisions, the monitor's payload SNR, and the Fig. 3/4 experiment.
 
@@ -7,6 +9,7 @@ The flowgraph of the block tests::
                                               |                          (gain g, AWGN)       |
                                               +--> monitor (sent_bits)            djscc_decoder --> monitor
 """
+
 import csv
 import json
 import math
@@ -14,16 +17,15 @@ import math
 import numpy as np
 import pmt
 import pytest
-from gnuradio import analog, blocks, gr
+from gnuradio import analog, blocks, gr, issc
 
-from gnuradio import issc
 from gnuradio.issc.djscc.codec import DjsccFamily
 from gnuradio.issc.errors import IsscInputError
-from gnuradio.issc.link.framing import FrameFormat, FrameHeader, FrameReceiver, build_analog_frame, build_frame
-from gnuradio.issc.physics.geometry import Geometry
 from gnuradio.issc.link.config import LinkConfig
+from gnuradio.issc.link.framing import FrameFormat, FrameHeader, FrameReceiver, build_analog_frame, build_frame
 from gnuradio.issc.link.ledger import FrameLedger
 from gnuradio.issc.link.pdus import image_to_pdu, pdu_to_image, split_symbol_pdu
+from gnuradio.issc.physics.geometry import Geometry
 
 SCENARIO = "tradeoff"
 FMT = FrameFormat(256, 256, 1024)
@@ -44,7 +46,7 @@ def push_in_chunks(receiver, stream, rng):
     frames, position = [], 0
     while position < stream.size:
         step = int(rng.integers(1, 5000))
-        frames += receiver.push(stream[position:position + step])
+        frames += receiver.push(stream[position : position + step])
         position += step
     return frames
 
@@ -56,9 +58,15 @@ def test_noise_free_analog_frame_returns_the_symbols_exactly():
     symbols = unit_symbols(rng, 3000)
     analog_header = FrameHeader.analog_frame(7, 4, symbols.size, 64, 128)
     coded_header = FrameHeader(6, 1, 200, 3, 5, 64, 64)
-    stream = np.concatenate([np.zeros(500, np.complex64), build_frame(FMT, coded_header, bytes(range(8))),
-                             np.zeros(77, np.complex64), build_analog_frame(FMT, analog_header, symbols),
-                             np.zeros(300, np.complex64)])
+    stream = np.concatenate(
+        [
+            np.zeros(500, np.complex64),
+            build_frame(FMT, coded_header, bytes(range(8))),
+            np.zeros(77, np.complex64),
+            build_analog_frame(FMT, analog_header, symbols),
+            np.zeros(300, np.complex64),
+        ]
+    )
     gain = 0.3 * np.exp(1j * 0.7)
     frames = push_in_chunks(FrameReceiver(FMT), (gain * stream).astype(np.complex64), rng)
     assert [f.header for f in frames] == [coded_header, analog_header]
@@ -81,13 +89,16 @@ def test_analog_payload_noise_is_the_channel_noise_over_the_gain():
     assert received.sinr_db == pytest.approx(10.0, abs=1.0)
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: build_analog_frame(FMT, FrameHeader.analog_frame(0, 0, 10, 8, 8), np.ones(9)), "header says 10"),
-    (lambda: build_analog_frame(FMT, FrameHeader.analog_frame(0, 0, 2, 8, 8), np.array([1, np.nan])), "finite"),
-    (lambda: build_analog_frame(FMT, FrameHeader(0, 0, 8, 1, 1, 8, 8), np.ones(2)), "info_bits = 0"),
-    (lambda: build_frame(FMT, FrameHeader.analog_frame(0, 0, 4, 8, 8), b""), "build_analog_frame"),
-    (lambda: LinkConfig("m", 0.5, 0, np.ones(4), np.zeros((4, 1))), "both be 0"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: build_analog_frame(FMT, FrameHeader.analog_frame(0, 0, 10, 8, 8), np.ones(9)), "header says 10"),
+        (lambda: build_analog_frame(FMT, FrameHeader.analog_frame(0, 0, 2, 8, 8), np.array([1, np.nan])), "finite"),
+        (lambda: build_analog_frame(FMT, FrameHeader(0, 0, 8, 1, 1, 8, 8), np.ones(2)), "info_bits = 0"),
+        (lambda: build_frame(FMT, FrameHeader.analog_frame(0, 0, 4, 8, 8), b""), "build_analog_frame"),
+        (lambda: LinkConfig("m", 0.5, 0, np.ones(4), np.zeros((4, 1))), "both be 0"),
+    ],
+)
 def test_malformed_analog_frames_are_named(build, message):
     with pytest.raises(IsscInputError, match=message):
         build()
@@ -101,7 +112,8 @@ def test_analog_header_announcing_too_many_symbols_is_a_failed_header():
         symbols = build_analog_frame(FMT, FrameHeader.analog_frame(0, 0, 100, 8, 8), unit_symbols(rng, 100))
         # splice the bad header's coded symbols over the good one's
         from gnuradio.issc.link.framing import _header_symbols
-        symbols[FMT.preamble_length:FMT.preamble_length + FMT.header_symbols] = _header_symbols(FMT, header)
+
+        symbols[FMT.preamble_length : FMT.preamble_length + FMT.header_symbols] = _header_symbols(FMT, header)
         receiver = FrameReceiver(FMT, max_payload_bytes=1 << 20)
         (frame,) = receiver.push(np.concatenate([symbols, np.zeros(FMT.preamble_length * 2, np.complex64)]))
         assert frame.header is None and receiver.headers_failed == 1
@@ -155,6 +167,7 @@ def analog_link():
 
 def held_out_image(size=64):
     from gnuradio.issc.codec.images import load_rgb, shipped_images
+
     return np.ascontiguousarray(load_rgb(shipped_images()[0])[:size, :size])
 
 
@@ -201,6 +214,7 @@ def test_djscc_blocks_at_10_db(analog_link, wait_for):
     assert row["sinr_db"] == pytest.approx(10.0, abs=1.0)
     codec = DjsccFamily().codec(model)
     from gnuradio.issc.metrics import psnr
+
     assert row["psnr"] > psnr(image, codec.decode(codec.encode(image), 128, 128)) - 2.0
 
 
@@ -221,10 +235,13 @@ def test_decoder_drops_pdus_it_cannot_decode():
     """A bitstream PDU, a wrong model index and a wrong symbol count are logged and dropped (the block
     keeps running and publishes nothing)."""
     from gnuradio.issc.link.pdus import make_pdu, make_symbol_pdu
+
     decoder = issc.djscc_decoder()
-    for msg in (make_pdu({"seq": 0}, b"abc"),
-                make_symbol_pdu({"seq": 0, "model_index": 99, "height": 64, "width": 64}, np.ones(768)),
-                make_symbol_pdu({"seq": 0, "model_index": 0, "height": 64, "width": 64}, np.ones(5))):
+    for msg in (
+        make_pdu({"seq": 0}, b"abc"),
+        make_symbol_pdu({"seq": 0, "model_index": 99, "height": 64, "width": 64}, np.ones(768)),
+        make_symbol_pdu({"seq": 0, "model_index": 0, "height": 64, "width": 64}, np.ones(5)),
+    ):
         decoder._handle_in(msg)
     assert decoder.frames_decoded == 0
 
@@ -235,6 +252,7 @@ def test_benchmark_decision_is_zf_wf_with_the_nearest_snr_model():
     held-out score at a measured SNR; the perfect-sync CRB of the same beams is below the HCRB."""
     from gnuradio.issc.optim.djscc_decision import DjsccOptimizer
     from gnuradio.issc.optim.problem import DesignProblem
+
     optimizer = DjsccOptimizer(SCENARIO)
     decision = optimizer.decide(power_dbm=26.0, abr=1 / 32)
     problem = DesignProblem.from_scenario(SCENARIO, power_dbm=26.0)
@@ -276,8 +294,11 @@ def test_fig3_quick_writes_a_well_formed_csv_and_plot(run_cli, tmp_path):
         rows = list(csv.DictReader(f))
     assert {"scheme", "power_dbm", "abr", "ms_ssim", "ms_ssim_ci", "psnr", "hcrb_trace"} <= set(rows[0])
     assert {(r["scheme"], float(r["power_dbm"]), r["abr_label"]) for r in rows} == {
-        (s, p, a) for s in ("ascc-sdr", "ascc-paper", "djscc-wf-zf") for p in (24.0, 32.0)
-        for a in ("1/48", "1/32", "1/16")}
+        (s, p, a)
+        for s in ("ascc-sdr", "ascc-paper", "djscc-wf-zf")
+        for p in (24.0, 32.0)
+        for a in ("1/48", "1/32", "1/16")
+    }
     for r in rows:
         assert int(r["frames"]) == 2 and int(r["frames_lost"]) == 0
         assert 0 < float(r["ms_ssim"]) <= 1 and float(r["psnr"]) > 10
@@ -288,8 +309,22 @@ def test_fig3_quick_writes_a_well_formed_csv_and_plot(run_cli, tmp_path):
 
 
 def test_fig4_one_cell_and_bad_arguments(run_cli, tmp_path):
-    code, out, err = run_cli("experiment", "fig4", "--scenario", SCENARIO, "--out", tmp_path, "--power-dbm", "30",
-                             "--frames", "1", "--schemes", "djscc-wf-zf", "--sensing-every", "2")
+    code, out, err = run_cli(
+        "experiment",
+        "fig4",
+        "--scenario",
+        SCENARIO,
+        "--out",
+        tmp_path,
+        "--power-dbm",
+        "30",
+        "--frames",
+        "1",
+        "--schemes",
+        "djscc-wf-zf",
+        "--sensing-every",
+        "2",
+    )
     assert code == 0, err
     with open(tmp_path / "results.csv", newline="") as f:
         (row,) = list(csv.DictReader(f))

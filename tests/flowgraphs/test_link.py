@@ -1,19 +1,21 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The streaming communication link in real flowgraphs (tiny codec models, short streams).
 
 Configurations are posted to the semantic encoder directly (no optimiser), so every run is
 deterministic: the frames, their symbols and their order do not depend on thread timing.
 """
+
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr
+from gnuradio import blocks, gr, issc
 
-from gnuradio import issc
 from gnuradio.issc.codec.codec import SemanticCodec
-from gnuradio.issc.link.framing import FrameFormat, FrameHeader
-from gnuradio.issc.physics.geometry import Geometry
 from gnuradio.issc.link.config import FRAME_TAG, LinkConfig
+from gnuradio.issc.link.framing import FrameFormat, FrameHeader
 from gnuradio.issc.link.pdus import image_to_pdu, make_pdu, pdu_to_image, split_pdu
+from gnuradio.issc.physics.geometry import Geometry
 
 SCENARIO = "tradeoff"
 
@@ -189,11 +191,21 @@ def test_garbage_messages_and_nan_samples_are_dropped_and_the_link_continues(tin
     rng = np.random.default_rng(3)
     pic = images(1, rng)[0]
     link = make_link(tiny_family)
-    garbage = [pmt.intern("nonsense"), pmt.PMT_NIL, pmt.cons(pmt.make_dict(), pmt.init_u8vector(3, [1, 2, 3])),
-               pmt.cons(pmt.PMT_NIL, pmt.from_long(3)), make_pdu({"seq": 0, "height": 2, "width": 2}, b"\0" * 5)]
+    garbage = [
+        pmt.intern("nonsense"),
+        pmt.PMT_NIL,
+        pmt.cons(pmt.make_dict(), pmt.init_u8vector(3, [1, 2, 3])),
+        pmt.cons(pmt.PMT_NIL, pmt.from_long(3)),
+        make_pdu({"seq": 0, "height": 2, "width": 2}, b"\0" * 5),
+    ]
     link.tb.start()
-    for port_block, port in ((link.encoder, "image"), (link.encoder, "config"), (link.framer, "in"),
-                             (link.semantic_decoder, "in"), (link.monitor, "received_bits")):
+    for port_block, port in (
+        (link.encoder, "image"),
+        (link.encoder, "config"),
+        (link.framer, "in"),
+        (link.semantic_decoder, "in"),
+        (link.monitor, "received_bits"),
+    ):
         for msg in garbage:
             port_block._post(pmt.intern(port), msg)
     # a bitstream PDU whose configuration is fine but whose header fields are missing
@@ -220,6 +232,7 @@ def test_header_failures_are_reported_and_the_search_resumes():
     """A frame whose header is destroyed (burst of noise over it) is reported on header_failed; the next
     frame, intact, is decoded."""
     from gnuradio.issc.link.framing import FrameReceiver, build_frame
+
     fmt = FrameFormat()
     payload = bytes(range(200))
     frames = [build_frame(fmt, FrameHeader(s, 0, 300, 50, 150, 8, 8), payload) for s in (10, 11)]

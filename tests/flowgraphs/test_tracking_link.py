@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Tracking mode end to end: the moving target in the echo channel, the controller's tracker and its
 fallback beam, and the closed loop through the streaming link.
 
@@ -8,15 +10,16 @@ fallback beam, and the closed loop through the streaming link.
                     controller <--estimate-- sensing_estimator <-----+        |
                         +---------track------------^  <-------------------------+
 """
+
 import json
 
 import numpy as np
 import pytest
 
+from gnuradio.issc.errors import ScenarioError
 from gnuradio.issc.physics.channels import EchoChannel
 from gnuradio.issc.physics.dsp import delayed_segment
 from gnuradio.issc.physics.motion import scenario_trajectory
-from gnuradio.issc.errors import ScenarioError
 from gnuradio.issc.scenario import Scenario, load_scenario
 from gnuradio.issc.units import SPEED_OF_LIGHT
 
@@ -56,22 +59,26 @@ def test_moving_echo_follows_the_trajectory_block_by_block():
         g = channel.geometry.with_target(truth)
         assert info["delay_s"] == pytest.approx(g.path_length / SPEED_OF_LIGHT, rel=1e-12)
         projected = g.a_tx(g.theta).conj() @ x
-        expected = np.outer(g.beta_0 * g.a_rx(g.phi),
-                            delayed_segment(projected, offset, block, info["delay_s"] * scn.signal.bandwidth_hz,
-                                            channel.half_taps))
-        np.testing.assert_allclose(y[:, offset:offset + block], expected, atol=1e-9 * np.abs(expected).max())
+        expected = np.outer(
+            g.beta_0 * g.a_rx(g.phi),
+            delayed_segment(projected, offset, block, info["delay_s"] * scn.signal.bandwidth_hz, channel.half_taps),
+        )
+        np.testing.assert_allclose(y[:, offset : offset + block], expected, atol=1e-9 * np.abs(expected).max())
     # the target really moved: 10 m per block at 1000 m/s and 10 ms
     assert np.linalg.norm(positions[-1] - positions[0]) == pytest.approx(40.0, rel=1e-9)
 
 
-@pytest.mark.parametrize("section, values, key", [
-    ("motion", {"waypoints": [[0, 0.5]]}, "motion.waypoints[0]"),
-    ("motion", {"block_interval_s": 1e-6}, "motion.block_interval_s"),
-    ("motion", {"waypoints": "north"}, "motion.waypoints"),
-    ("motion", {"speed_mps": -1}, "motion.speed_mps"),
-    ("tracking", {"enabled": "yes"}, "tracking.enabled"),
-    ("tracking", {"fallback_antennas": 5}, "tracking.fallback_antennas"),
-])
+@pytest.mark.parametrize(
+    "section, values, key",
+    [
+        ("motion", {"waypoints": [[0, 0.5]]}, "motion.waypoints[0]"),
+        ("motion", {"block_interval_s": 1e-6}, "motion.block_interval_s"),
+        ("motion", {"waypoints": "north"}, "motion.waypoints"),
+        ("motion", {"speed_mps": -1}, "motion.speed_mps"),
+        ("tracking", {"enabled": "yes"}, "tracking.enabled"),
+        ("tracking", {"fallback_antennas": 5}, "tracking.fallback_antennas"),
+    ],
+)
 def test_bad_motion_and_tracking_keys_are_named(section, values, key):
     with pytest.raises(ScenarioError, match=key.replace("[", r"\[").replace("]", r"\]")):
         Scenario.from_dict({section: values})
@@ -87,12 +94,14 @@ def test_static_scenarios_do_not_move():
 @pytest.fixture
 def controller():
     from gnuradio.issc import controller
+
     return controller("tracking", solver="zf-wf", mode="tracking", ber_model="calibrated")
 
 
 def test_controller_designs_for_the_tracked_target_and_widens_the_beam_when_lost(controller):
     """Accurate estimates along the trajectory: the design target converges to the trajectory's position
-    one lead ahead along a straight line. Then max_misses rejected estimates: the track is lost and the sensing beam becomes
+    one lead ahead along a straight line. Then max_misses rejected estimates: the track is lost and the sensing
+    beam becomes
     the sub-array beam (only the first ceil(N_T/2) antennas, same sensing power); one accepted estimate
     restores the full design."""
     scn = load_scenario("tracking")
@@ -136,6 +145,7 @@ def test_link_in_tracking_mode_follows_the_moving_target(tmp_path):
     trajectory's first leg and move; over the last frames the beams' design position is much closer to
     the target than the static design (the scenario's start) would be."""
     from gnuradio.issc.flowgraphs.link import IsscLink
+
     link = IsscLink("tracking", frames=10, out_dir=str(tmp_path / "out"), sensing_every=2)
     summary = link.run_frames(timeout_s=600)
     rows = [json.loads(line) for line in (tmp_path / "out" / "frames.jsonl").read_text().splitlines()]

@@ -1,13 +1,16 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The channel-code calibration: the shipped table is well formed, the calibrated BER model reproduces
 it at the grid points, the streaming receiver (preamble-based estimates, real frames) sees the BER the
 table predicts, and the optimiser can use it."""
+
 import numpy as np
 import pytest
 
-from gnuradio.issc.physics.ber import log10_ber
-from gnuradio.issc.link.calibration import (CalibratedBer, FrameFormat, calibrate, load_calibration, simulate_point)
 from gnuradio.issc.errors import IsscInputError
+from gnuradio.issc.link.calibration import CalibratedBer, FrameFormat, calibrate, load_calibration, simulate_point
 from gnuradio.issc.link.framing import FrameHeader, FrameReceiver, build_frame
+from gnuradio.issc.physics.ber import log10_ber
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +56,12 @@ def test_streaming_receiver_sees_the_calibrated_ber():
     rng = np.random.default_rng(7)
     payload = rng.integers(0, 256, 400 * 16, dtype=np.uint8).tobytes()  # 400 blocks of 128 bits
     symbols = build_frame(fmt, FrameHeader(1, 0, 128, 0, len(payload), 8, 8), payload)
-    noise_var = 10 ** 0.2
+    noise_var = 10**0.2
     gain = 0.7 * np.exp(0.4j)
     stream = gain * np.concatenate([np.zeros(100), symbols, np.zeros(300)])
-    stream += np.sqrt(abs(gain) ** 2 * noise_var / 2) * (rng.normal(size=stream.size) + 1j * rng.normal(size=stream.size))
+    stream += np.sqrt(abs(gain) ** 2 * noise_var / 2) * (
+        rng.normal(size=stream.size) + 1j * rng.normal(size=stream.size)
+    )
     frames = FrameReceiver(fmt).push(stream)
     assert len(frames) == 1 and frames[0].header_ok
     errors = np.unpackbits(np.frombuffer(frames[0].payload, np.uint8) ^ np.frombuffer(payload, np.uint8)).sum()
@@ -78,6 +83,7 @@ def test_simulation_is_sane_at_the_extremes():
 
 def test_optimizer_with_the_calibrated_ber_model(synthetic_profile):
     from gnuradio.issc.optim import Optimizer
+
     normal = Optimizer("tradeoff", synthetic_profile).decide(power_dbm=24)
     calibrated_opt = Optimizer("tradeoff", synthetic_profile, ber_model="calibrated")
     calibrated = calibrated_opt.decide(power_dbm=24)

@@ -1,15 +1,28 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The link monitor: the per-frame join against hand-computed numbers, and the block in a flowgraph."""
+
 import json
 
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr
+from gnuradio import blocks, gr, issc
 
-from gnuradio import issc
 from gnuradio.issc.link.config import LinkConfig
 from gnuradio.issc.link.ledger import FrameLedger
-from gnuradio.issc.link.pdus import image_to_pdu, make_pdu, pdu_to_image, split_pdu
+from gnuradio.issc.link.pdus import (
+    image_to_pdu,
+    is_int,
+    is_real,
+    make_pdu,
+    meta_seq,
+    nested_pmt,
+    pdu_to_image,
+    require_int,
+    require_real,
+    split_pdu,
+)
 
 rng = np.random.default_rng(11)
 
@@ -35,6 +48,7 @@ def test_ledger_rows_match_hand_computed_numbers(tmp_path):
     ledger.received_image(2, image(3))
     ledger.received_bitstream(0, b"\xff", {})  # late duplicate for a closed frame: ignored
     summary = ledger.flush()
+    ledger.close()
     rows = [json.loads(line) for line in (tmp_path / "frames.jsonl").read_text().splitlines()]
     assert [r["seq"] for r in rows] == [0, 1, 2]
     first = rows[0]
@@ -48,8 +62,19 @@ def test_ledger_rows_match_hand_computed_numbers(tmp_path):
     assert rows[2]["psnr"] is None and rows[2]["ms_ssim"] == pytest.approx(1.0)  # identical: PSNR inf -> null
     assert summary["frames"] == 3 and summary["frames_received"] == 2 and summary["models"] == ["m2", "m3"]
     assert json.loads((tmp_path / "summary.json").read_text())["frames"] == 3
-    for key in ("seq", "model", "rate", "sinr_db", "ber", "header_ok", "psnr", "ms_ssim", "predicted_distortion",
-                "sensing_error_m", "hcrb_rmse_m"):
+    for key in (
+        "seq",
+        "model",
+        "rate",
+        "sinr_db",
+        "ber",
+        "header_ok",
+        "psnr",
+        "ms_ssim",
+        "predicted_distortion",
+        "sensing_error_m",
+        "hcrb_rmse_m",
+    ):
         assert key in first
 
 
@@ -58,10 +83,12 @@ def test_a_frame_closes_as_soon_as_its_last_piece_arrives_whatever_the_order(ord
     """The four inputs come from four message ports, handled in no set order by GNU Radio: the row is
     written when the last of them arrives, not at the next frame or at the flush."""
     ledger = FrameLedger()
-    pieces = [lambda: ledger.sent_image(0, image(1)),
-              lambda: ledger.sent_bitstream(0, b"\x0f", {"model": "m1"}),
-              lambda: ledger.received_bitstream(0, b"\x0f", {"header_ok": True}),
-              lambda: ledger.received_image(0, image(1))]
+    pieces = [
+        lambda: ledger.sent_image(0, image(1)),
+        lambda: ledger.sent_bitstream(0, b"\x0f", {"model": "m1"}),
+        lambda: ledger.received_bitstream(0, b"\x0f", {"header_ok": True}),
+        lambda: ledger.received_image(0, image(1)),
+    ]
     for count, index in enumerate(order, start=1):
         pieces[index]()
         assert len(ledger.rows) == (1 if count == 4 else 0)
@@ -80,6 +107,31 @@ def test_image_pdu_round_trip_and_validation():
         split_pdu(pmt.intern("nope"))
 
 
+def test_metadata_checks_reject_bools_and_name_the_field_and_the_carrier():
+    """One place for the PDU field checks: integers (NumPy's too) pass, bools, floats, strings and missing
+    fields do not, and the message names what carried the field and which field it is."""
+    assert [is_int(v) for v in (3, np.int64(3), True, np.bool_(True), 3.0, "3", None)] == [True, True] + [False] * 5
+    assert [is_real(v) for v in (3, 2.5, np.float32(1.5), False, "1")] == [True, True, True, False, False]
+    assert require_int({"block": np.int32(7)}, "block", "estimate") == 7
+    assert meta_seq({"seq": 12}, "feedback message") == 12
+    with pytest.raises(issc.IsscInputError, match=r"^feedback message needs an integer 'seq', got True$"):
+        meta_seq({"seq": True}, "feedback message")
+    with pytest.raises(issc.IsscInputError, match=r"^bitstream PDU needs an integer 'height'$"):
+        require_int({}, "height", "bitstream PDU")
+    with pytest.raises(issc.IsscInputError, match=r"needs an integer 'seq', got 1.0"):
+        meta_seq({"seq": 1.0}, "sensing report")
+    assert require_real({"error_m": 2}, "error_m", "sensing report") == 2.0
+    with pytest.raises(issc.IsscInputError, match=r"^sensing report needs a real 'error_m', got False$"):
+        require_real({"error_m": False}, "error_m", "sensing report")
+    config = LinkConfig("m1", 0.5, 128, np.ones(4), np.zeros((4, 1))).to_pmt()
+    assert nested_pmt({"config": config}, "config") is config
+    assert [nested_pmt({"config": v}, "config") for v in (None, 1, 2.0, "x", True)] == [None] * 5
+    # an image PDU whose seq or size is a bool is malformed (True would pass as 1 otherwise)
+    for meta in ({"seq": True, "height": 1, "width": 1}, {"seq": 0, "height": True, "width": 1}):
+        with pytest.raises(issc.IsscInputError, match="seq|height and width"):
+            pdu_to_image(make_pdu(meta, b"\x00" * 3))
+
+
 def test_link_monitor_block_joins_frames_and_survives_garbage(tmp_path, wait_for):
     """
     (posted PDUs) --> link_monitor --frame--> message_debug
@@ -90,8 +142,15 @@ def test_link_monitor_block_joins_frames_and_survives_garbage(tmp_path, wait_for
     monitor = issc.link_monitor(str(tmp_path))
     sink = blocks.message_debug()
     tb.msg_connect(monitor, "frame", sink, "store")
-    config = LinkConfig("m1", 0.5, 128, np.ones(4), np.zeros((4, 1)), 0,
-                        {"hcrb_trace": 9.0, "distortion": 0.01, "metric": "mse", "sinr_db": 3.0})
+    config = LinkConfig(
+        "m1",
+        0.5,
+        128,
+        np.ones(4),
+        np.zeros((4, 1)),
+        0,
+        {"hcrb_trace": 9.0, "distortion": 0.01, "metric": "mse", "sinr_db": 3.0},
+    )
     original = image(7)
     tb.start()
     monitor._post(pmt.intern("sent_image"), image_to_pdu(0, original))
@@ -114,3 +173,33 @@ def test_link_monitor_block_joins_frames_and_survives_garbage(tmp_path, wait_for
     assert rows[0]["ms_ssim"] == pytest.approx(1.0)
     assert sink.num_messages() == 1
     assert json.loads((tmp_path / "summary.json").read_text())["headers_failed"] == 1
+
+
+def test_every_ledger_row_has_exactly_the_documented_columns(tmp_path):
+    """FrameLedger rows, in memory and in frames.jsonl, have the keys of ROW_KEYS in that order, whatever
+    the frame: decoded with a sensing report, lost, analog. (A ledger test: tests/link/test_ledger.py is its
+    natural home.)"""
+    import json
+
+    from gnuradio.issc.link.ledger import ROW_KEYS, FrameLedger
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    ledger = FrameLedger(tmp_path, expect_sensing=True)
+    ledger.sent_image(0, image)
+    ledger.sent_bitstream(0, b"\x00\x01", {"model": "m1", "code_rate": 1.0, "hcrb_trace": 4.0})
+    ledger.received_bitstream(0, b"\x00\x01", {"header_ok": True, "sinr_db": 3.0})
+    ledger.received_image(0, image)
+    ledger.sensing_error(0, 1.5, {"true_x": 1.0, "true_y": 2.0, "hcrb_trace_true": 9.0})
+    ledger.sent_image(1, image)  # never arrives
+    ledger.sent_bitstream(1, b"\x00", {"model": "m1"})
+    ledger.sent_image(2, image)  # analog (deep JSCC) frame
+    ledger.sent_symbols(2, np.ones(4, np.complex64), {"model": "djscc"})
+    ledger.received_symbols(2, np.ones(4, np.complex64), {"header_ok": True})
+    ledger.received_image(2, image)
+    ledger.flush()
+    ledger.close()
+    assert [row["seq"] for row in ledger.rows] == [0, 1, 2]
+    for row in ledger.rows:
+        assert tuple(row) == ROW_KEYS
+    for line in (tmp_path / "frames.jsonl").read_text().splitlines():
+        assert tuple(json.loads(line)) == ROW_KEYS

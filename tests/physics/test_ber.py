@@ -1,5 +1,8 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Finite-blocklength BER model (docs/model.md §3): monotone, finite in the log domain, and equal
 to a direct evaluation of the formula wherever that does not underflow."""
+
 import json
 
 import numpy as np
@@ -61,11 +64,15 @@ def test_bad_arguments_raise_input_error(args):
 def test_ber_cli(run_cli):
     code, out, _ = run_cli("ber", "--sinr-db", 3, "--rate", 1.0, "--blocklength", 256)
     data = json.loads(out)
-    assert code == 0 and data["log10_ber"] == pytest.approx(np.log10(direct_ber(10 ** 0.3, 1.0, 256)))
+    assert code == 0 and data["log10_ber"] == pytest.approx(np.log10(direct_ber(10**0.3, 1.0, 256)))
     code, out, _ = run_cli("ber", "--sinr-db", 40, "--rate", 0.25)
     assert code == 0 and json.loads(out)["ber"] == 0.0 and json.loads(out)["log10_ber"] < -300
-    for bad in (["--sinr-db", "x", "--rate", "1"], ["--sinr-db", "3", "--rate", "-1"],
-                ["--sinr-db", "inf", "--rate", "1"], ["--sinr-db", "3", "--rate", "1", "--blocklength", "0"],
-                ["--rate", "1"]):
+    for bad in (
+        ["--sinr-db", "x", "--rate", "1"],
+        ["--sinr-db", "3", "--rate", "-1"],
+        ["--sinr-db", "inf", "--rate", "1"],
+        ["--sinr-db", "3", "--rate", "1", "--blocklength", "0"],
+        ["--rate", "1"],
+    ):
         code, out, err = run_cli("ber", *bad)
         assert code == 2 and out == "" and err.count("\n") == 1, (bad, err)

@@ -1,15 +1,25 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The two channels against physics (docs/model.md §§3-4): the echo's per-antenna phases follow H_0,
 its delay (integer and fractional) matches tau to 1e-3 samples, the sync error's sample variance
 matches sigma_dt^2, and the streaming output does not depend on how the stream is chunked."""
+
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr
+from gnuradio import blocks, gr, issc
 
-from gnuradio import issc
-from gnuradio.issc.physics.channels import CommChannel, EchoChannel, causal_half_taps
 from gnuradio.issc.errors import IsscInputError
+from gnuradio.issc.physics.channels import (
+    SYNC_TRUNCATION_SIGMAS,
+    CommChannel,
+    EchoChannel,
+    causal_half_taps,
+    echo_history_samples,
+    truncated_standard_normal,
+)
 from gnuradio.issc.physics.geometry import Geometry
+from gnuradio.issc.units import SPEED_OF_LIGHT
 
 
 def tone_through(channel, frequency, n, chunks):
@@ -74,8 +84,52 @@ def test_sync_error_variance_matches_sigma():
     sigma = channel.sync_sigma_s
     assert len(errors) == 4000
     assert abs(errors.mean()) < 3.3 * sigma / np.sqrt(4000)
-    assert 0.93 < errors.var() / sigma ** 2 < 1.075
-    assert np.max(np.abs(errors)) <= 5 * sigma
+    assert 0.93 < errors.var() / sigma**2 < 1.075
+    assert np.max(np.abs(errors)) <= SYNC_TRUNCATION_SIGMAS * sigma
+
+
+class ScriptedDraws:
+    """Stands in for a numpy Generator: ``standard_normal`` returns the given values in turn."""
+
+    def __init__(self, values):
+        self.values = list(values)
+
+    def standard_normal(self):
+        return self.values.pop(0)
+
+
+def test_truncated_draws_reject_exactly_what_lies_beyond_the_truncation():
+    k = SYNC_TRUNCATION_SIGMAS
+    draws = ScriptedDraws([k + 1e-9, -(k + 0.5), -k, 7.0, k * 0.999])
+    assert truncated_standard_normal(draws) == -k  # the bound itself is kept
+    assert truncated_standard_normal(draws) == k * 0.999
+    # inside the bounds a draw is the generator's own standard normal, one number per draw
+    a, b = np.random.default_rng(4), np.random.default_rng(4)
+    assert [truncated_standard_normal(a) for _ in range(1000)] == [float(b.standard_normal()) for _ in range(1000)]
+
+
+@pytest.mark.parametrize("scenario", ["paper", "tracking"])
+def test_echo_channel_keeps_the_history_of_its_longest_delay(scenario):
+    """The history is the longest delay the channel can apply (longest path along the trajectory plus
+    SYNC_TRUNCATION_SIGMAS sigma, computed here by brute force over the path) rounded up, plus the filter."""
+    channel = EchoChannel.from_scenario(scenario)
+    if channel.trajectory is None:
+        longest = channel.geometry.path_length
+    else:
+        points = channel.trajectory.waypoints
+        longest = max(
+            channel.geometry.with_target(a + f * (b - a)).path_length
+            for a, b in zip(points[:-1], points[1:])
+            for f in np.linspace(0, 1, 2001)
+        )
+    delay = (longest / SPEED_OF_LIGHT + SYNC_TRUNCATION_SIGMAS * channel.sync_sigma_s) * channel.bandwidth_hz
+    assert channel.max_delay_samples == pytest.approx(delay, rel=1e-12)
+    expected = int(np.ceil(delay)) + channel.half_taps + 2
+    assert (
+        channel._history
+        == expected
+        == echo_history_samples(longest, channel.sync_sigma_s, channel.bandwidth_hz, channel.half_taps)
+    )
 
 
 def test_chunking_does_not_change_the_output():

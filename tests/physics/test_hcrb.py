@@ -1,13 +1,18 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The HCRB of the target position (docs/model.md §5) against independent numbers.
 
 The closed-form FIM (six zeta matrices, linear in Sigma) is compared with a FIM built from central
 finite differences of the echo response G_k(mu) = exp(-j w_k tau(mu)) H_0(mu), which this file
 computes from the positions alone, without the package's derivative code.
 """
+
 import numpy as np
 import pytest
 
 from gnuradio.issc import FisherModel, Geometry, load_scenario
+from gnuradio.issc.physics.geometry import bistatic_range_gradient, bistatic_range_m
+from gnuradio.issc.physics.hcrb import SINGULAR_RCOND, position_bound_from_fim
 from gnuradio.issc.units import SPEED_OF_LIGHT
 
 rng = np.random.default_rng(20261123)
@@ -40,8 +45,9 @@ def finite_difference_fim(fisher, sigma, step=1e-4):
     for a in range(3):
         e = np.zeros(3)
         e[a] = step
-        derivs.append((echo_response(g, mu0 + e, g.beta_0, omegas)
-                       - echo_response(g, mu0 - e, g.beta_0, omegas)) / (2 * step))
+        derivs.append(
+            (echo_response(g, mu0 + e, g.beta_0, omegas) - echo_response(g, mu0 - e, g.beta_0, omegas)) / (2 * step)
+        )
     fim = np.empty((3, 3))
     for a in range(3):
         for b in range(3):
@@ -53,10 +59,14 @@ def finite_difference_fim(fisher, sigma, step=1e-4):
 GEOMETRIES = {
     "paper": {},
     "target-behind-tx": {"geometry": {"target": [-80, 35]}},
-    "below-axis-odd-block": {"geometry": {"target": [60, -90], "comm_rx": [-10, 40]},
-                             "signal": {"sensing_block": 255, "bandwidth_hz": 20e6}},
-    "small-arrays-wide-spacing": {"arrays": {"n_tx": 2, "n_rx": 3, "spacing_wavelengths": 0.7},
-                                  "geometry": {"sensing_rx": [30, -20], "target": [45, 10]}},
+    "below-axis-odd-block": {
+        "geometry": {"target": [60, -90], "comm_rx": [-10, 40]},
+        "signal": {"sensing_block": 255, "bandwidth_hz": 20e6},
+    },
+    "small-arrays-wide-spacing": {
+        "arrays": {"n_tx": 2, "n_rx": 3, "spacing_wavelengths": 0.7},
+        "geometry": {"sensing_rx": [30, -20], "target": [45, 10]},
+    },
     "big-tx-array": {"arrays": {"n_tx": 8, "n_rx": 2}, "channel": {"path_loss_exponent": 2.2}},
 }
 
@@ -145,9 +155,89 @@ def test_geometry_basics():
     g = Geometry.from_scenario("paper")
     assert g.theta == pytest.approx(np.arctan2(50, 100))
     assert g.phi == pytest.approx(0.0)
-    assert Geometry.from_scenario(load_scenario("paper").replace(geometry={"target": [-100, 50]})).theta \
-        == pytest.approx(np.pi - np.arctan2(50, 100))  # atan2, not arctan: the paper's indicator term
-    assert np.linalg.norm(g.h_c) ** 2 == pytest.approx(4 * g.d_c ** -3)
+    assert Geometry.from_scenario(
+        load_scenario("paper").replace(geometry={"target": [-100, 50]})
+    ).theta == pytest.approx(np.pi - np.arctan2(50, 100))  # atan2, not arctan: the paper's indicator term
+    assert np.linalg.norm(g.h_c) ** 2 == pytest.approx(4 * g.d_c**-3)
     assert np.linalg.matrix_rank(g.echo_matrix) == 1
     assert g.delay(0.0) == pytest.approx((np.hypot(100, 50) + 100) / SPEED_OF_LIGHT)
     assert g.beta_0 == pytest.approx(0.6 * (np.hypot(100, 50) * 100) ** -1.5)
+
+
+# -- the one FIM -> position bound function ------------------------------------------------------------
+def fim_with_schur(schur, coupling, j_dd):
+    """A 3x3 FIM of (o_x, o_y, delta) whose position information after eliminating delta (the Schur
+    complement) is ``schur``: J_pp = schur + c c^T / J_dd, J_pd = c."""
+    fim = np.empty((3, 3))
+    fim[:2, :2] = schur + np.outer(coupling, coupling) / j_dd
+    fim[:2, 2] = fim[2, :2] = coupling
+    fim[2, 2] = j_dd
+    return fim
+
+
+def test_position_bound_is_the_position_block_of_the_inverse():
+    """Against numpy's inverse of the whole 3x3 FIM; delta known: the inverse of J_pp alone."""
+    for seed in range(20):
+        a = np.random.default_rng(seed).normal(size=(3, 5))
+        fim = (a @ a.T) * 10.0 ** (seed % 7 - 3)
+        np.testing.assert_allclose(position_bound_from_fim(fim), np.linalg.inv(fim)[:2, :2], rtol=1e-9)
+        np.testing.assert_allclose(
+            position_bound_from_fim(fim, delta_known=True), np.linalg.inv(fim[:2, :2]), rtol=1e-9
+        )
+        perfect_sync = fim.copy()
+        perfect_sync[2, 2] = np.inf  # FisherModel.fim with sigma_dt = 0
+        np.testing.assert_allclose(position_bound_from_fim(perfect_sync), np.linalg.inv(fim[:2, :2]), rtol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_identifiability_threshold_is_the_eigenvalue_ratio_on_both_sides(scale):
+    """A position information with eigenvalues (scale, ratio * scale), rotated and coupled to delta: just
+    above SINGULAR_RCOND the bound is finite with trace 1/lambda_1 + 1/lambda_2 (the closed form from the
+    eigenvalues, to the 1e-4 that rounding of so ill-conditioned an input allows); just below it is inf."""
+    angle = 0.7
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    coupling = scale * np.array([0.3, -0.2])
+    for factor, identifiable in ((1.05, True), (0.95, False)):
+        small = factor * SINGULAR_RCOND * scale
+        schur = rotation @ np.diag([scale, small]) @ rotation.T
+        bound = position_bound_from_fim(fim_with_schur(schur, coupling, 2.0 * scale))
+        if identifiable:
+            assert np.trace(bound) == pytest.approx(1 / scale + 1 / small, rel=1e-3)
+        else:
+            assert np.all(np.isinf(bound))
+
+
+def test_degenerate_fims_are_not_identifiable():
+    good = fim_with_schur(np.eye(2), np.array([0.1, 0.2]), 1.0)
+    cases = {
+        "zero": np.zeros((3, 3)),
+        "indefinite": fim_with_schur(np.diag([1.0, -1e-3]), np.zeros(2), 1.0),
+        "no delta information": np.diag([1.0, 1.0, 0.0]),
+        "nan": np.where(np.eye(3) == 1, np.nan, good),
+    }
+    for name, fim in cases.items():
+        assert np.all(np.isinf(position_bound_from_fim(fim))), name
+
+
+# -- the bistatic range -----------------------------------------------------------------------------------
+def test_bistatic_range_and_its_gradient_against_finite_differences():
+    """l = |p - tx| + |p - rx| + delta from its definition, and its gradient in p by central differences
+    (step 1e-5 m), at random targets around several transmitter/receiver layouts."""
+    gen = np.random.default_rng(8)
+    for _ in range(25):
+        tx, rx = gen.uniform(-50, 50, 2), gen.uniform(-50, 50, 2)
+        target = gen.uniform(-200, 200, 2)
+        delta = gen.normal() * 30.0
+        expected = np.hypot(*(target - tx)) + np.hypot(*(target - rx))
+        assert bistatic_range_m(tx, target, rx) == pytest.approx(expected, rel=1e-14)
+        assert bistatic_range_m(tx, target, rx, delta) == pytest.approx(expected + delta, rel=1e-14)
+        step = 1e-5
+        numeric = [
+            (bistatic_range_m(tx, target + e, rx) - bistatic_range_m(tx, target - e, rx)) / (2 * step)
+            for e in step * np.eye(2)
+        ]
+        np.testing.assert_allclose(bistatic_range_gradient(tx, target, rx), numeric, atol=1e-8)
+    g = Geometry.from_scenario("paper")
+    assert g.path_length == bistatic_range_m(g.tx, g.target, g.sensing_rx) == g.d_bo + g.d_or
+    assert g.delay(2e-9) == pytest.approx(g.path_length / SPEED_OF_LIGHT + 2e-9, rel=1e-15)
+    np.testing.assert_array_equal(g.path_length_gradient, bistatic_range_gradient(g.tx, g.target, g.sensing_rx))

@@ -1,13 +1,17 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fractional delay and the MAP sensing estimator against physics and the HCRB."""
+
 import numpy as np
 import pytest
 
-from gnuradio.issc.physics.dsp import delayed_segment
-from gnuradio.issc.sensing.estimator import TargetEstimator
 from gnuradio.issc.experiments.estimator import simulate_block
+from gnuradio.issc.physics.channels import SYNC_TRUNCATION_SIGMAS, EchoChannel
+from gnuradio.issc.physics.dsp import delayed_segment
 from gnuradio.issc.physics.geometry import Geometry, noise_powers_w
 from gnuradio.issc.physics.hcrb import FisherModel
 from gnuradio.issc.scenario import load_scenario
+from gnuradio.issc.sensing.estimator import TargetEstimator
 from gnuradio.issc.units import SPEED_OF_LIGHT, dbm_to_w
 
 N = 1024
@@ -24,14 +28,19 @@ def test_fractional_delay_matches_the_true_delay(delay):
     """The output equals the analytic band-limited signal delayed by D, and the delay fitted to the
     output by least squares (an independent measurement) is D within 1e-3 samples."""
     from scipy.optimize import minimize_scalar
+
     rng = np.random.default_rng(4)
     signal = bandlimited(rng, 4096)
     x = signal(np.arange(4096))
     y = delayed_segment(x, 1500, 1024, delay)
     ideal = signal(np.arange(1500, 2524) - delay)
     assert np.max(np.abs(y - ideal)) < 1e-3 * np.max(np.abs(ideal))
-    fit = minimize_scalar(lambda d: np.sum(np.abs(y - signal(np.arange(1500, 2524) - d)) ** 2),
-                          bounds=(delay - 0.5, delay + 0.5), method="bounded", options={"xatol": 1e-7})
+    fit = minimize_scalar(
+        lambda d: np.sum(np.abs(y - signal(np.arange(1500, 2524) - d)) ** 2),
+        bounds=(delay - 0.5, delay + 0.5),
+        method="bounded",
+        options={"xatol": 1e-7},
+    )
     assert fit.x == pytest.approx(delay, abs=1e-3)
 
 
@@ -61,6 +70,33 @@ def test_noise_free_echo_is_recovered_exactly_anywhere_in_the_region(sigma_ns):
         assert result.ok
         np.testing.assert_allclose(result.position, position, atol=1e-6)
         assert result.sync_error_m == pytest.approx(delta, abs=1e-6)
+
+
+def test_the_search_covers_the_largest_sync_errors_the_channel_draws():
+    """Noise-free blocks with the sync error at +-SYNC_TRUNCATION_SIGMAS sigma (the extremes of the echo
+    channel's draw) and the target near the region's corners: recovered exactly, so the coarse search's
+    lags and the reference history reach every delay the channel can produce."""
+    scenario = load_scenario("tradeoff").replace(channel={"sensing_noise_dbm": -200})
+    estimator = TargetEstimator.from_scenario(scenario, search_halfwidth_m=20.0)
+    extreme = SYNC_TRUNCATION_SIGMAS * SPEED_OF_LIGHT * scenario.sync.sigma_ns * 1e-9
+    rng = np.random.default_rng(6)
+    for sign, corner in ((1, (18, 18)), (-1, (-18, -18)), (1, (18, -18)), (-1, (-18, 18))):
+        position = estimator.geometry.target + np.array(corner, float)
+        y, x, history = make_block(estimator, rng, position, sign * extreme, 1.0, 0.0)
+        result = estimator.estimate(y, x, history)
+        np.testing.assert_allclose(result.position, position, atol=1e-6)
+        assert result.sync_error_m == pytest.approx(sign * extreme, abs=1e-6)
+
+
+@pytest.mark.parametrize("scenario", ["paper", "tradeoff"])
+def test_estimator_asks_for_the_history_the_echo_channel_keeps(scenario):
+    """Both come from one formula: with a search region shrunk to the target, the estimator needs exactly
+    the past reference the echo channel keeps (same filter, same longest delay)."""
+    channel = EchoChannel.from_scenario(scenario)
+    estimator = TargetEstimator.from_scenario(scenario, search_halfwidth_m=0.0, half_taps=channel.half_taps)
+    assert estimator.required_history() == channel._history
+    wider = TargetEstimator.from_scenario(scenario, search_halfwidth_m=20.0, half_taps=channel.half_taps)
+    assert wider.required_history() > channel._history
 
 
 @pytest.mark.parametrize("power_dbm", [30.0, 40.0])
@@ -104,10 +140,25 @@ def test_experiment_cli_writes_the_efficiency_table(tmp_path, run_cli):
     """`issc experiment estimator` on a tiny grid: a well-formed CSV with the documented columns, finite
     bounds that shrink with power (the CRB below the HCRB), and the plot; bad arguments exit 2."""
     import csv
-    code, out, err = run_cli("experiment", "estimator", "--scenario", "tradeoff", "--quick", "--power-dbm", "30:40:10",
-                             "--sigma-ns", "100", "--trials", "4", "--out", tmp_path)
+
+    code, out, err = run_cli(
+        "experiment",
+        "estimator",
+        "--scenario",
+        "tradeoff",
+        "--quick",
+        "--power-dbm",
+        "30:40:10",
+        "--sigma-ns",
+        "100",
+        "--trials",
+        "4",
+        "--out",
+        tmp_path,
+    )
     assert code == 0, err
-    rows = list(csv.DictReader(open(tmp_path / "estimator.csv")))
+    with open(tmp_path / "estimator.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     for column in ("power_dbm", "sigma_ns", "trials", "rmse_m", "hcrb_rmse_m", "crb_rmse_m"):
         assert column in rows[0]
     assert [float(r["power_dbm"]) for r in rows] == [30.0, 40.0] and all(r["trials"] == "4" for r in rows)
@@ -134,7 +185,11 @@ def test_glrt_on_noise_alone_stays_below_the_default_threshold():
     glrts = []
     for _ in range(30):
         _, reference, start = simulate_block(estimator, rng, estimator.geometry.target, 0.0, 1.0, 0.0, N)
-        noise = noise_std * (rng.normal(size=(estimator.geometry.n_rx, N)) + 1j * rng.normal(size=(estimator.geometry.n_rx, N))) / np.sqrt(2)
+        noise = (
+            noise_std
+            * (rng.normal(size=(estimator.geometry.n_rx, N)) + 1j * rng.normal(size=(estimator.geometry.n_rx, N)))
+            / np.sqrt(2)
+        )
         result = estimator.estimate(noise, reference, start)
         assert not result.ok
         glrts.append(result.glrt)

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Small helpers shared by the blocks (logging that cannot flood, sanitising samples)."""
+
 from __future__ import annotations
 
 import time
@@ -35,7 +38,7 @@ def zero_non_finite(samples: np.ndarray) -> int:
     return count
 
 
-def stacked_finite_inputs(input_items, n: int, log: "RateLimitedLog") -> np.ndarray:
+def stacked_finite_inputs(input_items, n: int, log: RateLimitedLog) -> np.ndarray:
     """The first ``n`` items of every input stream as one ``streams x n`` array (a copy), with NaN/inf
     samples replaced by 0 and logged: a bad sample upstream must not poison a whole channel or beam."""
     streams = np.stack([np.asarray(x[:n]) for x in input_items])
@@ -45,12 +48,13 @@ def stacked_finite_inputs(input_items, n: int, log: "RateLimitedLog") -> np.ndar
     return streams
 
 
-def register_message_handlers(block, handlers: dict, log: "RateLimitedLog", after=None, counter=None):
+def register_message_handlers(block, handlers: dict, log: RateLimitedLog, after=None, counter=None):
     """Register input message ports with handlers that log and drop bad messages instead of raising.
 
     ``handlers`` maps port name -> callable(msg). :class:`~gnuradio.issc.errors.IsscInputError` (and
     ``ValueError``/``TypeError`` from PMT conversions) are logged per port; ``after`` (optional) runs
-    after every message; ``counter`` (optional dict) counts the messages handled per port. GR 3.10's gateway looks handlers up on the block by function name, so each
+    after every message; ``counter`` (optional dict) counts the messages handled per port. GR 3.10's gateway
+    looks handlers up on the block by function name, so each
     wrapper gets a unique ``__name__`` and is attached to the block.
     """
     import pmt
@@ -96,14 +100,16 @@ class ConfiguredImages:
         max_waiting: images kept while no configuration has come.
     """
 
-    def __init__(self, check, encode, log: "RateLimitedLog", max_waiting: int = 16):
+    def __init__(self, check, encode, log: RateLimitedLog, max_waiting: int = 16):
         import collections
+
         self.check, self.encode, self.log, self.max_waiting = check, encode, log, max_waiting
         self.config = None
         self._waiting = collections.deque()
 
     def on_config(self, msg):
         from ..link.config import LinkConfig
+
         self.config = self.check(LinkConfig.from_pmt(msg))
         while self._waiting:
             meta, image = self._waiting.popleft()
@@ -111,10 +117,11 @@ class ConfiguredImages:
 
     def on_image(self, msg):
         from ..link.config import LinkConfig
-        from ..link.pdus import pdu_to_image
+        from ..link.pdus import nested_pmt, pdu_to_image
+
         meta, image = pdu_to_image(msg)
-        own = meta.get("config")
-        if own is not None and not isinstance(own, (bool, int, float, str)):
+        own = nested_pmt(meta, "config")
+        if own is not None:
             self.encode(meta, image, self.check(LinkConfig.from_pmt(own)))
         elif self.config is None:
             if len(self._waiting) >= self.max_waiting:
@@ -129,9 +136,10 @@ def received_model(meta: dict, fields: tuple, model_ids: list, what: str) -> str
     """The model id a received PDU's ``model_index`` names, after checking that every header field in
     ``fields`` is an integer (IsscInputError naming what is wrong: the block logs and drops the PDU)."""
     from ..errors import IsscInputError
+    from ..link.pdus import require_int
+
     for key in fields:
-        if isinstance(meta.get(key), bool) or not isinstance(meta.get(key), int):
-            raise IsscInputError(f"received {what} PDU needs an integer '{key}'")
+        require_int(meta, key, f"received {what} PDU")
     if not 0 <= meta["model_index"] < len(model_ids):
         raise IsscInputError(f"model index {meta['model_index']} is not in this family ({len(model_ids)} models)")
     return model_ids[meta["model_index"]]
@@ -139,6 +147,8 @@ def received_model(meta: dict, fields: tuple, model_ids: list, what: str) -> str
 
 def image_metadata(meta: dict, model: str) -> dict:
     """The scalar metadata a decoder passes on with its image (the header fields it consumed left out)."""
-    extra = {k: v for k, v in meta.items() if k not in ("seq", "height", "width") and isinstance(v, (bool, int, float, str))}
+    extra = {
+        k: v for k, v in meta.items() if k not in ("seq", "height", "width") and isinstance(v, (bool, int, float, str))
+    }
     extra["model"] = model
     return extra

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """beamformer: ``x = w_c s_c + W_0 s_0`` onto ``N_T`` antenna streams."""
+
 from __future__ import annotations
 
 import threading
@@ -33,8 +36,12 @@ class beamformer(gr.sync_block):
             raise ValueError(f"n_tx must be an integer >= 1, got {n_tx!r}")
         if int(sensing_streams) != sensing_streams or not 1 <= sensing_streams:
             raise ValueError(f"sensing_streams must be an integer >= 1, got {sensing_streams!r}")
-        gr.sync_block.__init__(self, name="beamformer", in_sig=[np.complex64] * (1 + int(sensing_streams)),
-                               out_sig=[np.complex64] * int(n_tx))
+        gr.sync_block.__init__(
+            self,
+            name="beamformer",
+            in_sig=[np.complex64] * (1 + int(sensing_streams)),
+            out_sig=[np.complex64] * int(n_tx),
+        )
         self.n_tx, self.sensing_streams = int(n_tx), int(sensing_streams)
         self._lock = threading.Lock()
         self._log = RateLimitedLog(self.logger)
@@ -49,8 +56,9 @@ class beamformer(gr.sync_block):
         if w_c.shape != (self.n_tx,) or w_0.size != self.n_tx * self.sensing_streams:
             raise ValueError(f"beams must be w_c: {self.n_tx} and w_0: {self.n_tx} x {self.sensing_streams} values")
         with self._lock:
-            self._beams = np.concatenate([w_c[:, None], w_0.reshape(self.n_tx, self.sensing_streams)],
-                                         axis=1).astype(np.complex64)
+            self._beams = np.concatenate([w_c[:, None], w_0.reshape(self.n_tx, self.sensing_streams)], axis=1).astype(
+                np.complex64
+            )
 
     @property
     def beams(self) -> np.ndarray:
@@ -65,8 +73,11 @@ class beamformer(gr.sync_block):
             self._log.warn("bad-tag", f"ignoring malformed {FRAME_TAG} tag at {tag.offset}: {exc}")
             return None
         if config.n_tx != self.n_tx or config.sensing_streams != self.sensing_streams:
-            self._log.warn("shape", f"ignoring {FRAME_TAG} tag at {tag.offset}: beams for {config.n_tx} antennas x "
-                                    f"{config.sensing_streams} streams, block has {self.n_tx} x {self.sensing_streams}")
+            self._log.warn(
+                "shape",
+                f"ignoring {FRAME_TAG} tag at {tag.offset}: beams for {config.n_tx} antennas x "
+                f"{config.sensing_streams} streams, block has {self.n_tx} x {self.sensing_streams}",
+            )
             return None
         return config.beam_matrix.astype(np.complex64)
 

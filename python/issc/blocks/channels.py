@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """channels: the communication and echo channels of one scene as one hier block."""
+
 from __future__ import annotations
 
 import math
@@ -29,14 +32,26 @@ class channels(gr.hier_block2):
         n_rx: echo outputs; must match the scenario's ``N_R`` (0: the scenario's).
     """
 
-    def __init__(self, scenario="paper", comm_noise_dbm: float = math.nan, sensing_noise_dbm: float = math.nan,
-                 sigma_ns: float = math.nan, seed: int = 0, n_tx: int = 0, n_rx: int = 0):
+    def __init__(
+        self,
+        scenario="paper",
+        comm_noise_dbm: float = math.nan,
+        sensing_noise_dbm: float = math.nan,
+        sigma_ns: float = math.nan,
+        seed: int = 0,
+        n_tx: int = 0,
+        n_rx: int = 0,
+    ):
         scn = load_scenario(scenario)
         check_antennas("n_tx", n_tx, scn.arrays.n_tx, scn)
         check_antennas("n_rx", n_rx, scn.arrays.n_rx, scn)
         n_tx, n_rx = scn.arrays.n_tx, scn.arrays.n_rx
-        gr.hier_block2.__init__(self, "channels", gr.io_signature(n_tx, n_tx, gr.sizeof_gr_complex),
-                                gr.io_signature(1 + n_rx, 1 + n_rx, gr.sizeof_gr_complex))
+        gr.hier_block2.__init__(
+            self,
+            "channels",
+            gr.io_signature(n_tx, n_tx, gr.sizeof_gr_complex),
+            gr.io_signature(1 + n_rx, 1 + n_rx, gr.sizeof_gr_complex),
+        )
         self.comm_channel = comm_channel(scn, comm_noise_dbm, seed)
         self.echo_channel = echo_channel(scn, sensing_noise_dbm, sigma_ns, seed + 1)
         for k in range(n_tx):

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """comm_channel: the transmitter-to-CRE channel ``y_c = h_c^H x + n``."""
+
 from __future__ import annotations
 
 import math
@@ -6,8 +9,8 @@ import math
 import numpy as np
 from gnuradio import gr
 
-from ..physics.channels import CommChannel
 from ..errors import IsscInputError
+from ..physics.channels import CommChannel
 from ..physics.geometry import Geometry, noise_powers_w
 from ..scenario import load_scenario
 from ..units import dbm_to_w
@@ -34,8 +37,7 @@ class comm_channel(gr.sync_block):
         geometry = Geometry.from_scenario(scn)
         check_antennas("n_tx", n_tx, geometry.n_tx, scn)
         noise_w = noise_powers_w(scn)[0] if math.isnan(noise_dbm) else float(dbm_to_w(noise_dbm))
-        gr.sync_block.__init__(self, name="comm_channel", in_sig=[np.complex64] * geometry.n_tx,
-                               out_sig=[np.complex64])
+        gr.sync_block.__init__(self, name="comm_channel", in_sig=[np.complex64] * geometry.n_tx, out_sig=[np.complex64])
         self.channel = CommChannel(geometry.h_c, noise_w, seed)
         # a channel carries no stream tags: the receivers must work from the air alone
         self.set_tag_propagation_policy(gr.TPP_DONT)

@@ -1,10 +1,16 @@
-"""comm_receiver: the communication receiver (frame decoder + semantic decoder) as one hier block."""
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""comm_receiver: the communication receiver (frame decoder + source decoder) as one hier block."""
+
 from __future__ import annotations
 
 from gnuradio import gr
 
+from .djscc_decoder import djscc_decoder
 from .frame_decoder import frame_decoder
 from .semantic_decoder import semantic_decoder
+
+SCHEMES = ("ascc", "djscc")
 
 
 class comm_receiver(gr.hier_block2):
@@ -12,25 +18,50 @@ class comm_receiver(gr.hier_block2):
 
     ::
 
-        samples --> frame_decoder --+--> semantic_decoder --> image
+        samples --> frame_decoder --+--> source decoder --> image
                                     +--> bits, header_failed
 
+    The source decoder is the scheme's: ``semantic_decoder`` (``scheme='ascc'``: polar-coded frames,
+    hyperprior codec) or ``djscc_decoder`` (``scheme='djscc'``: analog frames, deep JSCC); either way it
+    is the child ``semantic_decoder``. The frame parameters must be the transmitter's.
+
     Message ports:
-        bits (out): received bitstream PDUs.  image (out): decoded image PDUs.
-        header_failed (out): one message per frame whose header failed.
+        bits (out): received PDUs (bitstream, or equalised symbols for 'djscc').  image (out): decoded
+            image PDUs.  header_failed (out): one message per frame whose header failed.
 
     Args:
-        codec_dir: codec family directory ('' for the shipped family).
+        scheme: 'ascc' or 'djscc'.
+        codec_dir: codec family directory ('' for the shipped family; scheme 'ascc').
+        djscc_dir: DJSCC model directory ('' for the shipped models; scheme 'djscc').
         blocklength: ``L`` channel uses per codeword.
+        preamble_length: preamble symbols.
+        header_symbols: header symbols (a power of two).
         threshold: preamble detection threshold (0..1).
         list_size: SCL list size.
     """
 
-    def __init__(self, codec_dir: str = "", blocklength: int = 256, threshold: float = 0.08, list_size: int = 8):
-        gr.hier_block2.__init__(self, "comm_receiver", gr.io_signature(1, 1, gr.sizeof_gr_complex),
-                                gr.io_signature(0, 0, 0))
-        self.frame_decoder = frame_decoder(blocklength, threshold=threshold, list_size=list_size)
-        self.semantic_decoder = semantic_decoder(codec_dir)
+    def __init__(
+        self,
+        scheme: str = "ascc",
+        codec_dir: str = "",
+        djscc_dir: str = "",
+        blocklength: int = 256,
+        preamble_length: int = 256,
+        header_symbols: int = 1024,
+        threshold: float = 0.08,
+        list_size: int = 8,
+    ):
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+        gr.hier_block2.__init__(
+            self, "comm_receiver", gr.io_signature(1, 1, gr.sizeof_gr_complex), gr.io_signature(0, 0, 0)
+        )
+        self.scheme = scheme
+        # children live on self: an unreferenced Python block is garbage-collected (docs/install.md)
+        self.frame_decoder = frame_decoder(
+            blocklength, preamble_length, header_symbols, threshold=threshold, list_size=list_size
+        )
+        self.semantic_decoder = djscc_decoder(djscc_dir) if scheme == "djscc" else semantic_decoder(codec_dir)
         self.connect(self, self.frame_decoder)
         for port in ("bits", "image", "header_failed"):
             self.message_port_register_hier_out(port)

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """controller: frame configurations from the optimiser, decided off the data path."""
+
 from __future__ import annotations
 
 import math
@@ -8,11 +11,10 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from ..errors import IsscInputError
 from ..link.config import LinkConfig
-from ..link.pdus import dict_to_meta, meta_to_dict
-from ..sensing.tracking import ConstantVelocityTracker
-from ._util import RateLimitedLog
+from ..link.pdus import dict_to_meta, is_int, meta_seq, meta_to_dict, require_int
+from ..sensing.policy import TrackingPolicy
+from ._util import RateLimitedLog, register_message_handlers
 
 MODES = ("known-geometry", "tracking")
 SCHEMES = ("ascc", "djscc")
@@ -27,7 +29,7 @@ def parse_schedule(schedule) -> list[tuple[int, float | None, float | None]]:
         if not isinstance(step, (list, tuple)) or len(step) != 3:
             raise ValueError(f"schedule[{i}] must be (frame, power_dbm, hcrb_threshold_m2), got {step!r}")
         frame, power, pi = step
-        if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+        if not is_int(frame) or frame < 0:
             raise ValueError(f"schedule[{i}]: frame must be an integer >= 0, got {frame!r}")
         for name, value in (("power_dbm", power), ("hcrb_threshold_m2", pi)):
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
@@ -53,10 +55,11 @@ class controller(gr.basic_block):
             drives the schedule.
         estimate (in): a PMT dict with ``block`` (integer), ``x``, ``y`` (metres), ``ok`` (bool) and
             ``hcrb_trace`` (m^2), as the sensing estimator publishes. Mode ``known-geometry`` (the paper's)
-            counts and ignores them; mode ``tracking`` feeds them to a constant-velocity Kalman filter
-            (measurement covariance ``hcrb_trace / 2 * I``, 99.9 % gate) and requests a decision for the
-            position predicted one frame ahead; after ``tracking.max_misses`` rejected estimates in a row
-            the track is lost and the sensing beam is the wider sub-array beam
+            counts and ignores them; mode ``tracking`` feeds them to the
+            :class:`~gnuradio.issc.sensing.policy.TrackingPolicy` (a constant-velocity Kalman filter,
+            measurement covariance ``hcrb_trace / 2 * I``, 99.9 % gate) and requests a decision for the
+            position predicted ``lead_frames`` frames ahead; after ``tracking.max_misses`` rejected
+            estimates in a row the track is lost and the sensing beam is the wider sub-array beam
             (``tracking.fallback_antennas``) until an estimate is accepted again.
         config (out): the decided :class:`~gnuradio.issc.link.config.LinkConfig` as a PMT dict; its
             ``predicted`` dict also has ``design_x``, ``design_y`` (the position designed for) and, in
@@ -85,11 +88,26 @@ class controller(gr.basic_block):
             the frame on the air and the images queued before it; the link's image source queues 2).
     """
 
-    def __init__(self, scenario="paper", profile="", solver="sdr", metric="mse", power_dbm=float("nan"),
-                 hcrb_threshold_m2=float("nan"), abr=float("nan"), sensing_streams=0, schedule=None,
-                 mode="known-geometry", ber_model="normal", lead_frames: float = 3.0, scheme="ascc", djscc_dir=""):
+    def __init__(
+        self,
+        scenario="paper",
+        profile="",
+        solver="sdr",
+        metric="mse",
+        power_dbm=float("nan"),
+        hcrb_threshold_m2=float("nan"),
+        abr=float("nan"),
+        sensing_streams=0,
+        schedule=None,
+        mode="known-geometry",
+        ber_model="normal",
+        lead_frames: float = 3.0,
+        scheme="ascc",
+        djscc_dir="",
+    ):
         gr.basic_block.__init__(self, name="controller", in_sig=None, out_sig=None)
         from ..optim import Optimizer  # cvxpy import only where a controller is used
+
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if scheme not in SCHEMES:
@@ -97,6 +115,7 @@ class controller(gr.basic_block):
         self.mode, self.scheme = mode, scheme
         if scheme == "djscc":
             from ..optim.djscc_decision import DjsccOptimizer
+
             self.optimizer = DjsccOptimizer(scenario, djscc_dir or None, solver=solver, profile=profile or None)
         else:
             self.optimizer = Optimizer(scenario, profile or None, solver=solver, metric=metric, ber_model=ber_model)
@@ -109,37 +128,26 @@ class controller(gr.basic_block):
         self._step = -1
         self._log = RateLimitedLog(self.logger)
         self._cond = threading.Condition()
-        self._pending = None          # latest requested parameters (older requests are superseded)
+        self._pending = None  # latest requested parameters (older requests are superseded)
         self._busy = False
         self._stopping = False
         self.decisions = 0
         self.estimates_ignored = 0
         scn = self.optimizer.scenario
-        self._target = np.asarray(scn.geometry.target, float)
-        self._widen = 0
-        self.tracker = None
-        if mode == "tracking":
-            self.tracker = ConstantVelocityTracker(scn.geometry.target, initial_std_m=scn.tracking.search_halfwidth_m / 2,
-                                                   initial_speed_std_mps=50.0,
-                                                   acceleration_std=scn.tracking.acceleration_std,
-                                                   max_misses=scn.tracking.max_misses)
-        self._block_interval_s = scn.block_interval_s()
-        self._track_time_s = 0.0
-        self._fallback_antennas = scn.fallback_antennas()
-        if not (math.isfinite(lead_frames) and lead_frames >= 0):
-            raise ValueError(f"lead_frames must be a finite number >= 0, got {lead_frames!r}")
+        self._static_target = np.asarray(scn.geometry.target, float)
+        # a frame of E_a^max channel uses spans this many sensing blocks
+        frame_blocks = self.optimizer.problem(abr=self._abr).channel_use_budget / scn.signal.sensing_block
+        lead_s = TrackingPolicy.lead_time_s(lead_frames, frame_blocks, scn.block_interval_s())
         self.lead_frames = float(lead_frames)
+        self.policy = TrackingPolicy(scn, lead_s=lead_s) if mode == "tracking" else None
         self.estimates_used = 0
         self._apply_schedule(0)
         self.current = self._decide(self._parameters())
         self._worker = None
 
-        self.message_port_register_in(pmt.intern("feedback"))
-        self.message_port_register_in(pmt.intern("estimate"))
+        register_message_handlers(self, {"feedback": self._on_feedback, "estimate": self._on_estimate}, self._log)
         self.message_port_register_out(pmt.intern("config"))
         self.message_port_register_out(pmt.intern("track"))
-        self.set_msg_handler(pmt.intern("feedback"), self._on_feedback)
-        self.set_msg_handler(pmt.intern("estimate"), self._on_estimate)
 
     # -- flowgraph life cycle ----------------------------------------------------------------------------
     def start(self):
@@ -176,59 +184,47 @@ class controller(gr.basic_block):
 
     # -- message handlers ---------------------------------------------------------------------------------
     def _on_feedback(self, msg):
-        seq = pmt.dict_ref(msg, pmt.intern("seq"), pmt.PMT_NIL) if pmt.is_dict(msg) else pmt.PMT_NIL
-        if not pmt.is_integer(seq):
-            self._log.warn("feedback", "dropping feedback message without an integer 'seq'")
-            return
-        if self._apply_schedule(pmt.to_long(seq) + 1):
+        seq = meta_seq(meta_to_dict(msg), "feedback message")
+        if self._apply_schedule(seq + 1):
             self._request()
 
     def _on_estimate(self, msg):
-        if not pmt.is_dict(msg):
-            self._log.warn("estimate", "dropping estimate that is not a PMT dict")
-            return
-        if self.tracker is None:
+        report = meta_to_dict(msg)
+        if self.policy is None:
             self.estimates_ignored += 1  # known-geometry mode: the geometry comes from the scenario
             return
-        try:
-            report = meta_to_dict(msg)
-            block = int(report["block"])
-        except (IsscInputError, KeyError, TypeError, ValueError):
-            self._log.warn("estimate", "dropping estimate without an integer 'block'")
-            return
-        track = self.track_update(block, report)
+        track = self.track_update(require_int(report, "block", "estimate"), report)
         if track is not None:
             self.message_port_pub(pmt.intern("track"), dict_to_meta(track))
             self._request()
 
+    @property
+    def tracker(self):
+        """Tracking mode: the policy's Kalman filter (None in mode known-geometry)."""
+        return None if self.policy is None else self.policy.tracker
+
+    @property
+    def _target(self) -> np.ndarray:
+        """The position the next decision designs the beams for."""
+        return self._static_target if self.policy is None else self.policy.design_position
+
+    @property
+    def _widen(self) -> int:
+        return 0 if self.policy is None else self.policy.widen_antennas
+
     def track_update(self, block: int, report: dict) -> dict | None:
-        """Feed one estimator report to the tracker and set the next design's target; returns the track
-        message (None for a stale report, older than the track)."""
-        t_s = block * self._block_interval_s
+        """Feed one estimator report to the tracking policy (which sets the next design's target); returns
+        the track message (None for a stale report, older than the track)."""
         with self._cond:
-            if t_s < self._track_time_s:
+            track = self.policy.update(block, report)
+            if track is None:
                 self.estimates_ignored += 1
-                return None
-            self.tracker.predict(t_s - self._track_time_s)
-            self._track_time_s = t_s
-            x, y, hcrb = (report.get(k) for k in ("x", "y", "hcrb_trace"))
-            usable = bool(report.get("ok")) and all(isinstance(v, (int, float)) and math.isfinite(v)
-                                                    for v in (x, y, hcrb)) and hcrb > 0
-            if usable:
-                self.tracker.update([x, y], np.eye(2) * hcrb / 2)
             else:
-                self.tracker.miss()
-            self.estimates_used += 1
-            self._target = self.tracker.predicted_position(self._lead_s())
-            self._widen = self._fallback_antennas if self.tracker.lost else 0
-            position, velocity = self.tracker.position, self.tracker.velocity
-            return {"t_s": t_s, "x": float(position[0]), "y": float(position[1]), "vx": float(velocity[0]),
-                    "vy": float(velocity[1]), "lost": self.tracker.lost, "misses": self.tracker.misses}
+                self.estimates_used += 1
+            return track
 
     def _lead_s(self) -> float:
-        problem = self.optimizer.problem(abr=self._abr)
-        frame_blocks = problem.channel_use_budget / self.optimizer.scenario.signal.sensing_block
-        return self.lead_frames * frame_blocks * self._block_interval_s
+        return self.policy.lead_s
 
     # -- internals ----------------------------------------------------------------------------------------
     def _apply_schedule(self, next_frame: int) -> bool:
@@ -250,8 +246,14 @@ class controller(gr.basic_block):
             return self._parameters_locked()
 
     def _parameters_locked(self):
-        return dict(power_dbm=self._power_dbm, hcrb_threshold_m2=self._pi, abr=self._abr,
-                    sensing_streams=self._streams, target=self._target.copy(), widen_sensing_antennas=self._widen)
+        return dict(
+            power_dbm=self._power_dbm,
+            hcrb_threshold_m2=self._pi,
+            abr=self._abr,
+            sensing_streams=self._streams,
+            target=self._target.copy(),
+            widen_sensing_antennas=self._widen,
+        )
 
     def _request(self):
         with self._cond:
@@ -264,11 +266,16 @@ class controller(gr.basic_block):
         if not decision.feasible:
             self._log.warn("infeasible", f"decision infeasible: {decision.reason}")
         config = LinkConfig.from_decision(decision)
-        config.predicted.update(power_budget_dbm=params["power_dbm"], hcrb_threshold_m2=params["hcrb_threshold_m2"],
-                                design_x=float(params["target"][0]), design_y=float(params["target"][1]))
-        if self.tracker is not None:
-            config.predicted.update(track_lost=bool(params["widen_sensing_antennas"]),
-                                    widened=bool(params["widen_sensing_antennas"]))
+        config.predicted.update(
+            power_budget_dbm=params["power_dbm"],
+            hcrb_threshold_m2=params["hcrb_threshold_m2"],
+            design_x=float(params["target"][0]),
+            design_y=float(params["target"][1]),
+        )
+        if self.policy is not None:
+            config.predicted.update(
+                track_lost=bool(params["widen_sensing_antennas"]), widened=bool(params["widen_sensing_antennas"])
+            )
         return config
 
     def _run(self):

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """djscc_decoder: received (equalised) deep JSCC symbols -> image PDU."""
+
 from __future__ import annotations
 
 import pmt
@@ -31,6 +34,7 @@ class djscc_decoder(gr.basic_block):
     def __init__(self, djscc_dir: str = ""):
         gr.basic_block.__init__(self, name="djscc_decoder", in_sig=None, out_sig=None)
         from ..djscc.codec import DjsccFamily  # torch only where a DJSCC block is used
+
         self.family = DjsccFamily(djscc_dir or None)
         self.model_ids = self.family.model_ids
         self.frames_decoded = 0

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """djscc_encoder: image PDU -> deep JSCC channel symbols (the benchmark's analog source-channel code)."""
+
 from __future__ import annotations
 
 import pmt
@@ -35,6 +38,7 @@ class djscc_encoder(gr.basic_block):
     def __init__(self, djscc_dir: str = ""):
         gr.basic_block.__init__(self, name="djscc_encoder", in_sig=None, out_sig=None)
         from ..djscc.codec import DjsccFamily  # torch only where a DJSCC block is used
+
         self.family = DjsccFamily(djscc_dir or None)
         self.model_ids = self.family.model_ids
         self.frames_encoded = 0
@@ -45,8 +49,10 @@ class djscc_encoder(gr.basic_block):
 
     def _checked(self, config: LinkConfig) -> LinkConfig:
         if not config.analog:
-            raise IsscInputError(f"the configuration is digital (codec model '{config.model}', K = "
-                                 f"{config.info_bits}): that is semantic_encoder's")
+            raise IsscInputError(
+                f"the configuration is digital (codec model '{config.model}', K = "
+                f"{config.info_bits}): that is semantic_encoder's"
+            )
         self.family.info(config.model)
         return config
 
@@ -55,9 +61,16 @@ class djscc_encoder(gr.basic_block):
         symbols = codec.encode(image)
         config = config.for_frame(meta["seq"])
         height, width = image.shape[:2]
-        out_meta = {"seq": meta["seq"], "config": config.to_pmt(), "model": config.model,
-                    "model_index": self.family.index(config.model), "height": height, "width": width,
-                    "symbols": int(symbols.size), "abr": symbols.size / (3.0 * height * width)}
+        out_meta = {
+            "seq": meta["seq"],
+            "config": config.to_pmt(),
+            "model": config.model,
+            "model_index": self.family.index(config.model),
+            "height": height,
+            "width": width,
+            "symbols": int(symbols.size),
+            "abr": symbols.size / (3.0 * height * width),
+        }
         if isinstance(meta.get("name"), str):
             out_meta["name"] = meta["name"]
         self.frames_encoded += 1

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """echo_channel: the bistatic echo at the sensing receiver, with the sync error."""
+
 from __future__ import annotations
 
 import math
@@ -7,17 +10,15 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from ..physics.channels import EchoChannel
-from ..physics.motion import scenario_trajectory
 from ..errors import IsscInputError
-from ..physics.geometry import Geometry, noise_powers_w
 from ..link.pdus import dict_to_meta
+from ..physics.channels import EchoChannel
+from ..physics.geometry import Geometry, noise_powers_w
+from ..physics.motion import scenario_trajectory
 from ..scenario import load_scenario
+from ..sensing.streaming import ECHO_TAG
 from ..units import dbm_to_w
 from ._util import RateLimitedLog, check_antennas, stacked_finite_inputs
-
-ECHO_TAG = "issc_echo"
-"""Tag key on the first sample of each sensing block; value ``{block, delay_s, sync_error_s, nominal_delay_s}``."""
 
 
 class echo_channel(gr.sync_block):
@@ -29,7 +30,8 @@ class echo_channel(gr.sync_block):
     band-limited fractional delay (:class:`~gnuradio.issc.physics.channels.EchoChannel`). The first sample of
     every block carries an ``issc_echo`` tag on every output with the true delay, sync error and target
     position, for the estimator's truth and the tests. A moving target (scenario ``motion``) is at its
-    trajectory's position at the block's time ``block * motion.block_interval_s`` for the whole block. Non-finite input samples are replaced by 0 and logged.
+    trajectory's position at the block's time ``block * motion.block_interval_s`` for the whole block.
+    Non-finite input samples are replaced by 0 and logged.
 
     Args:
         scenario: shipped scenario name or YAML path.
@@ -40,8 +42,15 @@ class echo_channel(gr.sync_block):
         n_rx: number of outputs; must match the scenario's ``N_R`` (0: take it from the scenario).
     """
 
-    def __init__(self, scenario="paper", noise_dbm: float = float("nan"), sigma_ns: float = float("nan"),
-                 seed: int = 0, n_tx: int = 0, n_rx: int = 0):
+    def __init__(
+        self,
+        scenario="paper",
+        noise_dbm: float = float("nan"),
+        sigma_ns: float = float("nan"),
+        seed: int = 0,
+        n_tx: int = 0,
+        n_rx: int = 0,
+    ):
         try:
             scn = load_scenario(scenario)
             geometry = Geometry.from_scenario(scn)
@@ -49,13 +58,21 @@ class echo_channel(gr.sync_block):
             check_antennas("n_rx", n_rx, geometry.n_rx, scn)
             noise_w = noise_powers_w(scn)[1] if math.isnan(noise_dbm) else float(dbm_to_w(noise_dbm))
             sigma_s = scn.sync.sigma_ns * 1e-9 if math.isnan(sigma_ns) else float(sigma_ns) * 1e-9
-            self.channel = EchoChannel(geometry, scn.signal.bandwidth_hz, noise_w, sigma_s,
-                                       scn.signal.sensing_block, seed, scenario_trajectory(scn) if scn.moving else None,
-                                       scn.block_interval_s())
+            self.channel = EchoChannel(
+                geometry,
+                scn.signal.bandwidth_hz,
+                noise_w,
+                sigma_s,
+                scn.signal.sensing_block,
+                seed,
+                scenario_trajectory(scn) if scn.moving else None,
+                scn.block_interval_s(),
+            )
         except IsscInputError as exc:
             raise ValueError(str(exc)) from None
-        gr.sync_block.__init__(self, name="echo_channel", in_sig=[np.complex64] * geometry.n_tx,
-                               out_sig=[np.complex64] * geometry.n_rx)
+        gr.sync_block.__init__(
+            self, name="echo_channel", in_sig=[np.complex64] * geometry.n_tx, out_sig=[np.complex64] * geometry.n_rx
+        )
         # a channel carries no stream tags: the receivers must work from the air alone
         self.set_tag_propagation_policy(gr.TPP_DONT)
         self._log = RateLimitedLog(self.logger)

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """frame_decoder: received samples -> decoded bitstream PDUs (no tags needed)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +42,14 @@ class frame_decoder(gr.sync_block):
         list_size: SCL list size.
     """
 
-    def __init__(self, blocklength: int = 256, preamble_length: int = 256, header_symbols: int = 1024,
-                 threshold: float = 0.08, list_size: int = 8):
+    def __init__(
+        self,
+        blocklength: int = 256,
+        preamble_length: int = 256,
+        header_symbols: int = 1024,
+        threshold: float = 0.08,
+        list_size: int = 8,
+    ):
         gr.sync_block.__init__(self, name="frame_decoder", in_sig=[np.complex64], out_sig=None)
         try:
             fmt = FrameFormat(int(blocklength), int(preamble_length), int(header_symbols), int(list_size))
@@ -57,16 +66,28 @@ class frame_decoder(gr.sync_block):
             self._log.warn("nonfinite", "non-finite input samples replaced by 0")
         for frame in self.receiver.push(samples):
             if frame.header is None:
-                self.message_port_pub(pmt.intern("header_failed"),
-                                      dict_to_meta({"start": frame.start, "sinr_db": frame.sinr_db}))
+                self.message_port_pub(
+                    pmt.intern("header_failed"), dict_to_meta({"start": frame.start, "sinr_db": frame.sinr_db})
+                )
                 continue
             h = frame.header
-            meta = {"seq": h.seq, "header_ok": True, "sinr_db": frame.sinr_db, "model_index": h.model_index,
-                    "info_bits": h.info_bits, "code_rate": h.info_bits / self.receiver.fmt.blocklength,
-                    "height": h.height, "width": h.width, "start": frame.start}
+            meta = {
+                "seq": h.seq,
+                "header_ok": True,
+                "sinr_db": frame.sinr_db,
+                "model_index": h.model_index,
+                "info_bits": h.info_bits,
+                "code_rate": h.info_bits / self.receiver.fmt.blocklength,
+                "height": h.height,
+                "width": h.width,
+                "start": frame.start,
+            }
             if h.analog:
-                meta.update(analog=True, symbols=h.payload_symbols,
-                            symbol_noise_var=frame.noise_var / max(abs(frame.gain) ** 2, 1e-30))
+                meta.update(
+                    analog=True,
+                    symbols=h.payload_symbols,
+                    symbol_noise_var=frame.noise_var / max(abs(frame.gain) ** 2, 1e-30),
+                )
                 self.message_port_pub(pmt.intern("out"), make_symbol_pdu(meta, frame.symbols))
                 continue
             meta.update(z_bytes=h.z_bytes, y_bytes=h.y_bytes)

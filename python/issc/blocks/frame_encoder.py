@@ -1,5 +1,8 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """frame_encoder: bitstream PDU -> framed, polar-coded QPSK symbols with a frame-start tag
 (or a symbol PDU -> an analog frame)."""
+
 from __future__ import annotations
 
 import collections
@@ -10,9 +13,9 @@ import pmt
 from gnuradio import gr
 
 from ..errors import IsscInputError
-from ..link.framing import FrameFormat, FrameHeader, build_analog_frame, build_frame
 from ..link.config import FRAME_TAG, LinkConfig
-from ..link.pdus import dict_to_meta, is_symbol_pdu, split_pdu, split_symbol_pdu
+from ..link.framing import FrameFormat, FrameHeader, build_analog_frame, build_frame
+from ..link.pdus import dict_to_meta, is_symbol_pdu, nested_pmt, require_int, split_pdu, split_symbol_pdu
 from ._util import RateLimitedLog, register_message_handlers
 
 IDLE_MODES = ("wait", "zeros")
@@ -48,8 +51,14 @@ class frame_encoder(gr.sync_block):
         max_queue: frames waiting at most (older ones are dropped with a warning).
     """
 
-    def __init__(self, blocklength: int = 256, preamble_length: int = 256, header_symbols: int = 1024,
-                 idle: str = "wait", max_queue: int = 8):
+    def __init__(
+        self,
+        blocklength: int = 256,
+        preamble_length: int = 256,
+        header_symbols: int = 1024,
+        idle: str = "wait",
+        max_queue: int = 8,
+    ):
         gr.sync_block.__init__(self, name="frame_encoder", in_sig=None, out_sig=[np.complex64])
         if idle not in IDLE_MODES:
             raise ValueError(f"idle must be one of {', '.join(IDLE_MODES)}, got {idle!r}")
@@ -62,7 +71,7 @@ class frame_encoder(gr.sync_block):
         self.idle, self.max_queue = idle, int(max_queue)
         self._queue = collections.deque()
         self._cond = threading.Condition()
-        self._current = None      # (symbols, position, config pmt, seq)
+        self._current = None  # (symbols, position, config pmt, seq)
         self._stopping = False
         self.frames_sent = 0
         self.symbols_sent = 0
@@ -80,24 +89,32 @@ class frame_encoder(gr.sync_block):
         analog = is_symbol_pdu(msg)
         meta, payload = split_symbol_pdu(msg) if analog else split_pdu(msg)
         kind = "symbol PDU" if analog else "bitstream PDU"
-        if meta.get("config") is None or isinstance(meta.get("config"), (bool, int, float, str)):
+        config_pmt = nested_pmt(meta, "config")
+        if config_pmt is None:
             raise IsscInputError(f"{kind} needs a 'config' (frame configuration dict)")
-        config = LinkConfig.from_pmt(meta["config"])
-        fields = {}
-        for key in ("seq", "model_index", "height", "width") + (() if analog else ("z_bytes", "y_bytes")):
-            if isinstance(meta.get(key), bool) or not isinstance(meta.get(key), int):
-                raise IsscInputError(f"{kind} needs an integer '{key}'")
-            fields[key] = meta[key]
+        config = LinkConfig.from_pmt(config_pmt)
+        fields = {
+            key: require_int(meta, key, kind)
+            for key in ("seq", "model_index", "height", "width") + (() if analog else ("z_bytes", "y_bytes"))
+        }
         if analog:
-            header = FrameHeader.analog_frame(fields["seq"], fields["model_index"], payload.size, fields["height"],
-                                              fields["width"])
+            header = FrameHeader.analog_frame(
+                fields["seq"], fields["model_index"], payload.size, fields["height"], fields["width"]
+            )
             symbols = build_analog_frame(self.format, header, payload)
         else:
             info_bits = min(config.info_bits, self.format.max_info_bits)
             if info_bits < 1:
                 raise IsscInputError("a bitstream PDU needs a configuration with info_bits >= 1 (0 is analog)")
-            header = FrameHeader(fields["seq"], fields["model_index"], info_bits, fields["z_bytes"],
-                                 fields["y_bytes"], fields["height"], fields["width"])
+            header = FrameHeader(
+                fields["seq"],
+                fields["model_index"],
+                info_bits,
+                fields["z_bytes"],
+                fields["y_bytes"],
+                fields["height"],
+                fields["width"],
+            )
             symbols = build_frame(self.format, header, payload)
         config.seq = fields["seq"]
         with self._cond:
@@ -143,13 +160,13 @@ class frame_encoder(gr.sync_block):
                     break
             symbols, position = self._current[0], self._current[1]
             take = min(n - self._produced, symbols.size - position)
-            out[self._produced:self._produced + take] = symbols[position:position + take]
+            out[self._produced : self._produced + take] = symbols[position : position + take]
             self._produced += take
             self._current[1] += take
             if self._current[1] == symbols.size:
                 self._current = None
         if self._produced == 0 and self.idle == "zeros":
             self._produced = min(n, MAX_IDLE_CHUNK)
-            out[:self._produced] = 0
+            out[: self._produced] = 0
         self.symbols_sent += self._produced
         return self._produced

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """image_source: images as PDUs, one per request from the transmitter."""
+
 from __future__ import annotations
 
 import threading

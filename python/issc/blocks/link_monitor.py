@@ -1,14 +1,27 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """link_monitor: what was sent versus what arrived, per frame."""
+
 from __future__ import annotations
 
 import pmt
 from gnuradio import gr
 
-from ..errors import IsscInputError
 from ..jsonutil import jsonable
 from ..link.config import LinkConfig
 from ..link.ledger import FrameLedger
-from ..link.pdus import dict_to_meta, is_symbol_pdu, meta_to_dict, pdu_to_image, split_pdu, split_symbol_pdu
+from ..link.pdus import (
+    dict_to_meta,
+    is_real,
+    is_symbol_pdu,
+    meta_seq,
+    meta_to_dict,
+    nested_pmt,
+    pdu_to_image,
+    require_real,
+    split_pdu,
+    split_symbol_pdu,
+)
 from ._util import RateLimitedLog, register_message_handlers
 
 
@@ -17,7 +30,8 @@ class link_monitor(gr.basic_block):
 
     Per frame: sequence, configuration (model, code rate), measured SINR (receiver's estimate), measured
     payload BER (sent versus received bitstream; for an analog deep JSCC frame, whose PDUs carry
-    symbols, the measured SNR of the equalised payload symbols instead, ``payload_snr_db``), header status, PSNR and MS-SSIM of the received image
+    symbols, the measured SNR of the equalised payload symbols instead, ``payload_snr_db``), header status,
+    PSNR and MS-SSIM of the received image
     against the original, the optimiser's predictions (distortion, SINR, PSNR/MS-SSIM), the sensing
     error (RMS of the estimates reported for that frame, null until an estimator reports) and
     ``sqrt(tr HCRB)`` of the frame's design. Rows go to ``frames.jsonl`` in the output directory as
@@ -49,9 +63,14 @@ class link_monitor(gr.basic_block):
         self.ledger = FrameLedger(out_dir or None, expect_sensing)
         self._log = RateLimitedLog(self.logger)
         self._rows_published = 0
-        handlers = {"sent_image": self._on_sent_image, "sent_bits": self._on_sent_bits,
-                    "received_bits": self._on_received_bits, "received_image": self._on_received_image,
-                    "header_failed": self._on_header_failed, "sensing": self._on_sensing}
+        handlers = {
+            "sent_image": self._on_sent_image,
+            "sent_bits": self._on_sent_bits,
+            "received_bits": self._on_received_bits,
+            "received_image": self._on_received_image,
+            "header_failed": self._on_header_failed,
+            "sensing": self._on_sensing,
+        }
         self.messages_handled = {}
         self.sensing_rejected = 0
         register_message_handlers(self, handlers, self._log, after=self._publish_rows, counter=self.messages_handled)
@@ -64,27 +83,25 @@ class link_monitor(gr.basic_block):
     def _on_sent_bits(self, msg):
         analog = is_symbol_pdu(msg)
         meta, payload = split_symbol_pdu(msg) if analog else split_pdu(msg)
-        if not isinstance(meta.get("seq"), int):
-            raise IsscInputError("bitstream PDU needs an integer 'seq'")
-        config = meta.get("config")
+        seq = meta_seq(meta, "bitstream PDU")
+        config = nested_pmt(meta, "config")
         summary = {}
-        if config is not None and not isinstance(config, (int, float, str, bool)):
+        if config is not None:
             link = LinkConfig.from_pmt(config)
             summary = {"model": link.model, "code_rate": link.code_rate, **link.predicted}
         if analog:
-            self.ledger.sent_symbols(meta["seq"], payload, summary)
+            self.ledger.sent_symbols(seq, payload, summary)
         else:
-            self.ledger.sent_bitstream(meta["seq"], payload, summary)
+            self.ledger.sent_bitstream(seq, payload, summary)
 
     def _on_received_bits(self, msg):
         analog = is_symbol_pdu(msg)
         meta, payload = split_symbol_pdu(msg) if analog else split_pdu(msg)
-        if not isinstance(meta.get("seq"), int):
-            raise IsscInputError("received bitstream PDU needs an integer 'seq'")
+        seq = meta_seq(meta, "received bitstream PDU")
         if analog:
-            self.ledger.received_symbols(meta["seq"], payload, meta)
+            self.ledger.received_symbols(seq, payload, meta)
         else:
-            self.ledger.received_bitstream(meta["seq"], payload, meta)
+            self.ledger.received_bitstream(seq, payload, meta)
 
     def _on_received_image(self, msg):
         meta, image = pdu_to_image(msg)
@@ -95,16 +112,13 @@ class link_monitor(gr.basic_block):
 
     def _on_sensing(self, msg):
         values = meta_to_dict(msg)
-        truth = {k: values[k] for k in ("true_x", "true_y", "hcrb_trace_true") if isinstance(values.get(k), (int, float))}
-        if not isinstance(values.get("seq"), int):
-            raise IsscInputError("sensing report needs an integer 'seq'")
+        truth = {k: values[k] for k in ("true_x", "true_y", "hcrb_trace_true") if is_real(values.get(k))}
+        seq = meta_seq(values, "sensing report")
         if values.get("ok") is False:
             self.sensing_rejected += 1  # the estimator flagged it (outlier or bad block): not an error sample
-            self.ledger.sensing_error(values["seq"], None, truth)
+            self.ledger.sensing_error(seq, None, truth)
             return
-        if not isinstance(values.get("error_m"), (int, float)):
-            raise IsscInputError("sensing report needs a real 'error_m'")
-        self.ledger.sensing_error(values["seq"], values["error_m"], truth)
+        self.ledger.sensing_error(seq, require_real(values, "error_m", "sensing report"), truth)
 
     def _publish_rows(self):
         while self._rows_published < len(self.ledger.rows):

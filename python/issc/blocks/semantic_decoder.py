@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """semantic_decoder: received bitstream PDU -> best-effort image PDU."""
+
 from __future__ import annotations
 
 import pmt

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """semantic_encoder: image PDU -> entropy-coded bitstream PDU with the frame configuration."""
+
 from __future__ import annotations
 
 import pmt
@@ -45,11 +48,13 @@ class semantic_encoder(gr.basic_block):
 
     def _checked(self, config: LinkConfig) -> LinkConfig:
         if config.analog:
-            raise IsscInputError(f"the configuration is analog (deep JSCC model '{config.model}'): "
-                                 "that is djscc_encoder's")
+            raise IsscInputError(
+                f"the configuration is analog (deep JSCC model '{config.model}'): that is djscc_encoder's"
+            )
         if config.model not in self.model_ids:
-            raise IsscInputError(f"configuration names codec model '{config.model}', not in this family "
-                                 f"({', '.join(self.model_ids)})")
+            raise IsscInputError(
+                f"configuration names codec model '{config.model}', not in this family ({', '.join(self.model_ids)})"
+            )
         return config
 
     @property
@@ -59,9 +64,16 @@ class semantic_encoder(gr.basic_block):
     def _encode(self, meta, image, config):
         config = config.for_frame(meta["seq"])
         header, payload = self.codec.encode_parts(image, config.model)
-        out_meta = {"seq": meta["seq"], "config": config.to_pmt(), "model": config.model,
-                    "model_index": self.model_ids.index(config.model), "height": header.height,
-                    "width": header.width, "z_bytes": header.z_bytes, "y_bytes": header.y_bytes}
+        out_meta = {
+            "seq": meta["seq"],
+            "config": config.to_pmt(),
+            "model": config.model,
+            "model_index": self.model_ids.index(config.model),
+            "height": header.height,
+            "width": header.width,
+            "z_bytes": header.z_bytes,
+            "y_bytes": header.y_bytes,
+        }
         if isinstance(meta.get("name"), str):
             out_meta["name"] = meta["name"]
         self.frames_encoded += 1

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """sensing_source: the sensing streams ``s_0``."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,12 +24,13 @@ class sensing_source(gr.sync_block):
     def __init__(self, sensing_streams: int = 1, seed: int = 0):
         if int(sensing_streams) != sensing_streams or sensing_streams < 1:
             raise ValueError(f"sensing_streams must be an integer >= 1, got {sensing_streams!r}")
-        gr.sync_block.__init__(self, name="sensing_source", in_sig=None,
-                               out_sig=[np.complex64] * int(sensing_streams))
+        gr.sync_block.__init__(self, name="sensing_source", in_sig=None, out_sig=[np.complex64] * int(sensing_streams))
         self.sensing_streams = int(sensing_streams)
         # one generator per stream: each stream's sequence is then independent of how the scheduler
         # chunks the work calls
-        self._rngs = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(self.sensing_streams)]
+        self._rngs = [
+            np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(self.sensing_streams)
+        ]
 
     def work(self, input_items, output_items):
         n = len(output_items[0])

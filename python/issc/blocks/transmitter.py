@@ -1,44 +1,77 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """transmitter: the ISSC transmitter as one hier block."""
+
 from __future__ import annotations
 
-import numpy as np
 from gnuradio import gr
 
 from .beamformer import beamformer
+from .djscc_encoder import djscc_encoder
 from .frame_encoder import frame_encoder
 from .semantic_encoder import semantic_encoder
 from .sensing_source import sensing_source
 
+SCHEMES = ("ascc", "djscc")
+
 
 class transmitter(gr.hier_block2):
-    """Semantic encoder -> frame encoder -> beamformer, with the sensing streams, as one block.
+    """Source encoder -> frame encoder -> beamformer, with the sensing streams, as one block.
 
     ::
 
-        image, config --> semantic_encoder --> frame_encoder --> beamformer --> N_T antenna streams
-                                  |                  |              ^
-                                  +--> bits          +--> sent      sensing_source (r_0 streams)
+        image, config --> source encoder --> frame_encoder --> beamformer --> N_T antenna streams
+                                |                  |              ^
+                                +--> bits          +--> sent      sensing_source (r_0 streams)
+
+    The source encoder is the scheme's: ``semantic_encoder`` (``scheme='ascc'``: hyperprior codec,
+    bitstream PDUs, polar-coded frames) or ``djscc_encoder`` (``scheme='djscc'``: deep JSCC symbols,
+    analog frames); either way it is the child ``semantic_encoder``. Each output stream carries the
+    frame encoder's ``issc_frame`` tag on the first sample of every frame. Feed the outputs to
+    ``channels`` and, for sensing, to ``sensing_estimator`` (its first ``N_T`` inputs).
 
     Message ports:
         image (in): image PDUs.  config (in): frame configurations from the controller.
-        bits (out): the bitstream PDUs as sent (for the monitor).  sent (out): ``{seq, queued}`` per frame.
+        bits (out): the encoder's PDUs as sent (for the monitor).  sent (out): ``{seq, queued}`` per frame.
 
     Args:
         n_tx: transmit antennas ``N_T``.
         sensing_streams: ``r_0``.
-        codec_dir: codec family directory ('' for the shipped family).
+        scheme: 'ascc' or 'djscc'.
+        codec_dir: codec family directory ('' for the shipped family; scheme 'ascc').
+        djscc_dir: DJSCC model directory ('' for the shipped models; scheme 'djscc').
         blocklength: ``L`` channel uses per codeword.
+        preamble_length: preamble symbols.
+        header_symbols: header symbols (a power of two).
         idle: frame encoder idle mode, 'wait' or 'zeros'.
+        max_queue: frames waiting in the frame encoder at most.
         seed: seed of the sensing streams.
     """
 
-    def __init__(self, n_tx: int = 4, sensing_streams: int = 1, codec_dir: str = "", blocklength: int = 256,
-                 idle: str = "wait", seed: int = 0):
-        gr.hier_block2.__init__(self, "transmitter", gr.io_signature(0, 0, 0),
-                                gr.io_signature(n_tx, n_tx, gr.sizeof_gr_complex))
+    def __init__(
+        self,
+        n_tx: int = 4,
+        sensing_streams: int = 1,
+        scheme: str = "ascc",
+        codec_dir: str = "",
+        djscc_dir: str = "",
+        blocklength: int = 256,
+        preamble_length: int = 256,
+        header_symbols: int = 1024,
+        idle: str = "wait",
+        max_queue: int = 8,
+        seed: int = 0,
+    ):
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+        n_tx, sensing_streams = int(n_tx), int(sensing_streams)
+        gr.hier_block2.__init__(
+            self, "transmitter", gr.io_signature(0, 0, 0), gr.io_signature(n_tx, n_tx, gr.sizeof_gr_complex)
+        )
+        self.scheme = scheme
         # children live on self: an unreferenced Python block is garbage-collected (docs/install.md)
-        self.semantic_encoder = semantic_encoder(codec_dir)
-        self.frame_encoder = frame_encoder(blocklength, idle=idle)
+        self.semantic_encoder = djscc_encoder(djscc_dir) if scheme == "djscc" else semantic_encoder(codec_dir)
+        self.frame_encoder = frame_encoder(blocklength, preamble_length, header_symbols, idle=idle, max_queue=max_queue)
         self.sensing_source = sensing_source(sensing_streams, seed)
         self.beamformer = beamformer(n_tx, sensing_streams)
         for port in ("image", "config"):

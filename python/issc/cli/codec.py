@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Subcommands of the semantic codec: ``train``, ``codec info|encode|decode|eval``, ``fit``."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .common import fail, positive_int, print_json
 from ..jsonutil import jsonable
+from .common import fail, positive_int, print_json
 
 
 def lambda_list(text: str) -> list[float]:
@@ -23,9 +26,12 @@ def lambda_list(text: str) -> list[float]:
 
 
 def register(subparsers):
-    p = subparsers.add_parser("train", help="train the codec family on a folder of images",
-                              description="Train a base hyperprior model, then fine-tune one model per lambda. "
-                                          "Checkpoints and resume; writes <id>.pt (fp16) and manifest.yml.")
+    p = subparsers.add_parser(
+        "train",
+        help="train the codec family on a folder of images",
+        description="Train a base hyperprior model, then fine-tune one model per lambda. "
+        "Checkpoints and resume; writes <id>.pt (fp16) and manifest.yml.",
+    )
     data = p.add_argument_group("data")
     data.add_argument("--images", required=True, metavar="DIR", help="folder of images (recursive png/jpg)")
     data.add_argument("--out", required=True, metavar="DIR", help="output directory")
@@ -64,9 +70,12 @@ def register(subparsers):
     _dir_argument(ev)
     ev.set_defaults(handler=cmd_eval)
 
-    p = subparsers.add_parser("fit", help="measure distortion versus BER and fit the codec profile",
-                              description="Flip bits of the real payload at BERs 1e-7..1e-1, fit docs/model.md eq. 7 "
-                                          "per model for MSE and 1-MS-SSIM, write the profile and a plot.")
+    p = subparsers.add_parser(
+        "fit",
+        help="measure distortion versus BER and fit the codec profile",
+        description="Flip bits of the real payload at BERs 1e-7..1e-1, fit docs/model.md eq. 7 "
+        "per model for MSE and 1-MS-SSIM, write the profile and a plot.",
+    )
     p.add_argument("--images", default=None, metavar="DIR", help="default: the shipped held-out images")
     p.add_argument("--out", required=True, metavar="PROFILE.yml")
     p.add_argument("--plot", default=None, metavar="FIG.png")
@@ -81,25 +90,38 @@ def _dir_argument(parser):
 
 def _codec(args):
     from ..codec.codec import SemanticCodec
+
     return SemanticCodec.load(args.dir)
 
 
 def _images(folder):
     from ..codec.images import list_images, load_rgb, shipped_images
+
     paths = shipped_images() if folder is None else list_images(folder)
     return [load_rgb(p) for p in paths], [str(p) for p in paths]
 
 
 def cmd_train(args):
     from ..codec.train import DEFAULT_LAMBDAS, train_family
-    manifest = train_family(args.images, args.out, args.lambdas or DEFAULT_LAMBDAS, args.patch, args.steps,
-                            args.base_steps, args.batch, resume=args.resume, base=args.base)
+
+    manifest = train_family(
+        args.images,
+        args.out,
+        args.lambdas or DEFAULT_LAMBDAS,
+        args.patch,
+        args.steps,
+        args.base_steps,
+        args.batch,
+        resume=args.resume,
+        base=args.base,
+    )
     print_json({"out": args.out, "models": [m["id"] for m in manifest["models"]]})
     return 0
 
 
 def cmd_info(args):
     from ..codec.profile import DATA_DIR, load_profile
+
     directory = Path(args.dir) if args.dir else DATA_DIR
     try:
         manifest = yaml.safe_load((directory / "manifest.yml").read_text())
@@ -120,6 +142,7 @@ def cmd_info(args):
 
 def cmd_encode(args):
     from ..codec.images import load_rgb
+
     codec = _codec(args)
     data = codec.encode(load_rgb(args.image), args.model)
     try:
@@ -132,6 +155,7 @@ def cmd_encode(args):
 
 def cmd_decode(args):
     from ..codec.images import save_rgb
+
     codec = _codec(args)
     try:
         data = Path(args.input).read_bytes()
@@ -148,6 +172,7 @@ def cmd_decode(args):
 
 def cmd_eval(args):
     from ..codec.evaluate import evaluate
+
     images, paths = _images(args.images)
     rows = evaluate(_codec(args), images, with_jpeg=not args.no_jpeg)
     print_json({"images": paths, "models": rows})
@@ -156,25 +181,42 @@ def cmd_eval(args):
 
 def cmd_fit(args):
     from ..codec.fit import measure_curves, plot_curves, profile_from_curves
+
     codec = _codec(args)
     images, paths = _images(args.images)
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
         fail(f"--images: all images must have the same shape for one profile, got {sorted(shapes)}")
-    curves = measure_curves(codec, images, repetitions=args.repetitions,
-                            progress=lambda m, b: sys.stderr.write(f"\r{m} BER {b:.1e}   "))
+    curves = measure_curves(
+        codec, images, repetitions=args.repetitions, progress=lambda m, b: sys.stderr.write(f"\r{m} BER {b:.1e}   ")
+    )
     sys.stderr.write("\n")
     height, width, channels = images[0].shape
-    made_by = (f"issc fit --repetitions {args.repetitions}: bits of the real entropy-coded payload flipped "
-               f"independently at each BER, expectation over the number of flips (exact P(K=0) term, Monte "
-               f"Carlo for K>=1), mean over {len(images)} held-out images; logistic fit by least squares")
-    profile = profile_from_curves(curves, codec.lambdas, (channels, height, width), made_by,
-                                  {"images": [Path(p).name for p in paths], "repetitions": args.repetitions,
-                                   "bers": curves[codec.model_ids[0]]["bers"]})
+    made_by = (
+        f"issc fit --repetitions {args.repetitions}: bits of the real entropy-coded payload flipped "
+        f"independently at each BER, expectation over the number of flips (exact P(K=0) term, Monte "
+        f"Carlo for K>=1), mean over {len(images)} held-out images; logistic fit by least squares"
+    )
+    profile = profile_from_curves(
+        curves,
+        codec.lambdas,
+        (channels, height, width),
+        made_by,
+        {
+            "images": [Path(p).name for p in paths],
+            "repetitions": args.repetitions,
+            "bers": curves[codec.model_ids[0]]["bers"],
+        },
+    )
     # the measured BER grid and fit results are NumPy values: plain Python for YAML
     Path(args.out).write_text(yaml.safe_dump(jsonable(profile), sort_keys=False))
     if args.plot:
         plot_curves(curves, profile, args.plot)
-    print_json({"out": args.out, "plot": args.plot,
-                "r2": {m["id"]: {k: v["r2"] for k, v in m["fits"].items()} for m in profile["models"]}})
+    print_json(
+        {
+            "out": args.out,
+            "plot": args.plot,
+            "r2": {m["id"]: {k: v["r2"] for k, v in m["fits"].items()} for m in profile["models"]},
+        }
+    )
     return 0

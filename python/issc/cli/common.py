@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Helpers shared by the ``issc`` subcommands: argument types, JSON output, the error contract."""
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +56,14 @@ def positive_int(text: str) -> int:
 
 
 def add_scenario_argument(parser, required: bool = True):
-    parser.add_argument("--scenario", "-s", required=required, default=None if required else "paper",
-                        metavar="S", help="shipped scenario name (e.g. 'paper') or path to a YAML file")
+    parser.add_argument(
+        "--scenario",
+        "-s",
+        required=required,
+        default=None if required else "paper",
+        metavar="S",
+        help="shipped scenario name (e.g. 'paper') or path to a YAML file",
+    )
 
 
 def print_json(value) -> None:

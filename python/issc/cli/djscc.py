@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Subcommands of the DJSCC benchmark: ``train-djscc`` and ``djscc info|eval``."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,18 +31,25 @@ def number_list(text: str) -> list[float]:
 
 
 def register(subparsers):
-    p = subparsers.add_parser("train-djscc", help="train the DJSCC benchmark models on a folder of images",
-                              description="Per ABR: a base model at the middle SNR, then one fine-tuned model per "
-                                          "SNR. Checkpoints (a rerun resumes); writes <id>.pt (fp16) and "
-                                          "manifest.yml.")
+    p = subparsers.add_parser(
+        "train-djscc",
+        help="train the DJSCC benchmark models on a folder of images",
+        description="Per ABR: a base model at the middle SNR, then one fine-tuned model per "
+        "SNR. Checkpoints (a rerun resumes); writes <id>.pt (fp16) and "
+        "manifest.yml.",
+    )
     data = p.add_argument_group("data")
     data.add_argument("--images", required=True, metavar="DIR", help="folder of images (recursive png/jpg)")
     data.add_argument("--out", required=True, metavar="DIR", help="output directory")
     model = p.add_argument_group("model")
     model.add_argument("--abrs", type=abr_list, default=None, help="bandwidth ratios (default 1/48,1/32,1/16)")
     model.add_argument("--snrs", type=number_list, default=None, help="training SNRs in dB (default 0,10,20)")
-    model.add_argument("--loss", choices=("ae", "vae", "vscc"), default="ae",
-                       help="ae: MSE (eq. 12); vae: eq. 11; vscc: eq. 10 with the channel matching constant")
+    model.add_argument(
+        "--loss",
+        choices=("ae", "vae", "vscc"),
+        default="ae",
+        help="ae: MSE (eq. 12); vae: eq. 11; vscc: eq. 10 with the channel matching constant",
+    )
     model.add_argument("--cmc", type=positive_float, default=1.0, help="VSCC channel matching constant d")
     model.add_argument("--filters", type=positive_int, default=64)
     opt = p.add_argument_group("training")
@@ -65,22 +75,42 @@ def register(subparsers):
 
 def cmd_train(args):
     from ..djscc.train import DEFAULT_ABRS, DEFAULT_SNRS_DB, train_djscc
-    manifest = train_djscc(args.images, args.out, args.abrs or DEFAULT_ABRS, args.snrs or DEFAULT_SNRS_DB, args.loss,
-                           args.patch, args.steps, args.base_steps, args.batch, filters=args.filters, cmc=args.cmc)
+
+    manifest = train_djscc(
+        args.images,
+        args.out,
+        args.abrs or DEFAULT_ABRS,
+        args.snrs or DEFAULT_SNRS_DB,
+        args.loss,
+        args.patch,
+        args.steps,
+        args.base_steps,
+        args.batch,
+        filters=args.filters,
+        cmc=args.cmc,
+    )
     print_json({"out": args.out, "models": [m["id"] for m in manifest["models"]]})
     return 0
 
 
 def _directory(args):
     from ..djscc.models import DATA_DIR
+
     return args.dir or DATA_DIR
 
 
 def cmd_info(args):
     from ..djscc.models import abr_label, load_manifest
-    print_json({"dir": str(_directory(args)), "models": [
-        {"id": m.id, "abr": abr_label(m.abr), "snr_db": m.snr_db, "loss": m.loss, "channels": m.channels}
-        for m in load_manifest(_directory(args))]})
+
+    print_json(
+        {
+            "dir": str(_directory(args)),
+            "models": [
+                {"id": m.id, "abr": abr_label(m.abr), "snr_db": m.snr_db, "loss": m.loss, "channels": m.channels}
+                for m in load_manifest(_directory(args))
+            ],
+        }
+    )
     return 0
 
 
@@ -88,6 +118,7 @@ def cmd_eval(args):
     from ..codec.images import list_images, load_rgb, shipped_images
     from ..djscc.codec import DjsccCodec, evaluate_awgn
     from ..djscc.models import abr_label, load_manifest
+
     paths = list_images(args.images) if args.images else shipped_images()
     images = [load_rgb(p) for p in paths]
     rows = []

@@ -1,8 +1,11 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Entry point of the ``issc`` command.
 
 Contract: results go to stdout (JSON unless a human format is asked for); bad input gives a one-line
 ``issc ...: error: ...`` on stderr and exit code 2, never a traceback; Ctrl-C exits with 130.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,6 +19,7 @@ COMMAND_MODULES = (physics, optim, codec, djscc, link, experiment)  # link adds 
 
 def build_parser() -> ArgumentParser:
     from .. import __version__
+
     parser = ArgumentParser(prog="issc", description="gr-issc: integrated sensing and semantic communication.")
     parser.add_argument("--version", action="version", version=f"gr-issc {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)

@@ -1,17 +1,17 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Subcommands of the optimiser: ``optimize``, ``sweep``, ``bench optimizer``."""
+
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import IsscInputError
 from ..scenario import load_scenario
 from .common import add_scenario_argument, fail, finite_float, non_negative_float, positive_int, print_json
 
@@ -62,34 +62,65 @@ def solver_list(text: str) -> list[str]:
 
 def _common_problem_args(p, power_help):
     add_scenario_argument(p)
-    p.add_argument("--pi", type=non_negative_float, default=None, metavar="PI",
-                   help="HCRB threshold on tr(HCRB), m^2 (default: the scenario's)")
+    p.add_argument(
+        "--pi",
+        type=non_negative_float,
+        default=None,
+        metavar="PI",
+        help="HCRB threshold on tr(HCRB), m^2 (default: the scenario's)",
+    )
     p.add_argument("--abr", type=abr_value, default=None, help="bandwidth ratio, e.g. 1/32 (default: the scenario's)")
-    p.add_argument("--sensing-streams", type=positive_int, default=None, metavar="R",
-                   help="number r_0 of sensing streams (default: the scenario's)")
+    p.add_argument(
+        "--sensing-streams",
+        type=positive_int,
+        default=None,
+        metavar="R",
+        help="number r_0 of sensing streams (default: the scenario's)",
+    )
     p.add_argument("--profile", default=None, metavar="FILE", help="codec profile YAML (default: the shipped one)")
     p.add_argument("--metric", choices=("mse", "ms_ssim"), default="mse", help="distortion to minimise")
-    p.add_argument("--ber-model", choices=("normal", "calibrated"), default="normal",
-                   help="BER of the channel code: the normal approximation or the measured polar-code table")
-    p.add_argument("--calibration", default=None, metavar="FILE",
-                   help="code calibration table for --ber-model calibrated (default: the shipped one)")
+    p.add_argument(
+        "--ber-model",
+        choices=("normal", "calibrated"),
+        default="normal",
+        help="BER of the channel code: the normal approximation or the measured polar-code table",
+    )
+    p.add_argument(
+        "--calibration",
+        default=None,
+        metavar="FILE",
+        help="code calibration table for --ber-model calibrated (default: the shipped one)",
+    )
 
 
 def register(subparsers):
-    p = subparsers.add_parser("optimize", help="one frame decision: model, code rate and beams",
-                              description="Solve the ASCC problem for one frame and print the configuration.")
+    p = subparsers.add_parser(
+        "optimize",
+        help="one frame decision: model, code rate and beams",
+        description="Solve the ASCC problem for one frame and print the configuration.",
+    )
     _common_problem_args(p, "transmit power budget, dBm")
-    p.add_argument("--power-dbm", type=finite_float, default=None, help="power budget P_T, dBm (default: the scenario's)")
+    p.add_argument(
+        "--power-dbm", type=finite_float, default=None, help="power budget P_T, dBm (default: the scenario's)"
+    )
     p.add_argument("--solver", choices=SOLVER_CHOICES, default="sdr")
     p.add_argument("--json", action="store_true", help="print JSON (the default output is JSON as well)")
     p.set_defaults(handler=cmd_optimize)
 
-    p = subparsers.add_parser("sweep", help="predicted performance versus P_T per solver (CSV + PNG)",
-                              description="Sweep the power budget and write sweep.csv and sweep.png: predicted "
-                                          "distortion, chosen model, SINR and tr(HCRB) per solver.")
+    p = subparsers.add_parser(
+        "sweep",
+        help="predicted performance versus P_T per solver (CSV + PNG)",
+        description="Sweep the power budget and write sweep.csv and sweep.png: predicted "
+        "distortion, chosen model, SINR and tr(HCRB) per solver.",
+    )
     _common_problem_args(p, "")
-    p.add_argument("--power-dbm", type=power_range, default=None, metavar="START:STOP:STEP",
-                   help="power sweep in dBm (default: the scenario's sweep)")
+    p.add_argument(
+        "--power-dbm",
+        type=power_range,
+        default=None,
+        metavar="START:STOP:STEP",
+        help="power sweep in dBm (default: the scenario's sweep)",
+    )
     p.add_argument("--solvers", type=solver_list, default=list(SOLVER_CHOICES), help="comma-separated solvers")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(handler=cmd_sweep)
@@ -97,9 +128,12 @@ def register(subparsers):
     p = subparsers.add_parser("bench", help="benchmarks", description="Benchmarks (never part of the tests).")
     bench = p.add_subparsers(dest="bench_target", metavar="TARGET", parser_class=type(p))
     bench.required = True
-    b = bench.add_parser("optimizer", help="decision time per solver",
-                         description="Median and 95th-percentile decision time per solver: solvers compiled "
-                                     "once, re-solved with a new power and threshold every frame.")
+    b = bench.add_parser(
+        "optimizer",
+        help="decision time per solver",
+        description="Median and 95th-percentile decision time per solver: solvers compiled "
+        "once, re-solved with a new power and threshold every frame.",
+    )
     add_scenario_argument(b, required=False)
     b.add_argument("--frames", type=positive_int, default=40, help="decisions per solver (default 40)")
     b.add_argument("--solvers", type=solver_list, default=list(SOLVER_CHOICES))
@@ -109,8 +143,15 @@ def register(subparsers):
 
 def _optimizer(args, solver):
     from ..optim import Optimizer
-    return Optimizer(args.scenario, args.profile, solver=solver, metric=args.metric, ber_model=args.ber_model,
-                     calibration=args.calibration)
+
+    return Optimizer(
+        args.scenario,
+        args.profile,
+        solver=solver,
+        metric=args.metric,
+        ber_model=args.ber_model,
+        calibration=args.calibration,
+    )
 
 
 def cmd_optimize(args):
@@ -119,9 +160,25 @@ def cmd_optimize(args):
     return 0
 
 
-SWEEP_COLUMNS = ("solver", "power_dbm", "feasible", "model", "R_s", "R_c", "sinr_db", "log10_ber", "distortion",
-                 "metric", "predicted_psnr_db", "predicted_ms_ssim", "hcrb_trace", "power_w", "bound_sinr_db",
-                 "solve_ms", "reason")
+SWEEP_COLUMNS = (
+    "solver",
+    "power_dbm",
+    "feasible",
+    "model",
+    "R_s",
+    "R_c",
+    "sinr_db",
+    "log10_ber",
+    "distortion",
+    "metric",
+    "predicted_psnr_db",
+    "predicted_ms_ssim",
+    "hcrb_trace",
+    "power_w",
+    "bound_sinr_db",
+    "solve_ms",
+    "reason",
+)
 
 
 def cmd_sweep(args):
@@ -152,22 +209,34 @@ def cmd_sweep(args):
 
 def plot_sweep(rows, solvers, path, title):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     has_ms_ssim = any(r.get("predicted_ms_ssim") is not None for r in rows)
-    panels = [("sinr_db", "CRE SINR (dB)"), ("hcrb_trace", "tr HCRB (m$^2$)"),
-              ("predicted_ms_ssim" if has_ms_ssim else "predicted_psnr_db",
-               "predicted MS-SSIM" if has_ms_ssim else "predicted PSNR (dB)"), ("R_s", "chosen model R$_s$ (bits)")]
+    panels = [
+        ("sinr_db", "CRE SINR (dB)"),
+        ("hcrb_trace", "tr HCRB (m$^2$)"),
+        (
+            "predicted_ms_ssim" if has_ms_ssim else "predicted_psnr_db",
+            "predicted MS-SSIM" if has_ms_ssim else "predicted PSNR (dB)",
+        ),
+        ("R_s", "chosen model R$_s$ (bits)"),
+    ]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     for ax, (key, label) in zip(axes.flat, panels):
         for solver in solvers:
-            pts = [(r["power_dbm"], r[key], r["feasible"]) for r in rows
-                   if r["solver"] == solver and r.get(key) is not None and np.isfinite(r[key])]
+            pts = [
+                (r["power_dbm"], r[key], r["feasible"])
+                for r in rows
+                if r["solver"] == solver and r.get(key) is not None and np.isfinite(r[key])
+            ]
             if not pts:
                 continue
             x, y, ok = map(np.array, zip(*pts))
-            line, = ax.plot(x, y, marker="o", ms=3, label=solver, drawstyle="steps-mid" if key == "R_s" else "default")
+            (line,) = ax.plot(
+                x, y, marker="o", ms=3, label=solver, drawstyle="steps-mid" if key == "R_s" else "default"
+            )
             if (~ok.astype(bool)).any():
                 ax.plot(x[~ok.astype(bool)], y[~ok.astype(bool)], "x", color=line.get_color(), ms=7)
         ax.set_xlabel("P$_T$ (dBm)")
@@ -184,6 +253,7 @@ def plot_sweep(rows, solvers, path, title):
 
 def cmd_bench_optimizer(args):
     from ..optim import Optimizer
+
     scenario = load_scenario(args.scenario)
     rng = np.random.default_rng(1)
     sweep = scenario.power_sweep_dbm()
@@ -199,8 +269,12 @@ def cmd_bench_optimizer(args):
             decision = optimizer.decide(power, pi)
             times.append(1e3 * (time.perf_counter() - start))
             feasible += decision.feasible
-        results[solver] = {"frames": args.frames, "median_ms": statistics.median(times),
-                           "p95_ms": float(np.percentile(times, 95)), "max_ms": max(times),
-                           "feasible_fraction": feasible / args.frames}
+        results[solver] = {
+            "frames": args.frames,
+            "median_ms": statistics.median(times),
+            "p95_ms": float(np.percentile(times, 95)),
+            "max_ms": max(times),
+            "feasible_fraction": feasible / args.frames,
+        }
     print_json({"scenario": scenario.name, "benchmark": "optimizer decision time", "solvers": results})
     return 0

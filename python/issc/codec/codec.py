@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Encoding and decoding images with the codec family (the API the semantic blocks use).
 
     codec = SemanticCodec.load()                 # the shipped family
@@ -9,6 +11,7 @@ robust: payload bit errors or truncation give a best-effort image (the strings a
 entropy decoder's reads stay in bounds and its escape loops end; non-finite pixels are zeroed and the
 result clamped); malformed headers raise :class:`~gnuradio.issc.codec.container.CodecFormatError`.
 """
+
 from __future__ import annotations
 
 import threading
@@ -43,7 +46,7 @@ class SemanticCodec:
         self._lock = threading.Lock()  # one coding at a time: torch thread pools are not re-entrant here
 
     @classmethod
-    def load(cls, directory: str | Path | None = None) -> "SemanticCodec":
+    def load(cls, directory: str | Path | None = None) -> SemanticCodec:
         """Load the family described by ``manifest.yml`` in ``directory`` (default: the shipped one),
         checking each weights file's sha256."""
         directory = Path(directory) if directory else DATA_DIR
@@ -89,18 +92,20 @@ class SemanticCodec:
         """Best-effort image from a header and a (possibly corrupted or truncated) payload."""
         header.validate()
         model = self._model(header.model)
-        payload = bytes(payload)[:header.payload_bytes].ljust(header.payload_bytes, b"\0")
-        z_string, y_string = payload[:header.z_bytes], payload[header.z_bytes:]
+        payload = bytes(payload)[: header.payload_bytes].ljust(header.payload_bytes, b"\0")
+        z_string, y_string = payload[: header.z_bytes], payload[header.z_bytes :]
         padded_h = -(-header.height // ALIGN) * ALIGN
         padded_w = -(-header.width // ALIGN) * ALIGN
         z_shape = (padded_h // ALIGN, padded_w // ALIGN)
         y_symbols = model.M * (padded_h // 16) * (padded_w // 16)
         z_symbols = model.N * z_shape[0] * z_shape[1]
-        strings = [[y_string + b"\0" * (PAD_BYTES_PER_SYMBOL * y_symbols)],
-                   [z_string + b"\0" * (PAD_BYTES_PER_SYMBOL * z_symbols)]]
+        strings = [
+            [y_string + b"\0" * (PAD_BYTES_PER_SYMBOL * y_symbols)],
+            [z_string + b"\0" * (PAD_BYTES_PER_SYMBOL * z_symbols)],
+        ]
         with self._lock, torch.no_grad():
             x_hat = model.decompress(strings, z_shape)["x_hat"]
-        image = x_hat[0, :, :header.height, :header.width].permute(1, 2, 0).numpy().astype(np.float32)
+        image = x_hat[0, :, : header.height, : header.width].permute(1, 2, 0).numpy().astype(np.float32)
         return np.clip(np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
 
     def decode(self, data: bytes) -> np.ndarray:

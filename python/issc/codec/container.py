@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The bitstream container: a small self-describing wrapper around the hyperprior's strings.
 
     offset  size  field
@@ -14,6 +16,7 @@
 The header fields (:class:`ContainerHeader`) travel in the frame's protected header; only the payload
 goes through the channel code and may get bit errors. Malformed containers raise :class:`CodecFormatError`.
 """
+
 from __future__ import annotations
 
 import struct
@@ -39,7 +42,7 @@ class ContainerHeader:
     z_bytes: int
     y_bytes: int
 
-    def validate(self) -> "ContainerHeader":
+    def validate(self) -> ContainerHeader:
         if not (isinstance(self.model, str) and 0 < len(self.model) <= 255 and self.model.isascii()):
             raise CodecFormatError(f"model id must be 1-255 ASCII characters, got {self.model!r}")
         for name in ("height", "width"):
@@ -62,8 +65,13 @@ def pack(header: ContainerHeader, payload: bytes) -> bytes:
     if len(payload) != header.payload_bytes:
         raise CodecFormatError(f"payload has {len(payload)} bytes, the header says {header.payload_bytes}")
     model = header.model.encode("ascii")
-    return (MAGIC + struct.pack(">BB", VERSION, len(model)) + model
-            + struct.pack(">HHII", header.height, header.width, header.z_bytes, header.y_bytes) + bytes(payload))
+    return (
+        MAGIC
+        + struct.pack(">BB", VERSION, len(model))
+        + model
+        + struct.pack(">HHII", header.height, header.width, header.z_bytes, header.y_bytes)
+        + bytes(payload)
+    )
 
 
 def unpack(data: bytes) -> tuple[ContainerHeader, bytes]:
@@ -77,10 +85,10 @@ def unpack(data: bytes) -> tuple[ContainerHeader, bytes]:
     if len(data) < fixed_end:
         raise CodecFormatError("container truncated inside its header")
     try:
-        model = data[6:6 + model_len].decode("ascii")
+        model = data[6 : 6 + model_len].decode("ascii")
     except UnicodeDecodeError:
         raise CodecFormatError("model id is not ASCII") from None
-    height, width, z_bytes, y_bytes = struct.unpack(">HHII", data[6 + model_len:fixed_end])
+    height, width, z_bytes, y_bytes = struct.unpack(">HHII", data[6 + model_len : fixed_end])
     header = ContainerHeader(model, height, width, z_bytes, y_bytes).validate()
     payload = data[fixed_end:]
     if len(payload) != header.payload_bytes:

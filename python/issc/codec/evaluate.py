@@ -1,9 +1,12 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Codec evaluation (``issc codec eval``): rate and quality per model, and JPEG at the same rate.
 
 JPEG (Pillow, 4:2:0, optimised Huffman tables) quality is searched per image for the file size closest
 to the model's bpp without exceeding it; where even quality 1 exceeds it, JPEG cannot reach that rate
 and its row says so (``jpeg_psnr`` null, ``jpeg_min_bpp`` given).
 """
+
 from __future__ import annotations
 
 import io
@@ -17,6 +20,7 @@ def jpeg_at_bpp(image: np.ndarray, target_bpp: float):
     """``(bpp, decoded image)`` of the highest-quality JPEG at or below ``target_bpp``, or
     ``(min_bpp, None)`` if even quality 1 is larger."""
     from PIL import Image
+
     pixels = image.shape[0] * image.shape[1]
 
     def encode(quality):
@@ -59,14 +63,24 @@ def evaluate(codec, images: list[np.ndarray], with_jpeg: bool = True) -> list[di
                 else:
                     jpeg_bpps.append(jbpp)
                     jpeg_psnrs.append(psnr(image, jimg))
-        row = {"id": model_id, "lambda": codec.lambdas.get(model_id), "bpp": float(np.mean(bpps)),
-               "R_s_bits": float(np.mean(bits)), "psnr": float(np.mean(psnrs)), "ms_ssim": float(np.mean(ssims)),
-               "images": len(images)}
+        row = {
+            "id": model_id,
+            "lambda": codec.lambdas.get(model_id),
+            "bpp": float(np.mean(bpps)),
+            "R_s_bits": float(np.mean(bits)),
+            "psnr": float(np.mean(psnrs)),
+            "ms_ssim": float(np.mean(ssims)),
+            "images": len(images),
+        }
         if with_jpeg:
             reached = len(jpeg_psnrs)
-            row.update({"jpeg_images_reached": reached,
-                        "jpeg_psnr": float(np.mean(jpeg_psnrs)) if reached == len(images) else None,
-                        "jpeg_bpp": float(np.mean(jpeg_bpps)) if reached == len(images) else None,
-                        "jpeg_min_bpp": float(np.mean(jpeg_min)) if jpeg_min else None})
+            row.update(
+                {
+                    "jpeg_images_reached": reached,
+                    "jpeg_psnr": float(np.mean(jpeg_psnrs)) if reached == len(images) else None,
+                    "jpeg_bpp": float(np.mean(jpeg_bpps)) if reached == len(images) else None,
+                    "jpeg_min_bpp": float(np.mean(jpeg_min)) if jpeg_min else None,
+                }
+            )
         rows.append(row)
     return rows

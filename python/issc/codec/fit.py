@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Distortion versus BER (docs/model.md §6): bit flips on the real payload and the logistic fit.
 
 For every model, image and BER ``rho``, the payload's bits are flipped independently with probability
@@ -7,6 +9,7 @@ and the conditional mean is estimated by Monte Carlo with ``K`` drawn from the z
 Then ``log10 D = Ds + Dc / (1 + exp(-E1 (log10 rho - E2)))`` is fitted by least squares per model and
 metric (``mse``: MSE on [0, 1] pixels; ``ms_ssim``: 1 - MS-SSIM).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,6 +34,7 @@ def flip_bits(payload: bytes, count: int, rng: np.random.Generator) -> bytes:
 def zero_truncated_binomial(n: int, p: float, rng: np.random.Generator) -> int:
     """A draw of ``K ~ Binomial(n, p)`` conditioned on ``K >= 1`` (inverse CDF on the truncated support)."""
     from scipy.stats import binom
+
     p0 = binom.pmf(0, n, p)
     u = rng.uniform(p0, 1.0)
     return max(1, int(binom.ppf(u, n, p)))
@@ -43,6 +47,7 @@ def distortions(reference, decoded) -> dict:
 def measure_curves(codec, images, bers=DEFAULT_BERS, repetitions: int = 8, seed: int = 0, progress=None) -> dict:
     """``{model: {"bers": [...], "mse": [...], "ms_ssim": [...], "R_s_bits": r}}`` of mean distortions."""
     from scipy.stats import binom
+
     rng = np.random.default_rng(seed)
     curves = {}
     for model_id in codec.model_ids:
@@ -66,10 +71,12 @@ def measure_curves(codec, images, bers=DEFAULT_BERS, repetitions: int = 8, seed:
                 table[metric].append(totals[metric])
             if progress:
                 progress(model_id, ber)
-        curves[model_id] = {"bers": list(bers), **table,
-                            "R_s_bits": float(np.mean([8 * len(p) for _, p in encoded])),
-                            "bpp": float(np.mean([8 * len(p) / (im.shape[0] * im.shape[1])
-                                                  for im, (_, p) in zip(images, encoded)]))}
+        curves[model_id] = {
+            "bers": list(bers),
+            **table,
+            "R_s_bits": float(np.mean([8 * len(p) for _, p in encoded])),
+            "bpp": float(np.mean([8 * len(p) / (im.shape[0] * im.shape[1]) for im, (_, p) in zip(images, encoded)])),
+        }
     return curves
 
 
@@ -82,8 +89,14 @@ def fit_logistic(log10_bers, log10_distortion) -> tuple[dict, float]:
     best = None
     for e1_start in (1.0, 2.0, 4.0):
         try:
-            params, _ = curve_fit(logistic_log10_distortion, x, y, p0=[ds0, dc0, e1_start, mid],
-                                  bounds=([-20, -20, 1e-3, -30], [5, 20, 50, 5]), maxfev=20000)
+            params, _ = curve_fit(
+                logistic_log10_distortion,
+                x,
+                y,
+                p0=[ds0, dc0, e1_start, mid],
+                bounds=([-20, -20, 1e-3, -30], [5, 20, 50, 5]),
+                maxfev=20000,
+            )
         except RuntimeError:
             continue
         residual = np.sum((logistic_log10_distortion(x, *params) - y) ** 2)
@@ -106,18 +119,32 @@ def profile_from_curves(curves: dict, lambdas: dict, image_shape, made_by: str, 
             values = np.log10(np.maximum(np.asarray(curve[metric]), FLOOR))
             params, r2 = fit_logistic(np.log10(curve["bers"]), values)
             fits[metric] = {**params, "r2": r2}
-        models.append({"id": model_id, "R_s_bits": curve["R_s_bits"], "bpp": curve["bpp"],
-                       "lambda": float(lambdas.get(model_id, 0.0)), "fits": fits})
+        models.append(
+            {
+                "id": model_id,
+                "R_s_bits": curve["R_s_bits"],
+                "bpp": curve["bpp"],
+                "lambda": float(lambdas.get(model_id, 0.0)),
+                "fits": fits,
+            }
+        )
     models.sort(key=lambda m: m["R_s_bits"])
-    return {"format": "issc-codec-profile/1", "image_shape": list(image_shape), "made_by": made_by,
-            "data": data, "models": models}
+    return {
+        "format": "issc-codec-profile/1",
+        "image_shape": list(image_shape),
+        "made_by": made_by,
+        "data": data,
+        "models": models,
+    }
 
 
 def plot_curves(curves: dict, profile: dict, path) -> None:
     """Fig.-2-style plot: measured points and fitted curves per model, one panel per metric."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     fits = {m["id"]: m["fits"] for m in profile["models"]}
     grid = np.linspace(-7.2, -0.9, 200)
@@ -126,8 +153,13 @@ def plot_curves(curves: dict, profile: dict, path) -> None:
             colour = plt.cm.viridis(i / max(len(curves) - 1, 1))
             ax.plot(np.log10(curve["bers"]), np.log10(np.maximum(curve[metric], FLOOR)), "o", color=colour, ms=4)
             f = fits[model_id][metric]
-            ax.plot(grid, logistic_log10_distortion(grid, f["Ds"], f["Dc"], f["E1"], f["E2"]), "-", color=colour,
-                    label=f"{model_id} ({curve['bpp']:.3f} bpp, R$^2$={f['r2']:.3f})")
+            ax.plot(
+                grid,
+                logistic_log10_distortion(grid, f["Ds"], f["Dc"], f["E1"], f["E2"]),
+                "-",
+                color=colour,
+                label=f"{model_id} ({curve['bpp']:.3f} bpp, R$^2$={f['r2']:.3f})",
+            )
         ax.set_xlabel("log10 BER")
         ax.set_ylabel(f"log10 {label}")
         ax.grid(alpha=0.3)

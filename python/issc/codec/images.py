@@ -1,8 +1,11 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Image data for the codecs: folders of images, the offline training set, the shipped test images.
 
 No internet here: the shipped weights are trained on photos bundled with scikit-image plus procedural
 images, and evaluated on held-out photos that are not in the training set (:data:`HELD_OUT`).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +18,15 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
 SHIPPED_IMAGE_DIR = Path(__file__).resolve().parents[1] / "data" / "images"
 HELD_OUT = ("astronaut", "coffee", "rocket", "motorcycle_right")
 """scikit-image photos reserved for evaluation: never in the training set."""
-TRAIN_PHOTOS = ("chelsea", "hubble_deep_field", "immunohistochemistry", "retina", "colorwheel", "logo",
-                "motorcycle_left")
+TRAIN_PHOTOS = (
+    "chelsea",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "colorwheel",
+    "logo",
+    "motorcycle_left",
+)
 TRAIN_GRAY = ("camera", "coins", "moon", "page", "text", "grass", "gravel", "brick", "clock", "cell")
 
 
@@ -34,6 +44,7 @@ def list_images(folder: str | Path) -> list[Path]:
 def load_rgb(path: str | Path) -> np.ndarray:
     """An image file as ``H x W x 3`` uint8 (grey and RGBA converted)."""
     from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"), dtype=np.uint8)
@@ -43,23 +54,27 @@ def load_rgb(path: str | Path) -> np.ndarray:
 
 def save_rgb(image: np.ndarray, path: str | Path) -> None:
     from PIL import Image
+
     Image.fromarray(np.asarray(image, dtype=np.uint8)).save(path)
 
 
 def center_crop(image: np.ndarray, size: int) -> np.ndarray:
     """Resize the short side to ``size`` (Lanczos), then crop the centre square."""
     from PIL import Image
+
     h, w = image.shape[:2]
     scale = size / min(h, w)
-    resized = np.asarray(Image.fromarray(image).resize((max(size, round(w * scale)), max(size, round(h * scale))),
-                                                       Image.LANCZOS))
+    resized = np.asarray(
+        Image.fromarray(image).resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.LANCZOS)
+    )
     h, w = resized.shape[:2]
     top, left = (h - size) // 2, (w - size) // 2
-    return resized[top:top + size, left:left + size]
+    return resized[top : top + size, left : left + size]
 
 
 def _skimage(name: str) -> np.ndarray:
     import skimage.data as data
+
     if name in ("motorcycle_left", "motorcycle_right"):
         left, right, _ = data.stereo_motorcycle()
         image = left if name == "motorcycle_left" else right
@@ -84,7 +99,7 @@ def procedural_image(rng: np.random.Generator, size: int = 256) -> np.ndarray:
     freq[0, 0] = 1.0
     alpha = rng.uniform(1.0, 2.2)
     for c in range(3):
-        spectrum = (rng.normal(size=(size, size)) + 1j * rng.normal(size=(size, size))) / freq ** alpha
+        spectrum = (rng.normal(size=(size, size)) + 1j * rng.normal(size=(size, size))) / freq**alpha
         texture = np.real(np.fft.ifft2(spectrum))
         image[..., c] += rng.uniform(0.05, 0.3) * texture / (np.std(texture) + 1e-12)
     for _ in range(rng.integers(3, 12)):
@@ -92,7 +107,7 @@ def procedural_image(rng: np.random.Generator, size: int = 256) -> np.ndarray:
         cx, cy, r = rng.uniform(0, 1, 3)
         r = 0.05 + 0.25 * r
         if rng.random() < 0.5:
-            mask = (xx - cx) ** 2 + (yy - cy) ** 2 < r ** 2
+            mask = (xx - cx) ** 2 + (yy - cy) ** 2 < r**2
         else:
             mask = (np.abs(xx - cx) < r) & (np.abs(yy - cy) < r * rng.uniform(0.3, 1.0))
         image[mask] = 0.7 * colour + 0.3 * image[mask]
@@ -133,6 +148,7 @@ def write_held_out_set(out_dir: str | Path = SHIPPED_IMAGE_DIR, size: int = 256)
     """The held-out evaluation images: centre crop plus four corner crops of each held-out photo
     (resized so the short side is ``1.5 size``), ``size x size``."""
     from PIL import Image
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -145,7 +161,7 @@ def write_held_out_set(out_dir: str | Path = SHIPPED_IMAGE_DIR, size: int = 256)
         crops = {"c": ((h - size) // 2, (w - size) // 2), "tl": (0, 0), "br": (h - size, w - size)}
         for tag, (top, left) in crops.items():
             path = out / f"{name}_{tag}.png"
-            save_rgb(big[top:top + size, left:left + size], path)
+            save_rgb(big[top : top + size, left : left + size], path)
             written.append(path)
     return written
 

@@ -1,12 +1,16 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The codec family: CompressAI scale-hyperprior models (Balle et al. 2018), small enough to ship.
 
 Weights are stored as fp16 state dicts (``<id>.pt``) next to ``manifest.yml`` under the package's
 ``data/codecs`` directory; :func:`load_model` restores fp32 and rebuilds the entropy-coder tables with
 ``update(force=True)``, which is deterministic, so encoders and decoders agree bit for bit.
 """
+
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import torch
@@ -17,7 +21,12 @@ DEFAULT_N, DEFAULT_M = 64, 96
 
 
 def build_model(n: int = DEFAULT_N, m: int = DEFAULT_M):
-    from compressai.models import ScaleHyperprior
+    # CompressAI (1.2.x) decorates helpers with torch.jit.script at import time, which torch >= 2.5
+    # reports as deprecated on every import; the warning is about CompressAI's code, not ours, and
+    # nothing here relies on TorchScript. Filter exactly that message while importing it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`?torch\.jit\.script`? is deprecated", category=FutureWarning)
+        from compressai.models import ScaleHyperprior
     return ScaleHyperprior(n, m)
 
 

@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Codec profiles: the measured distortion-versus-BER model of each source model (docs/model.md §6).
 
 Per model ``g`` and metric, the fitted curve is
@@ -21,12 +23,14 @@ A profile is a versioned YAML file shipped next to the weights::
 
 Loading validates every field and raises :class:`ProfileError` naming the file and the key.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import yaml
@@ -82,8 +86,13 @@ class ModelProfile:
         return self.fits[metric].log10_distortion(log10_ber)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "R_s_bits": self.r_s_bits, "bpp": self.bpp, "lambda": self.lam,
-                "fits": {m: f.to_dict() for m, f in self.fits.items()}}
+        return {
+            "id": self.id,
+            "R_s_bits": self.r_s_bits,
+            "bpp": self.bpp,
+            "lambda": self.lam,
+            "fits": {m: f.to_dict() for m, f in self.fits.items()},
+        }
 
 
 @dataclass(frozen=True)
@@ -110,18 +119,23 @@ class CodecProfile:
         for m in self.models:
             if m.id == model_id:
                 return m
-        raise ProfileError(f"profile '{self.source}': no model '{model_id}' "
-                           f"(has: {', '.join(m.id for m in self.models)})")
+        raise ProfileError(
+            f"profile '{self.source}': no model '{model_id}' (has: {', '.join(m.id for m in self.models)})"
+        )
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "image_shape": list(self.image_shape), "made_by": self.made_by,
-                "models": [m.to_dict() for m in self.models]}
+        return {
+            "format": FORMAT,
+            "image_shape": list(self.image_shape),
+            "made_by": self.made_by,
+            "models": [m.to_dict() for m in self.models],
+        }
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "<dict>") -> "CodecProfile":
+    def from_dict(cls, data: Any, source: str = "<dict>") -> CodecProfile:
         def fail(key, message):
             raise ProfileError(f"profile '{source}': key '{key}': {message}")
 
@@ -140,8 +154,11 @@ class CodecProfile:
         if unknown:
             fail(sorted(unknown)[0], "unknown key (allowed: format, image_shape, made_by, models, data)")
         shape = data.get("image_shape", [3, 256, 256])
-        if (not isinstance(shape, list) or len(shape) != 3
-                or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
+        if (
+            not isinstance(shape, list)
+            or len(shape) != 3
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+        ):
             fail("image_shape", f"must be [C, H, W] positive integers, got {shape!r}")
         raw_models = data.get("models")
         if not isinstance(raw_models, list) or not raw_models:
@@ -166,11 +183,18 @@ class CodecProfile:
                     fail(f"{key}.fits.{metric}", "must have Ds, Dc, E1, E2")
                 p = {k: number(params[k], f"{key}.fits.{metric}.{k}") for k in ("Ds", "Dc", "E1", "E2")}
                 r2 = params.get("r2", float("nan"))
-                fits[metric] = DistortionFit(p["Ds"], p["Dc"], p["E1"], p["E2"],
-                                             float(r2) if isinstance(r2, (int, float)) else float("nan"))
-            models.append(ModelProfile(model_id, number(raw.get("R_s_bits"), f"{key}.R_s_bits", True),
-                                       number(raw.get("bpp"), f"{key}.bpp", True),
-                                       number(raw.get("lambda", 0.0), f"{key}.lambda"), fits))
+                fits[metric] = DistortionFit(
+                    p["Ds"], p["Dc"], p["E1"], p["E2"], float(r2) if isinstance(r2, (int, float)) else float("nan")
+                )
+            models.append(
+                ModelProfile(
+                    model_id,
+                    number(raw.get("R_s_bits"), f"{key}.R_s_bits", True),
+                    number(raw.get("bpp"), f"{key}.bpp", True),
+                    number(raw.get("lambda", 0.0), f"{key}.lambda"),
+                    fits,
+                )
+            )
         models.sort(key=lambda m: m.r_s_bits)
         return cls(tuple(models), tuple(shape), str(data.get("made_by", "")), source)
 

@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Training the codec family: ``issc train``.
 
 A base model is trained at the middle lambda, then every lambda is fine-tuned from it (much faster
@@ -6,6 +8,7 @@ convention) plus the entropy bottleneck's auxiliary loss. Checkpoints every ``ch
 under ``out/checkpoints``; ``resume`` continues from them. Results: ``out/<id>.pt`` (fp16) and
 ``out/manifest.yml``.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,7 +47,7 @@ class PatchSampler:
             image = self.images[self.rng.integers(len(self.images))]
             top = self.rng.integers(0, image.shape[0] - self.patch + 1)
             left = self.rng.integers(0, image.shape[1] - self.patch + 1)
-            crop = image[top:top + self.patch, left:left + self.patch]
+            crop = image[top : top + self.patch, left : left + self.patch]
             if self.rng.random() < 0.5:
                 crop = crop[:, ::-1]
             out[i] = crop
@@ -60,9 +63,9 @@ def drop_learning_rate(optimiser, step: int, steps: int, lr: float, at: float = 
 
 def rd_loss(output, target, lam):
     n, _, h, w = target.shape
-    bpp = sum(torch.log(l).sum() for l in output["likelihoods"].values()) / (-math.log(2) * n * h * w)
+    bpp = sum(torch.log(likelihood).sum() for likelihood in output["likelihoods"].values()) / (-math.log(2) * n * h * w)
     mse = torch.mean((output["x_hat"] - target) ** 2)
-    return lam * 255 ** 2 * mse + bpp, bpp, mse
+    return lam * 255**2 * mse + bpp, bpp, mse
 
 
 def _optimisers(model, lr):
@@ -71,10 +74,12 @@ def _optimisers(model, lr):
     return torch.optim.Adam(main, lr=lr), torch.optim.Adam(aux, lr=1e-3)
 
 
-def train_one(model, sampler, lam, steps, checkpoint, batch, lr, progress_label, checkpoint_every=100,
-              resume=True, log=print):
+def train_one(
+    model, sampler, lam, steps, checkpoint, batch, lr, progress_label, checkpoint_every=100, resume=True, log=print
+):
     """Train ``model`` at ``lam`` up to ``steps`` total steps, checkpointing; returns the final stats."""
     from tqdm import tqdm
+
     optimiser, aux_optimiser = _optimisers(model, lr)
     done = 0
     stats, seconds = {}, 0.0
@@ -106,15 +111,37 @@ def train_one(model, sampler, lam, steps, checkpoint, batch, lr, progress_label,
             bar.set_postfix(bpp=f"{stats['bpp']:.3f}", psnr=f"{stats['psnr']:.2f}")
             bar.update(1)
             if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-                torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                            "aux_optimiser": aux_optimiser.state_dict(), "step": step + 1,
-                            "stats": stats, "seconds": time.time() - started}, checkpoint)
+                torch.save(
+                    {
+                        "model": model.state_dict(),
+                        "optimiser": optimiser.state_dict(),
+                        "aux_optimiser": aux_optimiser.state_dict(),
+                        "step": step + 1,
+                        "stats": stats,
+                        "seconds": time.time() - started,
+                    },
+                    checkpoint,
+                )
     # stats and time survive a resume: they live in the checkpoint
     return {**stats, "seconds": round(time.time() - started if done < steps else seconds, 1)}
 
 
-def train_family(images, out, lambdas=DEFAULT_LAMBDAS, patch=128, steps=1200, base_steps=4000, batch=8,
-                 lr=1e-4, resume=False, base=None, n=DEFAULT_N, m=DEFAULT_M, seed=0, log=print):
+def train_family(
+    images,
+    out,
+    lambdas=DEFAULT_LAMBDAS,
+    patch=128,
+    steps=1200,
+    base_steps=4000,
+    batch=8,
+    lr=1e-4,
+    resume=False,
+    base=None,
+    n=DEFAULT_N,
+    m=DEFAULT_M,
+    seed=0,
+    log=print,
+):
     """Train the whole family; see the module docstring. Returns the manifest dict."""
     lambdas = sorted(float(v) for v in lambdas)
     if not lambdas or any(not (v > 0 and math.isfinite(v)) for v in lambdas):
@@ -131,8 +158,18 @@ def train_family(images, out, lambdas=DEFAULT_LAMBDAS, patch=128, steps=1200, ba
         model.load_state_dict(torch.load(base, map_location="cpu", weights_only=False)["model"])
         base_ckpt = Path(base)
     else:
-        train_one(model, sampler, base_lambda, base_steps, base_ckpt, batch, lr, f"base (lambda {base_lambda:g})",
-                  resume=resume or base_ckpt.exists(), log=log)
+        train_one(
+            model,
+            sampler,
+            base_lambda,
+            base_steps,
+            base_ckpt,
+            batch,
+            lr,
+            f"base (lambda {base_lambda:g})",
+            resume=resume or base_ckpt.exists(),
+            log=log,
+        )
     base_state = torch.load(base_ckpt, map_location="cpu", weights_only=False)["model"]
     entries = []
     for index, lam in enumerate(lambdas, start=1):
@@ -140,15 +177,34 @@ def train_family(images, out, lambdas=DEFAULT_LAMBDAS, patch=128, steps=1200, ba
         model = build_model(n, m)
         model.load_state_dict(base_state)
         ckpt = out / "checkpoints" / f"{model_id}.pt"
-        stats = train_one(model, sampler, lam, steps, ckpt, batch, lr, f"{model_id} (lambda {lam:g})",
-                          resume=True, log=log)
+        stats = train_one(
+            model, sampler, lam, steps, ckpt, batch, lr, f"{model_id} (lambda {lam:g})", resume=True, log=log
+        )
         model.update(force=True)
         sha = save_fp16(model, out / f"{model_id}.pt")
-        entries.append({"id": model_id, "lambda": lam, "N": n, "M": m, "base_steps": base_steps,
-                        "finetune_steps": steps, "patch": patch, "batch": batch, "seed": seed,
-                        "train_bpp": stats.get("bpp"), "train_psnr": stats.get("psnr"),
-                        "seconds": stats["seconds"], "sha256": sha, "file": f"{model_id}.pt"})
-    manifest = {"format": "issc-codec-manifest/1", "architecture": "compressai ScaleHyperprior",
-                "data": {"images": str(images), "count": len(sampler.files)}, "models": entries}
+        entries.append(
+            {
+                "id": model_id,
+                "lambda": lam,
+                "N": n,
+                "M": m,
+                "base_steps": base_steps,
+                "finetune_steps": steps,
+                "patch": patch,
+                "batch": batch,
+                "seed": seed,
+                "train_bpp": stats.get("bpp"),
+                "train_psnr": stats.get("psnr"),
+                "seconds": stats["seconds"],
+                "sha256": sha,
+                "file": f"{model_id}.pt",
+            }
+        )
+    manifest = {
+        "format": "issc-codec-manifest/1",
+        "architecture": "compressai ScaleHyperprior",
+        "data": {"images": str(images), "count": len(sampler.files)},
+        "models": entries,
+    }
     (out / "manifest.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return manifest

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Using a trained DJSCC model: image -> unit-power complex symbols -> image, and its AWGN evaluation."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +11,15 @@ import torch
 
 from ..errors import IsscInputError
 from ..metrics import ms_ssim, psnr
-from .models import DATA_DIR, DOWNSAMPLE, DjsccModelInfo, latent_to_symbols, load_manifest, load_model, symbols_for_image
+from .models import (
+    DATA_DIR,
+    DOWNSAMPLE,
+    DjsccModelInfo,
+    latent_to_symbols,
+    load_manifest,
+    load_model,
+    symbols_for_image,
+)
 
 
 class DjsccCodec:
@@ -23,7 +34,7 @@ class DjsccCodec:
         info: its manifest row.
         directory: where its weights are.
         resample_seed: seed of the receiver's resampling with the knowledge-base variance (VAE/VSCC models,
-            ``seeds/vscc-paper.md`` test approach 2); None decodes the received symbols as they are.
+            the VSCC paper's test approach 2); None decodes the received symbols as they are.
     """
 
     def __init__(self, info: DjsccModelInfo, directory: str | Path = DATA_DIR, resample_seed: int | None = None):
@@ -32,7 +43,7 @@ class DjsccCodec:
         self._rng = None if resample_seed is None else torch.Generator().manual_seed(int(resample_seed))
 
     @classmethod
-    def load(cls, model_id: str, directory: str | Path = DATA_DIR, **kwargs) -> "DjsccCodec":
+    def load(cls, model_id: str, directory: str | Path = DATA_DIR, **kwargs) -> DjsccCodec:
         for info in load_manifest(directory):
             if info.id == model_id:
                 return cls(info, directory, **kwargs)
@@ -71,8 +82,9 @@ class DjsccCodec:
         expected = symbols_for_image(height, width, self.info.channels)
         symbols = np.asarray(symbols, np.complex128).reshape(-1)
         if symbols.size != expected:
-            raise IsscInputError(f"{symbols.size} symbols for a {height}x{width} image at c={self.info.channels}, "
-                                 f"expected {expected}")
+            raise IsscInputError(
+                f"{symbols.size} symbols for a {height}x{width} image at c={self.info.channels}, expected {expected}"
+            )
         real = np.empty(2 * expected, np.float32)
         with np.errstate(invalid="ignore", over="ignore"):
             real[0::2], real[1::2] = np.clip(symbols.real, -1e3, 1e3), np.clip(symbols.imag, -1e3, 1e3)
@@ -105,8 +117,7 @@ class DjsccFamily:
 
     def info(self, model_id: str) -> DjsccModelInfo:
         if model_id not in self.model_ids:
-            raise IsscInputError(f"DJSCC model '{model_id}' is not in '{self.directory}' "
-                                 f"({', '.join(self.model_ids)})")
+            raise IsscInputError(f"DJSCC model '{model_id}' is not in '{self.directory}' ({', '.join(self.model_ids)})")
         return self.models[self.model_ids.index(model_id)]
 
     def index(self, model_id: str) -> int:
@@ -136,6 +147,11 @@ def evaluate_awgn(codec: DjsccCodec, images: list[np.ndarray], snrs_db, seed: in
             received = awgn(codec.encode(image), snr, rng)
             decoded = codec.decode(received, image.shape[0], image.shape[1])
             scores.append((psnr(image, decoded), ms_ssim(image, decoded)))
-        rows.append({"snr_db": float(snr), "psnr": float(np.mean([s[0] for s in scores])),
-                     "ms_ssim": float(np.mean([s[1] for s in scores]))})
+        rows.append(
+            {
+                "snr_db": float(snr),
+                "psnr": float(np.mean([s[0] for s in scores])),
+                "ms_ssim": float(np.mean([s[1] for s in scores])),
+            }
+        )
     return rows

@@ -1,9 +1,12 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The DJSCC network, its power normalisation and its shipped weights.
 
 Geometry: two stride-2 convolutions, so an ``H x W`` image gives ``c`` real feature maps of
 ``H/4 x W/4``, i.e. ``c H W / 32`` complex symbols; the bandwidth ratio over the ``3 H W`` source
 dimensions is ``ABR = c / 96`` (``c = 2, 3, 6`` for ABR 1/48, 1/32, 1/16).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +21,7 @@ from torch import nn
 from ..errors import IsscInputError
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "djscc"
-DOWNSAMPLE = 4              # two stride-2 layers
+DOWNSAMPLE = 4  # two stride-2 layers
 REAL_PER_SYMBOL = 2
 SOURCE_CHANNELS = 3
 LOSSES = ("ae", "vae", "vscc")
@@ -26,10 +29,11 @@ LOSSES = ("ae", "vae", "vscc")
 
 def channels_for_abr(abr: float) -> int:
     """Latent channels ``c`` that give the bandwidth ratio ``abr`` (``c = 96 abr``, an integer)."""
-    c = abr * DOWNSAMPLE ** 2 * REAL_PER_SYMBOL * SOURCE_CHANNELS
+    c = abr * DOWNSAMPLE**2 * REAL_PER_SYMBOL * SOURCE_CHANNELS
     if not np.isfinite(c) or c < 1 or abs(c - round(c)) > 1e-6:
-        raise IsscInputError(f"ABR {abr_label(abr)} is not c/96 for a whole number c of latent channels "
-                             "(1/48, 1/32, 1/16 are)")
+        raise IsscInputError(
+            f"ABR {abr_label(abr)} is not c/96 for a whole number c of latent channels (1/48, 1/32, 1/16 are)"
+        )
     return int(round(c))
 
 
@@ -66,13 +70,19 @@ class DeepJSCC(nn.Module):
     def __init__(self, channels: int, filters: int = 48):
         super().__init__()
         self.channels = channels
-        self.encoder = nn.Sequential(_conv(3, filters, 2), _conv(filters, filters, 2), _conv(filters, filters, 1),
-                                     _conv(filters, filters, 1))
+        self.encoder = nn.Sequential(
+            _conv(3, filters, 2), _conv(filters, filters, 2), _conv(filters, filters, 1), _conv(filters, filters, 1)
+        )
         self.mean_head = nn.Conv2d(filters, channels, 5, 1, 2)
         self.logvar_head = nn.Conv2d(filters, channels, 5, 1, 2)
-        self.decoder = nn.Sequential(_deconv(channels, filters, 1), _deconv(filters, filters, 1),
-                                     _deconv(filters, filters, 1), _deconv(filters, filters, 2),
-                                     nn.ConvTranspose2d(filters, 3, 5, 2, 2, output_padding=1), nn.Sigmoid())
+        self.decoder = nn.Sequential(
+            _deconv(channels, filters, 1),
+            _deconv(filters, filters, 1),
+            _deconv(filters, filters, 1),
+            _deconv(filters, filters, 2),
+            nn.ConvTranspose2d(filters, 3, 5, 2, 2, output_padding=1),
+            nn.Sigmoid(),
+        )
         # the knowledge-base variance the receiver resamples with (VSCC test approach 2); 0 for AE
         self.register_buffer("kb_variance", torch.zeros(()))
 
@@ -103,6 +113,7 @@ def latent_to_symbols(latent: torch.Tensor) -> np.ndarray:
 @dataclass(frozen=True)
 class DjsccModelInfo:
     """One shipped DJSCC model (a manifest row)."""
+
     id: str
     abr: float
     snr_db: float
@@ -112,7 +123,7 @@ class DjsccModelInfo:
     file: str
     sha256: str
     tile: int = 64
-    held_out: tuple = ()        # ((snr_db, psnr, ms_ssim), ...) on the held-out images, sorted by SNR
+    held_out: tuple = ()  # ((snr_db, psnr, ms_ssim), ...) on the held-out images, sorted by SNR
 
     def predicted_quality(self, snr_db: float) -> dict:
         """PSNR and MS-SSIM expected at ``snr_db``: the held-out AWGN evaluation, linearly interpolated in
@@ -121,8 +132,10 @@ class DjsccModelInfo:
         if not self.held_out or not np.isfinite(snr_db) or snr_db < self.held_out[0][0]:
             return {}
         snrs, psnrs, ssims = (np.array(v, float) for v in zip(*self.held_out))
-        return {"predicted_psnr_db": float(np.interp(snr_db, snrs, psnrs)),
-                "predicted_ms_ssim": float(np.interp(snr_db, snrs, ssims))}
+        return {
+            "predicted_psnr_db": float(np.interp(snr_db, snrs, psnrs)),
+            "predicted_ms_ssim": float(np.interp(snr_db, snrs, ssims)),
+        }
 
 
 def save_fp16(model: DeepJSCC, path: str | Path) -> str:
@@ -142,6 +155,7 @@ def load_model(path: str | Path, channels: int, filters: int) -> DeepJSCC:
 
 def load_manifest(directory: str | Path = DATA_DIR) -> list[DjsccModelInfo]:
     import yaml
+
     path = Path(directory) / "manifest.yml"
     try:
         data = yaml.safe_load(path.read_text())
@@ -150,12 +164,27 @@ def load_manifest(directory: str | Path = DATA_DIR) -> list[DjsccModelInfo]:
     rows = []
     for entry in data.get("models", []) if isinstance(data, dict) else []:
         try:
-            held_out = tuple(sorted((float(key[3:]), float(v["psnr"]), float(v["ms_ssim"]))
-                                    for key, v in (entry.get("held_out") or {}).items() if key.startswith("snr")))
-            rows.append(DjsccModelInfo(str(entry["id"]), float(entry["abr"]), float(entry["snr_db"]),
-                                       str(entry["loss"]), int(entry["channels"]), int(entry["filters"]),
-                                       str(entry["file"]), str(entry["sha256"]), int(entry.get("patch", 64)),
-                                       held_out))
+            held_out = tuple(
+                sorted(
+                    (float(key[3:]), float(v["psnr"]), float(v["ms_ssim"]))
+                    for key, v in (entry.get("held_out") or {}).items()
+                    if key.startswith("snr")
+                )
+            )
+            rows.append(
+                DjsccModelInfo(
+                    str(entry["id"]),
+                    float(entry["abr"]),
+                    float(entry["snr_db"]),
+                    str(entry["loss"]),
+                    int(entry["channels"]),
+                    int(entry["filters"]),
+                    str(entry["file"]),
+                    str(entry["sha256"]),
+                    int(entry.get("patch", 64)),
+                    held_out,
+                )
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise IsscInputError(f"{path}: bad model entry {entry!r} ({exc})") from None
     return rows
@@ -166,6 +195,9 @@ def select_model(models: list[DjsccModelInfo], abr: float, snr_db: float, loss: 
     candidates = [m for m in models if abs(m.abr - abr) < 1e-9 and (loss is None or m.loss == loss)]
     if not candidates:
         have = sorted({abr_label(m.abr) for m in models})
-        raise IsscInputError(f"no DJSCC model for ABR {abr_label(abr)}" + (f" and loss {loss}" if loss else "")
-                             + f" (have {', '.join(have) or 'none'})")
+        raise IsscInputError(
+            f"no DJSCC model for ABR {abr_label(abr)}"
+            + (f" and loss {loss}" if loss else "")
+            + f" (have {', '.join(have) or 'none'})"
+        )
     return min(candidates, key=lambda m: (abs(m.snr_db - snr_db), m.snr_db))

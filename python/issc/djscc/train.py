@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Training the shipped DJSCC models: ``issc train-djscc``.
 
 For each ABR a base model is trained at the middle SNR, then one model per SNR is fine-tuned from it
@@ -5,6 +7,7 @@ For each ABR a base model is trained at the middle SNR, then one model per SNR i
 unit-power symbols. Checkpoints every ``checkpoint_every`` steps under ``out/checkpoints``; a rerun
 continues from them. Results: ``out/<id>.pt`` (fp16) and ``out/manifest.yml``.
 """
+
 from __future__ import annotations
 
 import time
@@ -14,8 +17,8 @@ import numpy as np
 import torch
 import yaml
 
-from ..errors import IsscInputError
 from ..codec.train import PatchSampler, drop_learning_rate
+from ..errors import IsscInputError
 from .losses import djscc_loss
 from .models import LOSSES, DeepJSCC, abr_label, channels_for_abr, save_fp16
 
@@ -44,6 +47,7 @@ def model_id(abr: float, snr_db: float, loss: str) -> str:
 
 def train_one(model, sampler, snr_db, loss, steps, checkpoint, batch, lr, label, cmc, checkpoint_every=100):
     from tqdm import tqdm
+
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     done, stats, seconds = 0, {}, 0.0
     if checkpoint.exists():
@@ -65,12 +69,20 @@ def train_one(model, sampler, snr_db, loss, steps, checkpoint, batch, lr, label,
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimiser.step()
             mse = float((x - x_hat).detach().pow(2).mean())
-            stats = {"loss": float(value), "psnr": -10 * float(np.log10(max(mse, 1e-12)))}
+            stats = {"loss": float(value.detach()), "psnr": -10 * float(np.log10(max(mse, 1e-12)))}
             bar.set_postfix(psnr=f"{stats['psnr']:.2f}")
             bar.update(1)
             if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-                torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step + 1,
-                            "stats": stats, "seconds": time.time() - started}, checkpoint)
+                torch.save(
+                    {
+                        "model": model.state_dict(),
+                        "optimiser": optimiser.state_dict(),
+                        "step": step + 1,
+                        "stats": stats,
+                        "seconds": time.time() - started,
+                    },
+                    checkpoint,
+                )
     if loss != "ae":
         with torch.no_grad():
             model.eval()
@@ -79,8 +91,21 @@ def train_one(model, sampler, snr_db, loss, steps, checkpoint, batch, lr, label,
     return {**stats, "seconds": round(time.time() - started, 1)}
 
 
-def train_djscc(images, out, abrs=DEFAULT_ABRS, snrs_db=DEFAULT_SNRS_DB, loss="ae", patch=64, steps=600,
-                base_steps=2000, batch=16, lr=1e-3, filters=48, cmc=1.0, seed=0) -> dict:
+def train_djscc(
+    images,
+    out,
+    abrs=DEFAULT_ABRS,
+    snrs_db=DEFAULT_SNRS_DB,
+    loss="ae",
+    patch=64,
+    steps=600,
+    base_steps=2000,
+    batch=16,
+    lr=1e-3,
+    filters=48,
+    cmc=1.0,
+    seed=0,
+) -> dict:
     """Train one model per (ABR, SNR); see the module docstring. Returns the manifest dict."""
     if loss not in LOSSES:
         raise IsscInputError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")
@@ -98,24 +123,55 @@ def train_djscc(images, out, abrs=DEFAULT_ABRS, snrs_db=DEFAULT_SNRS_DB, loss="a
     for abr, c in zip(abrs, channels):
         base_ckpt = out / "checkpoints" / f"base-{loss}-abr{round(1 / abr)}.pt"
         model = DeepJSCC(c, filters)
-        train_one(model, sampler, base_snr, loss, base_steps, base_ckpt, batch, lr,
-                  f"base ABR {abr_label(abr)} {base_snr:g} dB", cmc)
+        train_one(
+            model,
+            sampler,
+            base_snr,
+            loss,
+            base_steps,
+            base_ckpt,
+            batch,
+            lr,
+            f"base ABR {abr_label(abr)} {base_snr:g} dB",
+            cmc,
+        )
         base_state = torch.load(base_ckpt, map_location="cpu", weights_only=False)["model"]
         for snr in snrs_db:
             ident = model_id(abr, snr, loss)
             model = DeepJSCC(c, filters)
             model.load_state_dict(base_state)
-            stats = train_one(model, sampler, snr, loss, steps, out / "checkpoints" / f"{ident}.pt", batch,
-                              lr / 3, f"{ident}", cmc)
+            stats = train_one(
+                model, sampler, snr, loss, steps, out / "checkpoints" / f"{ident}.pt", batch, lr / 3, f"{ident}", cmc
+            )
             sha = save_fp16(model, out / f"{ident}.pt")
-            entries.append({"id": ident, "abr": float(abr), "abr_label": abr_label(abr), "snr_db": snr,
-                            "loss": loss, "channels": c, "filters": filters, "cmc": cmc if loss == "vscc" else None,
-                            "kb_variance": float(model.kb_variance), "base_steps": base_steps,
-                            "finetune_steps": steps, "patch": patch, "batch": batch, "lr": lr, "seed": seed,
-                            "train_psnr": round(stats.get("psnr", float("nan")), 3), "seconds": stats["seconds"],
-                            "sha256": sha, "file": f"{ident}.pt"})
-            manifest = {"format": "issc-djscc-manifest/1",
-                        "architecture": f"Bourtsoulatze-style conv autoencoder, {filters} filters, PReLU",
-                        "data": {"images": str(images), "count": len(sampler.files)}, "models": entries}
+            entries.append(
+                {
+                    "id": ident,
+                    "abr": float(abr),
+                    "abr_label": abr_label(abr),
+                    "snr_db": snr,
+                    "loss": loss,
+                    "channels": c,
+                    "filters": filters,
+                    "cmc": cmc if loss == "vscc" else None,
+                    "kb_variance": float(model.kb_variance),
+                    "base_steps": base_steps,
+                    "finetune_steps": steps,
+                    "patch": patch,
+                    "batch": batch,
+                    "lr": lr,
+                    "seed": seed,
+                    "train_psnr": round(stats.get("psnr", float("nan")), 3),
+                    "seconds": stats["seconds"],
+                    "sha256": sha,
+                    "file": f"{ident}.pt",
+                }
+            )
+            manifest = {
+                "format": "issc-djscc-manifest/1",
+                "architecture": f"Bourtsoulatze-style conv autoencoder, {filters} filters, PReLU",
+                "data": {"images": str(images), "count": len(sampler.files)},
+                "models": entries,
+            }
             manifest_path.write_text(yaml.safe_dump(manifest, sort_keys=False))
     return manifest

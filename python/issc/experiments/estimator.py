@@ -1,34 +1,58 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Efficiency of the MAP target estimator: Monte Carlo RMSE against sqrt(tr HCRB) and sqrt(tr CRB).
 
-Each trial draws a fresh sync error ``delta ~ N(0, (c sigma_dt)^2)``, fresh QPSK sensing symbols and
+Each trial draws a fresh sync error ``delta ~ N(0, (c sigma_dt)^2)`` (truncated where the echo channel
+truncates it, :func:`gnuradio.issc.physics.channels.truncated_standard_normal`), fresh QPSK sensing symbols and
 fresh noise, builds one echo block of ``N`` samples with the estimator's own band-limited delay operator
 (the same operator as the echo channel's), and estimates ``(p_o, delta)``. All the power is steered at
 the target (``Sigma = P_T a a^H / N_T``), so the bound of every trial is the same closed form.
 """
+
 from __future__ import annotations
 
 import csv
 import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..sensing.estimator import TargetEstimator
-from ..physics.geometry import Geometry, noise_powers_w
+from ..physics.channels import truncated_standard_normal
+from ..physics.geometry import Geometry, bistatic_range_m, noise_powers_w
 from ..physics.hcrb import FisherModel
 from ..scenario import load_scenario
+from ..sensing.estimator import TargetEstimator
 from ..units import SPEED_OF_LIGHT, dbm_to_w
 from .stats import Z95
 
-CSV_COLUMNS = ("power_dbm", "sigma_ns", "trials", "accepted", "rmse_m", "rmse_ci_low_m", "rmse_ci_high_m",
-               "hcrb_rmse_m", "crb_rmse_m", "mse_over_hcrb", "mse_over_hcrb_ci_low", "mse_over_hcrb_ci_high",
-               "seconds_per_block")
+CSV_COLUMNS = (
+    "power_dbm",
+    "sigma_ns",
+    "trials",
+    "accepted",
+    "rmse_m",
+    "rmse_ci_low_m",
+    "rmse_ci_high_m",
+    "hcrb_rmse_m",
+    "crb_rmse_m",
+    "mse_over_hcrb",
+    "mse_over_hcrb_ci_low",
+    "mse_over_hcrb_ci_high",
+    "seconds_per_block",
+)
 
 
-def simulate_block(estimator: TargetEstimator, rng: np.random.Generator, position, sync_error_m: float,
-                   power_w: float, noise_std: float, block_length: int, beam: str = "steer"):
+def simulate_block(
+    estimator: TargetEstimator,
+    rng: np.random.Generator,
+    position,
+    sync_error_m: float,
+    power_w: float,
+    noise_std: float,
+    block_length: int,
+    beam: str = "steer",
+):
     """One echo block and its reference: returns ``(echo N_R x N, reference N_T x L, block_start)``.
 
     Args:
@@ -49,11 +73,14 @@ def simulate_block(estimator: TargetEstimator, rng: np.random.Generator, positio
         reference = np.sqrt(power_w) * np.outer(g.a_tx(g.theta) / np.sqrt(g.n_tx), symbols)
     elif beam == "iso":
         shape = (g.n_tx, length)
-        reference = np.sqrt(power_w / g.n_tx) * (rng.choice([-1, 1], shape) + 1j * rng.choice([-1, 1], shape)) / np.sqrt(2)
+        reference = (
+            np.sqrt(power_w / g.n_tx) * (rng.choice([-1, 1], shape) + 1j * rng.choice([-1, 1], shape)) / np.sqrt(2)
+        )
     else:
         raise ValueError(f"beam must be 'steer' or 'iso', got {beam!r}")
-    truth = g.with_target(position)
-    echo = estimator.model(position, truth.d_bo + truth.d_or + sync_error_m, reference, history, block_length)
+    echo = estimator.model(
+        position, bistatic_range_m(g.tx, position, g.sensing_rx, sync_error_m), reference, history, block_length
+    )
     if noise_std:
         echo = echo + noise_std * (rng.normal(size=echo.shape) + 1j * rng.normal(size=echo.shape)) / np.sqrt(2)
     return echo, reference, history
@@ -78,7 +105,9 @@ class EfficiencyPoint:
     seconds_per_block: float
 
 
-def efficiency_point(scenario, power_dbm: float, sigma_ns: float, trials: int, rng: np.random.Generator) -> EfficiencyPoint:
+def efficiency_point(
+    scenario, power_dbm: float, sigma_ns: float, trials: int, rng: np.random.Generator
+) -> EfficiencyPoint:
     """Monte Carlo of ``trials`` blocks at one transmit power and sync-error spread.
 
     The RMSE is over every estimate (also those the GLRT flags: the flag is for a tracker, the bound is
@@ -95,8 +124,9 @@ def efficiency_point(scenario, power_dbm: float, sigma_ns: float, trials: int, r
     squared, accepted = [], 0
     started = time.perf_counter()
     for _ in range(trials):
-        echo, reference, start = simulate_block(estimator, rng, g.target, rng.normal() * spread_m, power_w,
-                                                noise_std, block)
+        echo, reference, start = simulate_block(
+            estimator, rng, g.target, truncated_standard_normal(rng) * spread_m, power_w, noise_std, block
+        )
         result = estimator.estimate(echo, reference, start)
         if result.position is None:
             continue
@@ -111,9 +141,21 @@ def efficiency_point(scenario, power_dbm: float, sigma_ns: float, trials: int, r
     mse = float(np.mean(squared)) if squared.size else math.nan
     half = Z95 * float(np.std(squared, ddof=1)) / math.sqrt(squared.size) if squared.size > 1 else math.nan
     low, high = max(mse - half, 0.0), mse + half
-    return EfficiencyPoint(float(power_dbm), float(sigma_ns), int(squared.size), accepted, math.sqrt(mse),
-                           math.sqrt(low), math.sqrt(high), math.sqrt(hcrb), math.sqrt(crb), mse / hcrb,
-                           low / hcrb, high / hcrb, seconds)
+    return EfficiencyPoint(
+        float(power_dbm),
+        float(sigma_ns),
+        int(squared.size),
+        accepted,
+        math.sqrt(mse),
+        math.sqrt(low),
+        math.sqrt(high),
+        math.sqrt(hcrb),
+        math.sqrt(crb),
+        mse / hcrb,
+        low / hcrb,
+        high / hcrb,
+        seconds,
+    )
 
 
 def run_experiment(scenario, powers_dbm, sigmas_ns, trials: int, seed: int = 0, progress=None) -> list[EfficiencyPoint]:
@@ -139,8 +181,10 @@ def write_csv(points, path) -> None:
 def plot(points, path, title: str = "") -> None:
     """RMSE (with 95 % intervals) against sqrt(tr HCRB) and sqrt(tr CRB), one colour per sigma_dt."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(7, 4.5))
     sigmas = sorted({p.sigma_ns for p in points})
     colours = plt.cm.viridis(np.linspace(0, 0.85, len(sigmas)))

@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The paper's comparison (ISSC Figs. 3 and 4) measured through the streaming link.
 
 Every cell (scheme, ``P_T``, ABR) is one run of :class:`~gnuradio.issc.flowgraphs.link.IsscLink` at a fixed power: the
@@ -17,23 +19,44 @@ Schemes: ``ascc-sdr`` and ``ascc-paper`` (hyperprior codec + polar code, the opt
 the paper's beam solver) and ``djscc-wf-zf`` (deep JSCC, MRT + zero-forced sensing beam with the least
 sensing power that meets ``Pi``).
 """
+
 from __future__ import annotations
 
 import csv
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from .stats import mean_and_ci
 from ..scenario import load_scenario
+from .stats import mean_and_ci
 
 SCHEMES = {"ascc-sdr": ("ascc", "sdr"), "ascc-paper": ("ascc", "paper"), "djscc-wf-zf": ("djscc", "zf-wf")}
-CSV_COLUMNS = ("scheme", "power_dbm", "abr", "abr_label", "frames", "frames_lost", "ms_ssim", "ms_ssim_ci", "psnr",
-               "psnr_ci", "predicted_ms_ssim", "predicted_psnr_db", "sinr_db", "predicted_sinr_db", "hcrb_trace",
-               "crb_trace", "sensing_mse_m2", "sensing_mse_ci", "sensed_frames", "feasible", "models", "seconds")
+CSV_COLUMNS = (
+    "scheme",
+    "power_dbm",
+    "abr",
+    "abr_label",
+    "frames",
+    "frames_lost",
+    "ms_ssim",
+    "ms_ssim_ci",
+    "psnr",
+    "psnr_ci",
+    "predicted_ms_ssim",
+    "predicted_psnr_db",
+    "sinr_db",
+    "predicted_sinr_db",
+    "hcrb_trace",
+    "crb_trace",
+    "sensing_mse_m2",
+    "sensing_mse_ci",
+    "sensed_frames",
+    "feasible",
+    "models",
+    "seconds",
+)
 
 
 @dataclass
@@ -65,10 +88,12 @@ class CellResult:
     rows: list = field(default_factory=list, repr=False)
 
 
-def summarise(scheme: str, power_dbm: float, abr: float, rows: list[dict], seconds: float,
-              feasible: bool) -> CellResult:
+def summarise(
+    scheme: str, power_dbm: float, abr: float, rows: list[dict], seconds: float, feasible: bool
+) -> CellResult:
     """The cell's numbers from the monitor's rows."""
     from ..djscc.models import abr_label
+
     received = [r for r in rows if r.get("received")]
     ms_ssim, ms_ssim_ci = mean_and_ci(r.get("ms_ssim") for r in received)
     psnr, psnr_ci = mean_and_ci(r.get("psnr") for r in received)
@@ -80,18 +105,44 @@ def summarise(scheme: str, power_dbm: float, abr: float, rows: list[dict], secon
         return float(np.mean(values)) if values else math.nan
 
     return CellResult(
-        scheme=scheme, power_dbm=float(power_dbm), abr=float(abr), abr_label=abr_label(abr), frames=len(rows),
-        frames_lost=len(rows) - len(received), ms_ssim=ms_ssim, ms_ssim_ci=ms_ssim_ci, psnr=psnr, psnr_ci=psnr_ci,
-        predicted_ms_ssim=mean_of("predicted_ms_ssim"), predicted_psnr_db=mean_of("predicted_psnr_db"),
-        sinr_db=mean_of("sinr_db"), predicted_sinr_db=mean_of("predicted_sinr_db"),
-        hcrb_trace=mean_of("hcrb_rmse_m", lambda v: v * v), crb_trace=mean_of("crb_rmse_m", lambda v: v * v),
-        sensing_mse_m2=sensing_mse, sensing_mse_ci=sensing_ci, sensed_frames=len(sensed), feasible=bool(feasible),
-        models=";".join(sorted({str(r["model"]) for r in rows if r.get("model")})), seconds=float(seconds),
-        rows=list(rows))
+        scheme=scheme,
+        power_dbm=float(power_dbm),
+        abr=float(abr),
+        abr_label=abr_label(abr),
+        frames=len(rows),
+        frames_lost=len(rows) - len(received),
+        ms_ssim=ms_ssim,
+        ms_ssim_ci=ms_ssim_ci,
+        psnr=psnr,
+        psnr_ci=psnr_ci,
+        predicted_ms_ssim=mean_of("predicted_ms_ssim"),
+        predicted_psnr_db=mean_of("predicted_psnr_db"),
+        sinr_db=mean_of("sinr_db"),
+        predicted_sinr_db=mean_of("predicted_sinr_db"),
+        hcrb_trace=mean_of("hcrb_rmse_m", lambda v: v * v),
+        crb_trace=mean_of("crb_rmse_m", lambda v: v * v),
+        sensing_mse_m2=sensing_mse,
+        sensing_mse_ci=sensing_ci,
+        sensed_frames=len(sensed),
+        feasible=bool(feasible),
+        models=";".join(sorted({str(r["model"]) for r in rows if r.get("model")})),
+        seconds=float(seconds),
+        rows=list(rows),
+    )
 
 
-def run_cell(scenario, scheme: str, power_dbm: float, abr: float, frames: int, seed: int = 0,
-             sensing_every: int = 4, images="", timeout_s: float = 900.0, link_hook=None) -> CellResult:
+def run_cell(
+    scenario,
+    scheme: str,
+    power_dbm: float,
+    abr: float,
+    frames: int,
+    seed: int = 0,
+    sensing_every: int = 4,
+    images="",
+    timeout_s: float = 900.0,
+    link_hook=None,
+) -> CellResult:
     """One streaming run of ``frames`` held-out images at a fixed power.
 
     Args:
@@ -107,11 +158,22 @@ def run_cell(scenario, scheme: str, power_dbm: float, abr: float, frames: int, s
         link_hook: called with the link before it runs (e.g. to keep it for a SIGINT handler).
     """
     from ..flowgraphs.link import IsscLink
+
     source, solver = SCHEMES[scheme]
     started = time.monotonic()
-    link = IsscLink(scenario, frames=frames, images=images, seed=seed, solver=solver, metric="ms_ssim",
-                    schedule=[(0, float(power_dbm), None)], size=256, sensing_every=sensing_every, scheme=source,
-                    abr=abr)
+    link = IsscLink(
+        scenario,
+        frames=frames,
+        images=images,
+        seed=seed,
+        solver=solver,
+        metric="ms_ssim",
+        schedule=[(0, float(power_dbm), None)],
+        size=256,
+        sensing_every=sensing_every,
+        scheme=source,
+        abr=abr,
+    )
     feasible = bool(link.controller.current.predicted.get("feasible", False))
     if link_hook is not None:
         link_hook(link)
@@ -119,19 +181,39 @@ def run_cell(scenario, scheme: str, power_dbm: float, abr: float, frames: int, s
     return summarise(scheme, power_dbm, abr, link.monitor.ledger.rows, time.monotonic() - started, feasible)
 
 
-def run_experiment(scenario, schemes, powers, abrs, frames: int, seed: int = 0, sensing_every: int = 4,
-                   images="", progress=None, link_hook=None, stop=None) -> list[CellResult]:
+def run_experiment(
+    scenario,
+    schemes,
+    powers,
+    abrs,
+    frames: int,
+    seed: int = 0,
+    sensing_every: int = 4,
+    images="",
+    progress=None,
+    link_hook=None,
+    stop=None,
+) -> list[CellResult]:
     """Every (scheme, ABR, power) cell; ``progress(cell)`` after each; ``stop()`` true ends early."""
     scenario = load_scenario(scenario)
     cells = []
     for a, abr in enumerate(abrs):
-        for s, scheme in enumerate(schemes):
+        for _s, scheme in enumerate(schemes):
             for p, power in enumerate(powers):
                 if stop is not None and stop():
                     return cells
                 # one seed per power and ABR, shared by the schemes: the same sync-error and noise draws
-                cell = run_cell(scenario, scheme, power, abr, frames, seed + 1000 * a + 10 * p, sensing_every,
-                                images, link_hook=link_hook)
+                cell = run_cell(
+                    scenario,
+                    scheme,
+                    power,
+                    abr,
+                    frames,
+                    seed + 1000 * a + 10 * p,
+                    sensing_every,
+                    images,
+                    link_hook=link_hook,
+                )
                 cells.append(cell)
                 if progress is not None:
                     progress(cell)
@@ -158,11 +240,17 @@ def write_frames(cells: list[CellResult], path) -> None:
     import json
 
     from ..jsonutil import jsonable
+
     with open(path, "w", encoding="utf-8") as f:
         for cell in cells:
             for row in cell.rows:
-                f.write(json.dumps(jsonable({"scheme": cell.scheme, "power_dbm": cell.power_dbm, "abr": cell.abr,
-                                             **row}), allow_nan=False) + "\n")
+                f.write(
+                    json.dumps(
+                        jsonable({"scheme": cell.scheme, "power_dbm": cell.power_dbm, "abr": cell.abr, **row}),
+                        allow_nan=False,
+                    )
+                    + "\n"
+                )
 
 
 COLOURS = {"ascc-sdr": "tab:blue", "ascc-paper": "tab:green", "djscc-wf-zf": "tab:red"}
@@ -183,14 +271,21 @@ def plot_quality(cells: list[CellResult], path, title: str = "") -> None:
             # a small horizontal offset per scheme, so coinciding points stay visible
             power = np.array([c.power_dbm for c in cell]) + 0.2 * (k - (len(schemes) - 1) / 2)
             colour = COLOURS.get(scheme)
-            ax.errorbar(power, [c.ms_ssim for c in cell], yerr=[np.nan_to_num(c.ms_ssim_ci) for c in cell], fmt="o-",
-                        color=colour, capsize=3, label=f"{scheme} measured")
-            ax.plot(power, [c.predicted_ms_ssim for c in cell], "--", color=colour, alpha=0.7,
-                    label=f"{scheme} predicted")
+            ax.errorbar(
+                power,
+                [c.ms_ssim for c in cell],
+                yerr=[np.nan_to_num(c.ms_ssim_ci) for c in cell],
+                fmt="o-",
+                color=colour,
+                capsize=3,
+                label=f"{scheme} measured",
+            )
+            ax.plot(
+                power, [c.predicted_ms_ssim for c in cell], "--", color=colour, alpha=0.7, label=f"{scheme} predicted"
+            )
             lost = [x for x, c in zip(power, cell) if c.frames and c.frames_lost == c.frames]
             if lost:
-                ax.plot(lost, [0.0] * len(lost), "x", color=colour, ms=9, mew=2,
-                        label=f"{scheme}: no frame received")
+                ax.plot(lost, [0.0] * len(lost), "x", color=colour, ms=9, mew=2, label=f"{scheme}: no frame received")
         ax.set_title(f"ABR {cell[0].abr_label if cell else abr}")
         ax.set_xlabel("P_T (dBm)")
         ax.grid(True, alpha=0.3)
@@ -215,8 +310,16 @@ def plot_sensing(cells: list[CellResult], path, hcrb_threshold_m2: float | None 
         colour = COLOURS.get(scheme)
         ax.plot(power, [c.hcrb_trace for c in cell], "-", color=colour, label=f"{scheme}: tr HCRB (sync error)")
         ax.plot(power, [c.crb_trace for c in cell], ":", color=colour, label=f"{scheme}: tr CRB (perfect sync)")
-        ax.errorbar(power, [c.sensing_mse_m2 for c in cell], yerr=[np.nan_to_num(c.sensing_mse_ci) for c in cell],
-                    fmt="o", color=colour, capsize=3, alpha=0.8, label=f"{scheme}: estimator MSE (measured)")
+        ax.errorbar(
+            power,
+            [c.sensing_mse_m2 for c in cell],
+            yerr=[np.nan_to_num(c.sensing_mse_ci) for c in cell],
+            fmt="o",
+            color=colour,
+            capsize=3,
+            alpha=0.8,
+            label=f"{scheme}: estimator MSE (measured)",
+        )
     if hcrb_threshold_m2:
         ax.axhline(hcrb_threshold_m2, color="k", lw=0.8, ls="--", label=f"Pi = {hcrb_threshold_m2:g} m^2")
     ax.set_yscale("log")
@@ -237,15 +340,22 @@ def gaps(cells: list[CellResult], reference: str = "djscc-wf-zf") -> list[dict]:
     for cell in cells:
         if cell.scheme == reference:
             continue
-        ref = next((c for c in cells if c.scheme == reference and c.abr == cell.abr
-                    and c.power_dbm == cell.power_dbm), None)
+        ref = next(
+            (c for c in cells if c.scheme == reference and c.abr == cell.abr and c.power_dbm == cell.power_dbm), None
+        )
         if ref is None:
             continue
-        out.append({"scheme": cell.scheme, "power_dbm": cell.power_dbm, "abr": cell.abr_label,
-                    "ms_ssim_gap": cell.ms_ssim - ref.ms_ssim, "psnr_gap_db": cell.psnr - ref.psnr,
-                    "hcrb_ratio": cell.hcrb_trace / ref.hcrb_trace if ref.hcrb_trace else math.nan,
-                    "sensing_mse_ratio": (cell.sensing_mse_m2 / ref.sensing_mse_m2 if ref.sensing_mse_m2
-                                          else math.nan)})
+        out.append(
+            {
+                "scheme": cell.scheme,
+                "power_dbm": cell.power_dbm,
+                "abr": cell.abr_label,
+                "ms_ssim_gap": cell.ms_ssim - ref.ms_ssim,
+                "psnr_gap_db": cell.psnr - ref.psnr,
+                "hcrb_ratio": cell.hcrb_trace / ref.hcrb_trace if ref.hcrb_trace else math.nan,
+                "sensing_mse_ratio": (cell.sensing_mse_m2 / ref.sensing_mse_m2 if ref.sensing_mse_m2 else math.nan),
+            }
+        )
     return out
 
 
@@ -255,6 +365,8 @@ def _schemes(cells):
 
 def _pyplot():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Statistics shared by the experiments."""
+
 from __future__ import annotations
 
 import math

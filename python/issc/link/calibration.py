@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Calibration of the link's real channel code: measured bit and block error rates of the polar code
 over a grid of SINR and code rate, and the "calibrated" BER model built on them (docs/model.md §3).
 
@@ -12,6 +14,7 @@ error, it uses the normal approximation capped by the measurement's 95 % upper b
 (``3 / bits``); outside the grid it clamps to the edge in rate and falls back to the normal
 approximation above the SINR range.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..physics.ber import log10_ber as normal_log10_ber
 from ..errors import IsscInputError
+from ..physics.ber import log10_ber as normal_log10_ber
 from .framing import FrameFormat, qpsk_llrs, qpsk_map
 
 FORMAT = "issc-code-calibration/1"
@@ -44,8 +47,15 @@ class PointResult:
         return self.blocks * self.info_bits
 
 
-def simulate_point(fmt: FrameFormat, info_bits: int, sinr_db: float, rng: np.random.Generator,
-                   target_block_errors: int = 50, max_blocks: int = 1000, batch: int = 25) -> PointResult:
+def simulate_point(
+    fmt: FrameFormat,
+    info_bits: int,
+    sinr_db: float,
+    rng: np.random.Generator,
+    target_block_errors: int = 50,
+    max_blocks: int = 1000,
+    batch: int = 25,
+) -> PointResult:
     """Bit and block errors of the payload code at one (SINR, K) point."""
     code = fmt.payload_code(info_bits)
     noise_var = 10.0 ** (-sinr_db / 10.0)
@@ -63,8 +73,15 @@ def simulate_point(fmt: FrameFormat, info_bits: int, sinr_db: float, rng: np.ran
     return PointResult(bit_errors, block_errors, blocks, info_bits)
 
 
-def calibrate(fmt: FrameFormat = FrameFormat(), info_bits=DEFAULT_INFO_BITS, sinr_db=DEFAULT_SINR_DB, seed: int = 0,
-              target_block_errors: int = 50, max_blocks: int = 1000, progress=None) -> dict:
+def calibrate(
+    fmt: FrameFormat = FrameFormat(),
+    info_bits=DEFAULT_INFO_BITS,
+    sinr_db=DEFAULT_SINR_DB,
+    seed: int = 0,
+    target_block_errors: int = 50,
+    max_blocks: int = 1000,
+    progress=None,
+) -> dict:
     """Run the grid; returns the calibration table as a dict (see :func:`save_calibration`)."""
     info_bits = [int(k) for k in info_bits]
     sinr_db = [float(s) for s in sinr_db]
@@ -80,14 +97,26 @@ def calibrate(fmt: FrameFormat = FrameFormat(), info_bits=DEFAULT_INFO_BITS, sin
                 break
             result = simulate_point(fmt, k, s, rng, target_block_errors, max_blocks)
             tables["bit_errors"][i, j], tables["block_errors"][i, j], tables["blocks"][i, j] = (
-                result.bit_errors, result.block_errors, result.blocks)
+                result.bit_errors,
+                result.block_errors,
+                result.blocks,
+            )
             clean_in_a_row = clean_in_a_row + 1 if result.block_errors == 0 else 0
             if progress is not None:
                 progress(k, s, result)
-    return {"format": FORMAT, "code": "gr-fec polar, SCL list decoding, BEC construction (polar.design_erasure)",
-            "modulation": "qpsk", "blocklength": fmt.blocklength, "list_size": fmt.list_size,
-            "info_bits": info_bits, "sinr_db": sinr_db, "seed": seed, "target_block_errors": target_block_errors,
-            "max_blocks": max_blocks, **{key: value.tolist() for key, value in tables.items()}}
+    return {
+        "format": FORMAT,
+        "code": "gr-fec polar, SCL list decoding, BEC construction (polar.design_erasure)",
+        "modulation": "qpsk",
+        "blocklength": fmt.blocklength,
+        "list_size": fmt.list_size,
+        "info_bits": info_bits,
+        "sinr_db": sinr_db,
+        "seed": seed,
+        "target_block_errors": target_block_errors,
+        "max_blocks": max_blocks,
+        **{key: value.tolist() for key, value in tables.items()},
+    }
 
 
 def save_calibration(table: dict, path: str | Path, made_by: str = "") -> None:
@@ -141,7 +170,7 @@ class CalibratedBer:
         self.log10_table = np.minimum(self.log10_table, math.log10(0.5))
 
     @classmethod
-    def load(cls, path=None) -> "CalibratedBer":
+    def load(cls, path=None) -> CalibratedBer:
         return cls(load_calibration(path))
 
     def __call__(self, sinr, rate, blocklength=None):
@@ -159,8 +188,12 @@ class CalibratedBer:
         tr = (rate - self.rates[i]) / (self.rates[i + 1] - self.rates[i])
         ts = (s - self.sinr_db[j]) / (self.sinr_db[j + 1] - self.sinr_db[j])
         t = self.log10_table
-        value = ((1 - tr) * (1 - ts) * t[i, j] + tr * (1 - ts) * t[i + 1, j] + (1 - tr) * ts * t[i, j + 1]
-                 + tr * ts * t[i + 1, j + 1])
+        value = (
+            (1 - tr) * (1 - ts) * t[i, j]
+            + tr * (1 - ts) * t[i + 1, j]
+            + (1 - tr) * ts * t[i, j + 1]
+            + tr * ts * t[i + 1, j + 1]
+        )
         out[inside] = value[inside]
         if np.any(~inside):
             above = normal_log10_ber(10.0 ** (sinr_db[~inside] / 10.0), rate[~inside], self.blocklength)

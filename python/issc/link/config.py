@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The frame configuration that travels with the data (docs/link.md "How a frame flows").
 
 The controller decides a :class:`LinkConfig` per frame and sends it as a message; the semantic encoder
@@ -8,6 +10,7 @@ configuration can never be applied to the wrong frame.
 Conversions to and from PMT dictionaries are strict: anything malformed raises
 :class:`~gnuradio.issc.errors.IsscInputError` naming the field, so blocks can log and drop it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,8 +64,10 @@ class LinkConfig:
             raise IsscInputError(f"info_bits must be an integer >= 0, got {self.info_bits!r}")
         self.info_bits = int(self.info_bits)
         if (self.info_bits == 0) != (self.code_rate == 0):
-            raise IsscInputError("info_bits and code_rate must both be 0 (an analog frame) or both > 0, got "
-                                 f"{self.info_bits} and {self.code_rate!r}")
+            raise IsscInputError(
+                "info_bits and code_rate must both be 0 (an analog frame) or both > 0, got "
+                f"{self.info_bits} and {self.code_rate!r}"
+            )
 
     @property
     def analog(self) -> bool:
@@ -82,19 +87,29 @@ class LinkConfig:
         """``[w_c, W_0]``: ``N_T x (1 + r_0)``, so ``x = B [s_c; s_0]``."""
         return np.concatenate([self.w_c[:, None], self.w_0], axis=1)
 
-    def for_frame(self, seq: int) -> "LinkConfig":
+    def for_frame(self, seq: int) -> LinkConfig:
         """A copy for frame ``seq`` (its own ``predicted`` dict), the one that travels with that frame."""
-        return LinkConfig(self.model, self.code_rate, self.info_bits, self.w_c, self.w_0, int(seq), dict(self.predicted))
+        return LinkConfig(
+            self.model, self.code_rate, self.info_bits, self.w_c, self.w_0, int(seq), dict(self.predicted)
+        )
 
     @classmethod
-    def from_decision(cls, decision, seq: int = -1) -> "LinkConfig":
+    def from_decision(cls, decision, seq: int = -1) -> LinkConfig:
         """From an :class:`~gnuradio.issc.optim.FrameDecision`."""
-        predicted = {"sinr_db": decision.sinr_db, "log10_ber": decision.log10_ber,
-                     "distortion": decision.distortion, "metric": decision.metric,
-                     "hcrb_trace": decision.hcrb_trace, "feasible": decision.feasible,
-                     "solver": decision.solver, "power_w": decision.power_w, **decision.predictions}
-        return cls(decision.model, decision.code_rate, decision.info_bits_per_block, decision.w_c, decision.w_0,
-                   seq, predicted)
+        predicted = {
+            "sinr_db": decision.sinr_db,
+            "log10_ber": decision.log10_ber,
+            "distortion": decision.distortion,
+            "metric": decision.metric,
+            "hcrb_trace": decision.hcrb_trace,
+            "feasible": decision.feasible,
+            "solver": decision.solver,
+            "power_w": decision.power_w,
+            **decision.predictions,
+        }
+        return cls(
+            decision.model, decision.code_rate, decision.info_bits_per_block, decision.w_c, decision.w_0, seq, predicted
+        )
 
     # -- PMT ------------------------------------------------------------------------------------------
     def to_pmt(self):
@@ -117,7 +132,7 @@ class LinkConfig:
         return pmt.dict_add(d, pmt.intern("predicted"), pred)
 
     @classmethod
-    def from_pmt(cls, value) -> "LinkConfig":
+    def from_pmt(cls, value) -> LinkConfig:
         if not pmt.is_dict(value):
             raise IsscInputError("frame configuration must be a PMT dict")
 
@@ -135,8 +150,9 @@ class LinkConfig:
         w_0_flat = np.array(get("w_0", pmt.is_c64vector, pmt.c64vector_elements, "a c64vector"))
         streams = get("sensing_streams", pmt.is_integer, pmt.to_long, "an integer")
         if streams < 1 or w_0_flat.size != streams * w_c.size:
-            raise IsscInputError(f"frame configuration: w_0 has {w_0_flat.size} entries, expected "
-                                 f"{w_c.size} x {streams}")
+            raise IsscInputError(
+                f"frame configuration: w_0 has {w_0_flat.size} entries, expected {w_c.size} x {streams}"
+            )
         predicted = {}
         pred = pmt.dict_ref(value, pmt.intern("predicted"), pmt.PMT_NIL)
         if pmt.is_dict(pred):

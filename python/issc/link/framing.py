@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The air frame of the communication link: preamble, protected header, rate-adaptive polar payload.
 
     | preamble  P symbols | header  H symbols           | payload  B x L symbols                |
@@ -24,6 +26,7 @@
 :class:`FrameReceiver` is the streaming receiver: feed it samples in chunks of any size and it returns
 decoded frames (and header failures) exactly as if it had the whole stream at once.
 """
+
 from __future__ import annotations
 
 import functools
@@ -105,7 +108,7 @@ class FrameHeader:
     width: int
 
     @classmethod
-    def analog_frame(cls, seq: int, model_index: int, symbols: int, height: int, width: int) -> "FrameHeader":
+    def analog_frame(cls, seq: int, model_index: int, symbols: int, height: int, width: int) -> FrameHeader:
         """The header of an analog frame carrying ``symbols`` complex payload symbols."""
         return cls(seq, model_index, 0, 0, symbols, height, width)
 
@@ -129,14 +132,21 @@ class FrameHeader:
         for name, value, limit in zip(names, fields, limits):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= limit:
                 raise IsscInputError(f"frame header field '{name}' must be an integer in [0, {limit}], got {value!r}")
-        body = HEADER_STRUCT.pack(self.seq, self.model_index, self.info_bits, self.z_bytes.to_bytes(3, "big"),
-                                  self.y_bytes.to_bytes(3, "big"), self.height, self.width)
+        body = HEADER_STRUCT.pack(
+            self.seq,
+            self.model_index,
+            self.info_bits,
+            self.z_bytes.to_bytes(3, "big"),
+            self.y_bytes.to_bytes(3, "big"),
+            self.height,
+            self.width,
+        )
         return body + struct.pack(">I", zlib.crc32(body))
 
     @classmethod
-    def unpack(cls, data: bytes) -> "FrameHeader | None":
+    def unpack(cls, data: bytes) -> FrameHeader | None:
         """The header, or None if the CRC fails."""
-        body, crc = data[:HEADER_STRUCT.size], data[HEADER_STRUCT.size:HEADER_STRUCT.size + 4]
+        body, crc = data[: HEADER_STRUCT.size], data[HEADER_STRUCT.size : HEADER_STRUCT.size + 4]
         if len(crc) != 4 or struct.unpack(">I", crc)[0] != zlib.crc32(body):
             return None
         seq, model, k, z, y, height, width = HEADER_STRUCT.unpack(body)
@@ -181,8 +191,11 @@ class FrameFormat:
     def frame_symbols(self, header: FrameHeader) -> int:
         if header.analog:
             return self.preamble_length + self.header_symbols + header.payload_symbols
-        return (self.preamble_length + self.header_symbols
-                + self.payload_blocks(header.payload_bytes, header.info_bits) * self.blocklength)
+        return (
+            self.preamble_length
+            + self.header_symbols
+            + self.payload_blocks(header.payload_bytes, header.info_bits) * self.blocklength
+        )
 
     def header_code(self):
         return polar_code(2 * self.header_symbols, HEADER_BITS, self.list_size)
@@ -209,8 +222,7 @@ def build_analog_frame(fmt: FrameFormat, header: FrameHeader, symbols: np.ndarra
         raise IsscInputError(f"analog payload has {symbols.size} symbols, the header says {header.payload_symbols}")
     if not np.all(np.isfinite(symbols)):
         raise IsscInputError("analog payload symbols must be finite")
-    return np.concatenate([preamble(fmt.preamble_length), _header_symbols(fmt, header),
-                           symbols.astype(np.complex64)])
+    return np.concatenate([preamble(fmt.preamble_length), _header_symbols(fmt, header), symbols.astype(np.complex64)])
 
 
 def build_frame(fmt: FrameFormat, header: FrameHeader, payload: bytes) -> np.ndarray:
@@ -225,10 +237,10 @@ def build_frame(fmt: FrameFormat, header: FrameHeader, payload: bytes) -> np.nda
         k = header.info_bits
         blocks = fmt.payload_blocks(len(payload), k)
         bits = np.zeros(blocks * k, np.uint8)
-        bits[:8 * len(payload)] = np.unpackbits(np.frombuffer(payload, np.uint8))
+        bits[: 8 * len(payload)] = np.unpackbits(np.frombuffer(payload, np.uint8))
         coded = fmt.payload_code(k).encode(bits).reshape(-1)
         # one scrambler sequence runs over header and payload: the payload continues where the header ends
-        coded ^= scrambler_bits(2 * fmt.header_symbols + coded.size)[2 * fmt.header_symbols:]
+        coded ^= scrambler_bits(2 * fmt.header_symbols + coded.size)[2 * fmt.header_symbols :]
         parts.append(qpsk_map(coded))
     return np.concatenate(parts)
 
@@ -239,7 +251,7 @@ class ReceivedFrame:
     None, ``payload`` empty). An analog frame has an empty ``payload`` and its equalised symbols in
     ``symbols`` (``s + n / g``, noise variance ``noise_var / |g|^2``)."""
 
-    start: int                  # absolute sample index of the preamble's first symbol
+    start: int  # absolute sample index of the preamble's first symbol
     header: FrameHeader | None
     payload: bytes
     sinr_db: float
@@ -270,8 +282,9 @@ class FrameReceiver:
         max_sinr_db: cap of the SINR estimate (bounds the LLRs of a noise-free link).
     """
 
-    def __init__(self, fmt: FrameFormat, threshold: float = 0.08, max_payload_bytes: int = 4 << 20,
-                 max_sinr_db: float = 60.0):
+    def __init__(
+        self, fmt: FrameFormat, threshold: float = 0.08, max_payload_bytes: int = 4 << 20, max_sinr_db: float = 60.0
+    ):
         if not 0.0 < threshold < 1.0:
             raise IsscInputError(f"detection threshold must be in (0, 1), got {threshold!r}")
         self.fmt = fmt
@@ -280,8 +293,8 @@ class FrameReceiver:
         self.max_sinr_db = float(max_sinr_db)
         self._preamble = preamble(fmt.preamble_length).astype(np.complex128)
         self._buffer = np.zeros(0, np.complex64)
-        self._base = 0               # absolute index of _buffer[0]
-        self._pending = None         # (start, header, gain, noise_var, metric) while waiting for the payload
+        self._base = 0  # absolute index of _buffer[0]
+        self._pending = None  # (start, header, gain, noise_var, metric) while waiting for the payload
         self.frames_decoded = 0
         self.headers_failed = 0
         self.samples_pushed = 0
@@ -327,7 +340,7 @@ class FrameReceiver:
         if first + p > metric.size:  # the peak may lie in samples not here yet
             self._drop(first)
             return None
-        peak = first + int(np.argmax(metric[first:first + p]))
+        peak = first + int(np.argmax(metric[first : first + p]))
         self._drop(peak)
         return self._header(float(metric[peak]))
 
@@ -352,7 +365,7 @@ class FrameReceiver:
         floor = abs(gain) ** 2 * 10 ** (-self.max_sinr_db / 10)
         noise_var = max(noise_var, floor, 1e-30)
         sinr_db = float(10 * np.log10(max(abs(gain) ** 2, 1e-30) / noise_var))
-        llrs = qpsk_llrs(self._buffer[p:p + h], gain, noise_var)
+        llrs = qpsk_llrs(self._buffer[p : p + h], gain, noise_var)
         llrs[scrambler_bits(llrs.size) == 1] *= -1
         bits = fmt.header_code().decode(llrs)[0]
         header = FrameHeader.unpack(np.packbits(bits).tobytes())
@@ -378,15 +391,16 @@ class FrameReceiver:
         offset = fmt.preamble_length + fmt.header_symbols
         payload, symbols = b"", None
         if header.analog:
-            # zero-forcing equalisation: the gain is estimated at the capped SINR, never zero
+            # zero-forcing equalisation with the preamble's gain (the SINR cap floors the noise estimate, not
+            # the gain: a zero gain, which detection should never let through, gives zero symbols, not inf)
             received = self._buffer[offset:total].astype(np.complex128)
             symbols = (received / gain if abs(gain) > 1e-30 else np.zeros_like(received)).astype(np.complex64)
         elif header.payload_bytes:
             llrs = qpsk_llrs(self._buffer[offset:total], gain, noise_var)
-            scramble = scrambler_bits(2 * fmt.header_symbols + llrs.size)[2 * fmt.header_symbols:]
+            scramble = scrambler_bits(2 * fmt.header_symbols + llrs.size)[2 * fmt.header_symbols :]
             llrs[scramble == 1] *= -1
             bits = fmt.payload_code(header.info_bits).decode(llrs).reshape(-1)
-            payload = np.packbits(bits[:8 * header.payload_bytes]).tobytes()
+            payload = np.packbits(bits[: 8 * header.payload_bytes]).tobytes()
         self._pending = None
         self._drop(total)
         self.frames_decoded += 1

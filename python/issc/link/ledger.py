@@ -1,11 +1,15 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The link ledger: joins what was sent with what arrived, frame by frame (the link monitor's core).
 
 Frames are keyed by sequence number. A frame is complete when its sent image and bitstream and its
 received bitstream and image are all in; messages on different ports may be handled in any order, so
 nothing is closed on arrival order alone. A frame that never arrives (its header failed, so the
 receiver could not even say which frame it was) is closed as lost once a later frame has completed,
-or when the ledger is flushed. Rows are JSON-ready dicts.
+or when the ledger is flushed. Rows are JSON-ready dicts with exactly the keys :data:`ROW_KEYS`, in
+that order, for every frame (None where a value does not apply), so ``frames.jsonl`` is one table.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,10 +22,36 @@ import numpy as np
 from ..jsonutil import jsonable
 from ..metrics import bit_error_rate, ms_ssim, psnr
 
-ROW_KEYS = ("seq", "received", "power_dbm", "model", "rate", "sinr_db", "predicted_sinr_db", "ber", "bit_errors", "payload_snr_db", "header_ok", "psnr",
-            "ms_ssim", "predicted_distortion", "metric", "predicted_psnr_db", "predicted_ms_ssim",
-            "sensing_error_m", "hcrb_rmse_m", "crb_rmse_m", "true_x", "true_y", "design_x", "design_y", "tracking_error_m",
-            "hcrb_rmse_true_m", "track_lost")
+# the columns of a row, in the order FrameLedger._row builds them (tests/link pin the two together)
+ROW_KEYS = (
+    "seq",
+    "received",
+    "power_dbm",
+    "model",
+    "rate",
+    "sinr_db",
+    "predicted_sinr_db",
+    "ber",
+    "bit_errors",
+    "payload_snr_db",
+    "header_ok",
+    "psnr",
+    "ms_ssim",
+    "predicted_distortion",
+    "metric",
+    "predicted_psnr_db",
+    "predicted_ms_ssim",
+    "sensing_error_m",
+    "hcrb_rmse_m",
+    "crb_rmse_m",
+    "true_x",
+    "true_y",
+    "design_x",
+    "design_y",
+    "tracking_error_m",
+    "hcrb_rmse_true_m",
+    "track_lost",
+)
 
 
 @dataclass
@@ -35,7 +65,7 @@ class _Frame:
     received_image: np.ndarray | None = None
     sensing_errors: list = field(default_factory=list)
     truths: list = field(default_factory=list)
-    symbols: np.ndarray | None = None            # analog frames: the sent and the received symbols
+    symbols: np.ndarray | None = None  # analog frames: the sent and the received symbols
     received_symbols: np.ndarray | None = None
 
 
@@ -116,9 +146,13 @@ class FrameLedger:
         self._close_ready()
 
     def _complete(self, frame: _Frame) -> bool:
-        return (frame.image is not None and frame.payload is not None and frame.received_image is not None
-                and frame.received_payload is not None
-                and (not self.expect_sensing or self._latest_sensing_seq > frame.seq))
+        return (
+            frame.image is not None
+            and frame.payload is not None
+            and frame.received_image is not None
+            and frame.received_payload is not None
+            and (not self.expect_sensing or self._latest_sensing_seq > frame.seq)
+        )
 
     def _close_ready(self):
         """Close complete frames, and frames older than a completed one that were sent but never arrived."""
@@ -183,19 +217,41 @@ class FrameLedger:
         tracking_error = None
         if all(isinstance(v, (int, float)) for v in (true_x, true_y, design_x, design_y)):
             tracking_error = math.hypot(design_x - true_x, design_y - true_y)
-        bounds = [t["hcrb_trace_true"] for t in frame.truths if isinstance(t.get("hcrb_trace_true"), (int, float))
-                  and math.isfinite(t["hcrb_trace_true"]) and t["hcrb_trace_true"] >= 0]
+        bounds = [
+            t["hcrb_trace_true"]
+            for t in frame.truths
+            if isinstance(t.get("hcrb_trace_true"), (int, float))
+            and math.isfinite(t["hcrb_trace_true"])
+            and t["hcrb_trace_true"] >= 0
+        ]
         return {
-            "seq": frame.seq, "received": arrived, "power_dbm": cfg.get("power_budget_dbm"), "model": cfg.get("model"), "rate": cfg.get("code_rate"),
-            "sinr_db": frame.received_meta.get("sinr_db"), "predicted_sinr_db": cfg.get("sinr_db"),
-            "ber": ber, "bit_errors": bit_errors, "payload_snr_db": payload_snr_db, "header_ok": header_ok, "psnr": quality_psnr,
-            "ms_ssim": quality_ms_ssim, "predicted_distortion": cfg.get("distortion"), "metric": cfg.get("metric"),
-            "predicted_psnr_db": cfg.get("predicted_psnr_db"), "predicted_ms_ssim": cfg.get("predicted_ms_ssim"),
-            "sensing_error_m": float(np.sqrt(np.mean(np.square(frame.sensing_errors)))) if frame.sensing_errors else None,
+            "seq": frame.seq,
+            "received": arrived,
+            "power_dbm": cfg.get("power_budget_dbm"),
+            "model": cfg.get("model"),
+            "rate": cfg.get("code_rate"),
+            "sinr_db": frame.received_meta.get("sinr_db"),
+            "predicted_sinr_db": cfg.get("sinr_db"),
+            "ber": ber,
+            "bit_errors": bit_errors,
+            "payload_snr_db": payload_snr_db,
+            "header_ok": header_ok,
+            "psnr": quality_psnr,
+            "ms_ssim": quality_ms_ssim,
+            "predicted_distortion": cfg.get("distortion"),
+            "metric": cfg.get("metric"),
+            "predicted_psnr_db": cfg.get("predicted_psnr_db"),
+            "predicted_ms_ssim": cfg.get("predicted_ms_ssim"),
+            "sensing_error_m": float(np.sqrt(np.mean(np.square(frame.sensing_errors))))
+            if frame.sensing_errors
+            else None,
             "hcrb_rmse_m": _root(hcrb),
             "crb_rmse_m": _root(cfg.get("crb_trace")),  # the same beams with perfect synchronisation
             # the target at the frame's first sensed block, where the beams pointed, and the distance between
-            "true_x": true_x, "true_y": true_y, "design_x": design_x, "design_y": design_y,
+            "true_x": true_x,
+            "true_y": true_y,
+            "design_x": design_x,
+            "design_y": design_y,
             "tracking_error_m": tracking_error,
             "hcrb_rmse_true_m": math.sqrt(float(np.mean(bounds))) if bounds else None,
             "track_lost": cfg.get("track_lost"),
@@ -209,15 +265,25 @@ class FrameLedger:
             return float(np.mean(values)) if values else None
 
         total_errors = sum(r["bit_errors"] for r in rows if r["bit_errors"] is not None)
-        return {"frames": len(rows), "frames_received": sum(1 for r in rows if r["received"]),
-                "headers_ok": sum(1 for r in rows if r["header_ok"]), "headers_failed": self.headers_failed,
-                "mean_psnr": mean("psnr"), "mean_ms_ssim": mean("ms_ssim"), "mean_sinr_db": mean("sinr_db"),
-                "total_bit_errors": total_errors, "mean_ber": mean("ber"), "mean_hcrb_rmse_m": mean("hcrb_rmse_m"),
-                "mean_sensing_error_m": mean("sensing_error_m"), "mean_tracking_error_m": mean("tracking_error_m"),
-                "max_tracking_error_m": max((r["tracking_error_m"] for r in rows if r.get("tracking_error_m") is not None),
-                                            default=None),
-                "frames_track_lost": sum(1 for r in rows if r.get("track_lost")),
-                "models": sorted({r["model"] for r in rows if r["model"]})}
+        return {
+            "frames": len(rows),
+            "frames_received": sum(1 for r in rows if r["received"]),
+            "headers_ok": sum(1 for r in rows if r["header_ok"]),
+            "headers_failed": self.headers_failed,
+            "mean_psnr": mean("psnr"),
+            "mean_ms_ssim": mean("ms_ssim"),
+            "mean_sinr_db": mean("sinr_db"),
+            "total_bit_errors": total_errors,
+            "mean_ber": mean("ber"),
+            "mean_hcrb_rmse_m": mean("hcrb_rmse_m"),
+            "mean_sensing_error_m": mean("sensing_error_m"),
+            "mean_tracking_error_m": mean("tracking_error_m"),
+            "max_tracking_error_m": max(
+                (r["tracking_error_m"] for r in rows if r.get("tracking_error_m") is not None), default=None
+            ),
+            "frames_track_lost": sum(1 for r in rows if r.get("track_lost")),
+            "models": sorted({r["model"] for r in rows if r["model"]}),
+        }
 
 
 def _root(trace) -> float | None:

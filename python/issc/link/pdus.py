@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """PDU conventions of the link (what flows between the data-path blocks) and strict converters.
 
 - image PDU:     meta ``{seq, height, width, ...}``, payload ``u8vector`` of ``H * W * 3`` RGB bytes.
@@ -7,8 +9,11 @@
   of the analog channel symbols (sent, or received and equalised).
 
 Every converter raises :class:`~gnuradio.issc.errors.IsscInputError` on malformed input, so a block
-can log and drop it instead of crashing.
+can log and drop it instead of crashing. The metadata checks (:func:`require_int`, :func:`meta_seq`,
+:func:`require_real`, :func:`nested_pmt`) are the one place that says what a valid field is; their
+messages name the field and what carried it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,6 +22,58 @@ import pmt
 from ..errors import IsscInputError
 
 MAX_IMAGE_SIDE = 8192
+
+
+def is_int(value) -> bool:
+    """True for a Python or NumPy integer; False for a bool (``True`` is an ``int`` in Python, but a
+    flag where a count or a sequence number belongs is a malformed message)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value) -> bool:
+    """True for a Python or NumPy integer or float (bools excluded, see :func:`is_int`)."""
+    return is_int(value) or isinstance(value, (float, np.floating))
+
+
+def require_int(meta: dict, key: str, where: str) -> int:
+    """``meta[key]`` as an ``int``.
+
+    Args:
+        meta: a message's metadata as a Python dict (e.g. from :func:`meta_to_dict`).
+        key: the field.
+        where: what carried it, for the message (e.g. "bitstream PDU", "feedback message").
+
+    Raises:
+        IsscInputError: ``"<where> needs an integer '<key>'"`` when the field is missing, a bool or not
+            an integer.
+    """
+    value = meta.get(key)
+    if not is_int(value):
+        raise IsscInputError(f"{where} needs an integer '{key}'" + (f", got {value!r}" if key in meta else ""))
+    return int(value)
+
+
+def meta_seq(meta: dict, where: str) -> int:
+    """The frame sequence number ``meta['seq']`` (:func:`require_int` with key ``seq``)."""
+    return require_int(meta, "seq", where)
+
+
+def require_real(meta: dict, key: str, where: str) -> float:
+    """``meta[key]`` as a ``float``; IsscInputError ``"<where> needs a real '<key>'"`` when it is missing,
+    a bool or not a number (NaN and inf pass: whether they are usable is the caller's decision)."""
+    value = meta.get(key)
+    if not is_real(value):
+        raise IsscInputError(f"{where} needs a real '{key}'" + (f", got {value!r}" if key in meta else ""))
+    return float(value)
+
+
+def nested_pmt(meta: dict, key: str):
+    """The nested PMT value (e.g. a configuration dict) at ``meta[key]``, or None when the field is
+    missing or holds a plain scalar or string, which no nested structure can be."""
+    value = meta.get(key)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return None
+    return value
 
 
 def meta_to_dict(meta) -> dict:
@@ -113,11 +170,9 @@ def pdu_to_image(pdu) -> tuple[dict, np.ndarray]:
     """``(metadata, uint8 image)`` of an image PDU; checks that the size matches the shape."""
     meta, payload = split_pdu(pdu)
     height, width = meta.get("height"), meta.get("width")
-    if not (isinstance(height, int) and isinstance(width, int) and 0 < height <= MAX_IMAGE_SIDE
-            and 0 < width <= MAX_IMAGE_SIDE):
+    if not (is_int(height) and is_int(width) and 0 < height <= MAX_IMAGE_SIDE and 0 < width <= MAX_IMAGE_SIDE):
         raise IsscInputError(f"image PDU needs integer height and width in [1, {MAX_IMAGE_SIDE}]")
     if len(payload) != height * width * 3:
         raise IsscInputError(f"image PDU payload has {len(payload)} bytes, expected {height} x {width} x 3")
-    if not isinstance(meta.get("seq"), int):
-        raise IsscInputError("image PDU needs an integer 'seq'")
+    meta_seq(meta, "image PDU")
     return meta, np.frombuffer(payload, dtype=np.uint8).reshape(height, width, 3)

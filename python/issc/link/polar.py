@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Polar codes from gr-fec, called per codeword (docs/install.md: ``generic_work`` on NumPy buffers).
 
 gr-fec's polar encoder and successive-cancellation list decoder are the code of the link: a fixed
@@ -8,6 +10,7 @@ construction (its AWGN construction crashes with NumPy >= 1.24) with a rate-depe
 
 LLR convention of gr-fec's polar decoders: negative means bit 0.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -21,6 +24,7 @@ from gnuradio.fec.polar import channel_construction
 _capsule_new = ctypes.pythonapi.PyCapsule_New
 _capsule_new.restype = ctypes.py_object
 _capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+
 
 def _capsule(array: np.ndarray):
     return _capsule_new(array.ctypes.data, None, None)
@@ -57,15 +61,20 @@ class PolarCode:
         if list_size < 1:
             raise ValueError(f"list size must be >= 1, got {list_size}")
         self.block_size, self.info_bits, self.list_size = int(block_size), int(info_bits), int(list_size)
-        frozen = [int(i) for i in channel_construction.get_bec_frozen_indices(
-            self.block_size, self.block_size - self.info_bits, design_erasure(self.block_size, self.info_bits))]
+        frozen = [
+            int(i)
+            for i in channel_construction.get_bec_frozen_indices(
+                self.block_size, self.block_size - self.info_bits, design_erasure(self.block_size, self.info_bits)
+            )
+        ]
         values = [0] * len(frozen)
         self._encoder = fec.polar_encoder.make(self.block_size, self.info_bits, frozen, values, False)
         if self.list_size == 1:
             self._decoder = fec.polar_decoder_sc.make(self.block_size, self.info_bits, frozen, values)
         else:
-            self._decoder = fec.polar_decoder_sc_list.make(self.list_size, self.block_size, self.info_bits,
-                                                           frozen, values)
+            self._decoder = fec.polar_decoder_sc_list.make(
+                self.list_size, self.block_size, self.info_bits, frozen, values
+            )
         self._lock = threading.Lock()  # the coder objects keep per-call state
 
     def _per_codeword(self, coder, rows: np.ndarray, out_width: int) -> np.ndarray:
@@ -89,8 +98,9 @@ class PolarCode:
     def decode(self, llrs: np.ndarray) -> np.ndarray:
         """``(blocks, N)`` LLRs (``log P(0)/P(1)``, positive means 0) -> ``(blocks, K)`` uint8 bits."""
         # gr-fec wants the opposite sign; non-finite LLRs carry no information
-        llrs = np.nan_to_num(-np.asarray(llrs, dtype=np.float32).reshape(-1, self.block_size),
-                             nan=0.0, posinf=1e4, neginf=-1e4)
+        llrs = np.nan_to_num(
+            -np.asarray(llrs, dtype=np.float32).reshape(-1, self.block_size), nan=0.0, posinf=1e4, neginf=-1e4
+        )
         llrs = np.ascontiguousarray(np.clip(llrs, -1e4, 1e4))
         return self._per_codeword(self._decoder, llrs, self.info_bits)
 

@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Reports of a link run: the per-frame table, side-by-side images and the summary figure."""
+
 from __future__ import annotations
 
 import math
@@ -6,18 +9,50 @@ from pathlib import Path
 
 import numpy as np
 
-COLUMNS = (("seq", "{:>4d}", 4), ("power_dbm", "{:>6.1f}", 6), ("model", "{:>5s}", 5), ("rate", "{:>5.3f}", 5),
-           ("predicted_sinr_db", "{:>7.2f}", 7), ("sinr_db", "{:>7.2f}", 7), ("ber", "{:>8.1e}", 8),
-           ("header_ok", "{!s:>6s}", 6), ("psnr", "{:>6.2f}", 6), ("ms_ssim", "{:>6.3f}", 6),
-           ("predicted_psnr_db", "{:>6.2f}", 6), ("hcrb_rmse_m", "{:>6.2f}", 6), ("sensing_error_m", "{:>6.2f}", 6))
-HEADINGS = {"seq": "seq", "power_dbm": "P_T", "model": "model", "rate": "R_c", "predicted_sinr_db": "SINRp",
-            "sinr_db": "SINRm", "ber": "BER", "header_ok": "hdr", "psnr": "PSNR", "ms_ssim": "MSSSIM",
-            "predicted_psnr_db": "PSNRp", "hcrb_rmse_m": "sqHCRB", "sensing_error_m": "err_m",
-            "true_x": "x_true", "true_y": "y_true", "tracking_error_m": "trk_m", "hcrb_rmse_true_m": "sqHCRBt",
-            "track_lost": "lost", "payload_snr_db": "SNRpay"}
+COLUMNS = (
+    ("seq", "{:>4d}", 4),
+    ("power_dbm", "{:>6.1f}", 6),
+    ("model", "{:>5s}", 5),
+    ("rate", "{:>5.3f}", 5),
+    ("predicted_sinr_db", "{:>7.2f}", 7),
+    ("sinr_db", "{:>7.2f}", 7),
+    ("ber", "{:>8.1e}", 8),
+    ("header_ok", "{!s:>6s}", 6),
+    ("psnr", "{:>6.2f}", 6),
+    ("ms_ssim", "{:>6.3f}", 6),
+    ("predicted_psnr_db", "{:>6.2f}", 6),
+    ("hcrb_rmse_m", "{:>6.2f}", 6),
+    ("sensing_error_m", "{:>6.2f}", 6),
+)
+HEADINGS = {
+    "seq": "seq",
+    "power_dbm": "P_T",
+    "model": "model",
+    "rate": "R_c",
+    "predicted_sinr_db": "SINRp",
+    "sinr_db": "SINRm",
+    "ber": "BER",
+    "header_ok": "hdr",
+    "psnr": "PSNR",
+    "ms_ssim": "MSSSIM",
+    "predicted_psnr_db": "PSNRp",
+    "hcrb_rmse_m": "sqHCRB",
+    "sensing_error_m": "err_m",
+    "true_x": "x_true",
+    "true_y": "y_true",
+    "tracking_error_m": "trk_m",
+    "hcrb_rmse_true_m": "sqHCRBt",
+    "track_lost": "lost",
+    "payload_snr_db": "SNRpay",
+}
 ANALOG_COLUMNS = (("payload_snr_db", "{:>6.2f}", 6),)
-TRACKING_COLUMNS = (("true_x", "{:>6.1f}", 6), ("true_y", "{:>6.1f}", 6), ("tracking_error_m", "{:>6.2f}", 6),
-                    ("hcrb_rmse_true_m", "{:>7.2f}", 7), ("track_lost", "{!s:>5s}", 5))
+TRACKING_COLUMNS = (
+    ("true_x", "{:>6.1f}", 6),
+    ("true_y", "{:>6.1f}", 6),
+    ("tracking_error_m", "{:>6.2f}", 6),
+    ("hcrb_rmse_true_m", "{:>7.2f}", 7),
+    ("track_lost", "{!s:>5s}", 5),
+)
 
 
 def format_table(rows: list[dict]) -> str:
@@ -44,6 +79,7 @@ def format_table(rows: list[dict]) -> str:
 def save_side_by_side(pairs: dict, out_dir: str | Path) -> list[Path]:
     """``{seq: (original, received)}`` uint8 images -> ``frame_SEQ.png`` (original left, received right)."""
     from ..codec.images import save_rgb
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -61,6 +97,7 @@ def plot_summary(rows: list[dict], path: str | Path) -> None:
     """Per frame: quality (PSNR measured and predicted, MS-SSIM), chosen model and power, SINR (predicted
     and measured), and the sensing error against sqrt(tr HCRB)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

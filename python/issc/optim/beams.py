@@ -1,11 +1,15 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Beam designs and the operations on them that every solver shares: evaluation, the exact
 rank-one recovery of ``w_c`` from a covariance, and reduction to ``r_0`` sensing streams."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..physics.hcrb import position_bound_from_fim
 from ..units import lin_to_db
 from .problem import DesignProblem
 
@@ -40,8 +44,17 @@ class BeamDesign:
         return np.outer(self.w_c, self.w_c.conj()) + self.w_0 @ self.w_0.conj().T
 
 
-def evaluate(problem: DesignProblem, w_c, w_0, solver: str, bound_sinr=None, reason="", info=None,
-             power_tol: float = 1e-6, hcrb_tol: float = 1e-4) -> BeamDesign:
+def evaluate(
+    problem: DesignProblem,
+    w_c,
+    w_0,
+    solver: str,
+    bound_sinr=None,
+    reason="",
+    info=None,
+    power_tol: float = 1e-6,
+    hcrb_tol: float = 1e-4,
+) -> BeamDesign:
     """Closed-form evaluation of a design against the problem's constraints."""
     w_c = np.asarray(w_c, complex)
     w_0 = np.asarray(w_0, complex).reshape(problem.n_tx, -1)
@@ -54,8 +67,18 @@ def evaluate(problem: DesignProblem, w_c, w_0, solver: str, bound_sinr=None, rea
         reason = f"power {power:.6g} W exceeds the budget {problem.power_w:.6g} W"
     if not reason and not meets_hcrb:
         reason = f"tr HCRB {hcrb:.6g} m^2 exceeds the threshold {problem.hcrb_threshold_m2:.6g} m^2"
-    return BeamDesign(w_c, w_0, problem.sinr(w_c, w_0), hcrb, power, bool(meets_power and meets_hcrb),
-                      reason, bound_sinr, solver, dict(info or {}))
+    return BeamDesign(
+        w_c,
+        w_0,
+        problem.sinr(w_c, w_0),
+        hcrb,
+        power,
+        bool(meets_power and meets_hcrb),
+        reason,
+        bound_sinr,
+        solver,
+        dict(info or {}),
+    )
 
 
 def hermitian_psd(matrix: np.ndarray) -> np.ndarray:
@@ -99,8 +122,9 @@ def null_projection(h: np.ndarray) -> np.ndarray:
     return np.eye(n, dtype=complex) - np.outer(h, h.conj()) / norm2
 
 
-def least_sensing_scale(problem: DesignProblem, comm_dir: np.ndarray, sensing: np.ndarray,
-                        grid_points: int = 96, refine_steps: int = 48):
+def least_sensing_scale(
+    problem: DesignProblem, comm_dir: np.ndarray, sensing: np.ndarray, grid_points: int = 96, refine_steps: int = 48
+):
     """For ``x = sqrt(P - t |S|^2) u s_c + sqrt(t) S s_0`` (all power used), the smallest ``t`` that meets
     the HCRB threshold, or None. ``comm_dir`` is a unit vector, ``sensing`` an ``N_T x r`` matrix.
 
@@ -115,11 +139,12 @@ def least_sensing_scale(problem: DesignProblem, comm_dir: np.ndarray, sensing: n
     t_max = problem.power_w / sensing_power
     j_comm = fisher.data_fim(np.outer(comm_dir, comm_dir.conj()))
     j_sens = fisher.data_fim(sensing @ sensing.conj().T)
-    prior = fisher.prior_information
+    prior = np.diag([0.0, 0.0, fisher.prior_information])
 
     def hcrb_at(t):
-        j = (problem.power_w - t * sensing_power) * j_comm + t * j_sens
-        return _trace_hcrb_from_fim(j, prior)
+        fim = (problem.power_w - t * sensing_power) * j_comm + t * j_sens + prior
+        # the same bound and identifiability test as problem.hcrb_trace, which evaluate() applies
+        return float(np.trace(position_bound_from_fim(fim)))
 
     pi = problem.hcrb_threshold_m2
     grid = np.linspace(0.0, t_max, grid_points)
@@ -140,23 +165,13 @@ def least_sensing_scale(problem: DesignProblem, comm_dir: np.ndarray, sensing: n
     return hi
 
 
-def _trace_hcrb_from_fim(j: np.ndarray, prior: float) -> float:
-    if np.isinf(prior):
-        schur = j[:2, :2]
-    else:
-        schur = j[:2, :2] - np.outer(j[:2, 2], j[2, :2]) / (j[2, 2] + prior)
-    det = schur[0, 0] * schur[1, 1] - schur[0, 1] * schur[1, 0]
-    if not det > 1e-300 or schur[0, 0] <= 0:
-        return float("inf")
-    return float((schur[0, 0] + schur[1, 1]) / det)
-
-
 def mrt_design(problem: DesignProblem, solver: str) -> BeamDesign:
     """All power on the CRE (no sensing stream); feasible if the MRT beam alone meets the HCRB."""
     h = problem.h_c
     w_c = np.sqrt(problem.power_w) * h / np.linalg.norm(h)
-    return evaluate(problem, w_c, np.zeros((problem.n_tx, problem.sensing_streams), complex), solver,
-                    bound_sinr=problem.mrt_snr)
+    return evaluate(
+        problem, w_c, np.zeros((problem.n_tx, problem.sensing_streams), complex), solver, bound_sinr=problem.mrt_snr
+    )
 
 
 def widened_sensing_design(problem: DesignProblem, design: BeamDesign, antennas: int) -> BeamDesign:
@@ -171,7 +186,13 @@ def widened_sensing_design(problem: DesignProblem, design: BeamDesign, antennas:
     beam = g.a_tx(g.theta) * (np.arange(problem.n_tx) < antennas)
     w_0 = np.zeros((problem.n_tx, design.w_0.shape[1]), complex)
     w_0[:, 0] = np.sqrt(sensing_power / antennas) * beam
-    widened = evaluate(problem, design.w_c, w_0, design.solver, bound_sinr=design.bound_sinr,
-                       info={**design.info, "widened_antennas": antennas})
+    widened = evaluate(
+        problem,
+        design.w_c,
+        w_0,
+        design.solver,
+        bound_sinr=design.bound_sinr,
+        info={**design.info, "widened_antennas": antennas},
+    )
     widened.reason = "; ".join(r for r in (design.reason, widened.reason) if r)
     return widened

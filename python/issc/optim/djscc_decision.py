@@ -1,6 +1,9 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Frame decisions of the deep JSCC benchmark (docs/model.md §8): the beams of a solver (``zf-wf`` for
 DJSCC-WF-ZF), then the DJSCC model of the frame's ABR trained at the SNR nearest the predicted SINR.
 There is no rate to adapt: the model maps the image straight to its ``ABR * 3 H W`` channel symbols."""
+
 from __future__ import annotations
 
 import math
@@ -40,7 +43,23 @@ class DjsccOptimizer(Optimizer):
         predictions = model.predicted_quality(sinr_db if math.isfinite(sinr_db) else -100.0)
         distortion = 1.0 - predictions["predicted_ms_ssim"] if predictions else math.nan
         return FrameDecision(
-            feasible=beams.feasible, reason=beams.reason, solver=self.solver_name, model=model.id, r_s_bits=0.0,
-            code_rate=0.0, info_bits_per_block=0, sinr=beams.sinr, log10_ber=math.nan, distortion=distortion,
-            metric="ms_ssim", hcrb_trace=beams.hcrb_trace, power_w=beams.power_w, w_c=beams.w_c, w_0=beams.w_0,
-            bound_sinr=beams.bound_sinr, solve_ms=0.0, predictions=dict(predictions), beam_info=beams.info)
+            feasible=beams.feasible,
+            reason=beams.reason,
+            solver=self.solver_name,
+            model=model.id,
+            r_s_bits=0.0,
+            code_rate=0.0,
+            info_bits_per_block=0,
+            sinr=beams.sinr,
+            log10_ber=math.nan,
+            distortion=distortion,
+            metric="ms_ssim",
+            hcrb_trace=beams.hcrb_trace,
+            power_w=beams.power_w,
+            w_c=beams.w_c,
+            w_0=beams.w_0,
+            bound_sinr=beams.bound_sinr,
+            solve_ms=0.0,
+            predictions=dict(predictions),
+            beam_info=beams.info,
+        )

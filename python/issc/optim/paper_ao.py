@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The paper's beam algorithm ("paper" solver, ISSC paper Sec. IV-B, P4.5-P4.9), kept for reproduction.
 
 Rank-one beams ``w_c``, ``w_0``. Fractional programming turns the SINR into
@@ -21,6 +23,7 @@ relative and every ``|f_j - Gamma_j|`` is below ``penalty_tol`` (normalised unit
 re-evaluated in closed form and, if the penalty left ``tr HCRB`` above ``Pi``, the power split between
 the two final beam directions is repaired (least sensing power that meets ``Pi``).
 """
+
 from __future__ import annotations
 
 import time
@@ -30,7 +33,7 @@ import numpy as np
 
 from .beams import BeamDesign, evaluate, least_sensing_scale, mrt_design
 from .problem import DesignProblem
-from .sdr import INFEASIBLE_STATUSES, OK_STATUSES, PAIRS, SOLVERS
+from .sdr import OK_STATUSES, PAIRS, solve_first_usable
 from .zfwf import ZfWfBeamSolver
 
 
@@ -47,39 +50,49 @@ class _PaperSubproblems:
         self.omega = cp.Variable((2, 2), symmetric=True)
         self.x = cp.Variable((2, 2), symmetric=True)
         g = dict(zip(PAIRS, [self.gamma[i] for i in range(6)]))
-        fim = cp.bmat([[g[0, 0] - self.omega[0, 0], g[0, 1] - self.omega[0, 1], g[0, 2]],
-                       [g[0, 1] - self.omega[0, 1], g[1, 1] - self.omega[1, 1], g[1, 2]],
-                       [g[0, 2], g[1, 2], g[2, 2]]]) + self.prior
+        fim = (
+            cp.bmat(
+                [
+                    [g[0, 0] - self.omega[0, 0], g[0, 1] - self.omega[0, 1], g[0, 2]],
+                    [g[0, 1] - self.omega[0, 1], g[1, 1] - self.omega[1, 1], g[1, 2]],
+                    [g[0, 2], g[1, 2], g[2, 2]],
+                ]
+            )
+            + self.prior
+        )
         eye = np.eye(2)
-        self.p48 = cp.Problem(cp.Minimize(cp.sum_squares(self.gamma - self.f_now)),
-                              [fim >> 0, cp.bmat([[self.x, eye], [eye, self.omega]]) >> 0,
-                               self.hcrb_weights[0] * self.x[0, 0] + self.hcrb_weights[1] * self.x[1, 1] <= 1])
+        self.p48 = cp.Problem(
+            cp.Minimize(cp.sum_squares(self.gamma - self.f_now)),
+            [
+                fim >> 0,
+                cp.bmat([[self.x, eye], [eye, self.omega]]) >> 0,
+                self.hcrb_weights[0] * self.x[0, 0] + self.hcrb_weights[1] * self.x[1, 1] <= 1,
+            ],
+        )
         # P4.9: w given (y, Gamma) and the linearisation point. Weights are folded into the parameters
         # (square roots where they multiply a square) so that the problem stays DPP and compiles once.
         self.w = cp.Variable(n, complex=True)
-        self.y_times_u = cp.Parameter(n_tx, complex=True, name="y_u")         # y u
-        self.scaled_u = cp.Parameter(n_tx, complex=True, name="scaled_u")     # |y| sqrt(snr) u
-        self.lin_rows = cp.Parameter((6, n), complex=True, name="lin_rows")   # sqrt(1/2kappa) (A_j w_i)^H
-        self.lin_offset = cp.Parameter(6, name="lin_offset")                  # sqrt(1/2kappa) (w_i^H A_j w_i + Gamma_j)
+        self.y_times_u = cp.Parameter(n_tx, complex=True, name="y_u")  # y u
+        self.scaled_u = cp.Parameter(n_tx, complex=True, name="scaled_u")  # |y| sqrt(snr) u
+        self.lin_rows = cp.Parameter((6, n), complex=True, name="lin_rows")  # sqrt(1/2kappa) (A_j w_i)^H
+        self.lin_offset = cp.Parameter(6, name="lin_offset")  # sqrt(1/2kappa) (w_i^H A_j w_i + Gamma_j)
         self.prox_target = cp.Parameter(n, complex=True, name="prox_target")  # sqrt(prox) w_i
         self.prox_scale = float(np.sqrt(prox))
         w_c, w_0 = self.w[:n_tx], self.w[n_tx:]
         fp_objective = 2 * cp.real(cp.conj(self.y_times_u) @ w_c) - cp.square(cp.abs(cp.conj(self.scaled_u) @ w_0))
         linearised = 2 * cp.real(self.lin_rows @ self.w) - self.lin_offset
-        self.p49 = cp.Problem(cp.Minimize(-fp_objective + cp.sum_squares(linearised)
-                                          + cp.sum_squares(self.prox_scale * self.w - self.prox_target)),
-                              [cp.sum_squares(self.w) <= 1])
+        self.p49 = cp.Problem(
+            cp.Minimize(
+                -fp_objective + cp.sum_squares(linearised) + cp.sum_squares(self.prox_scale * self.w - self.prox_target)
+            ),
+            [cp.sum_squares(self.w) <= 1],
+        )
 
     @staticmethod
     def solve(problem: cp.Problem):
-        for name in SOLVERS:
-            try:
-                problem.solve(solver=name, warm_start=True)
-            except Exception:  # noqa: BLE001 - Clarabel raises a bare Exception on bad data; try the next
-                continue
-            if problem.status in OK_STATUSES or problem.status in INFEASIBLE_STATUSES:
-                return problem.status
-        return "failed"
+        """The status of the first usable solve (:func:`~.sdr.solve_first_usable`), or "failed"."""
+        status, solver = solve_first_usable(problem)
+        return status if solver is not None else "failed"
 
 
 class PaperAoBeamSolver:
@@ -96,8 +109,15 @@ class PaperAoBeamSolver:
 
     name = "paper"
 
-    def __init__(self, max_iterations: int = 60, kappa0: float = 1.0, iota: float = 0.7, rtol: float = 1e-5,
-                 penalty_tol: float = 1e-6, prox: float = 1e-3):
+    def __init__(
+        self,
+        max_iterations: int = 60,
+        kappa0: float = 1.0,
+        iota: float = 0.7,
+        rtol: float = 1e-5,
+        penalty_tol: float = 1e-6,
+        prox: float = 1e-3,
+    ):
         self.max_iterations = max_iterations
         self.kappa0, self.iota = kappa0, iota
         self.rtol, self.penalty_tol, self.prox = rtol, penalty_tol, prox
@@ -132,7 +152,7 @@ class PaperAoBeamSolver:
         w = self._initial_point(problem) / np.sqrt(problem.power_w)
         kappa, sinr_prev, iterations, converged = self.kappa0, None, 0, False
         gamma = np.array([np.real(w.conj() @ a @ w) for a in stacked])
-        for iterations in range(1, self.max_iterations + 1):
+        for iterations in range(1, self.max_iterations + 1):  # noqa: B007 (the count is reported after the loop)
             w_c, w_0 = w[:n], w[n:]
             interference = snr * abs(np.vdot(u, w_0)) ** 2 + 1.0
             y = np.vdot(u, w_c) / interference  # u^H w_c / (.), the FP auxiliary (conj handled below)
@@ -153,8 +173,11 @@ class PaperAoBeamSolver:
             w_c, w_0 = w[:n], w[n:]
             sinr = abs(np.vdot(u, w_c)) ** 2 * snr / (snr * abs(np.vdot(u, w_0)) ** 2 + 1.0)
             residual = np.max(np.abs(np.array([np.real(w.conj() @ a @ w) for a in stacked]) - gamma))
-            if sinr_prev is not None and abs(sinr - sinr_prev) <= self.rtol * max(sinr, 1e-12) \
-                    and residual <= self.penalty_tol:
+            if (
+                sinr_prev is not None
+                and abs(sinr - sinr_prev) <= self.rtol * max(sinr, 1e-12)
+                and residual <= self.penalty_tol
+            ):
                 converged = True
                 break
             sinr_prev = sinr
@@ -183,16 +206,22 @@ class PaperAoBeamSolver:
     def _repair(self, problem: DesignProblem, w_c, w_0_col, info) -> BeamDesign:
         """Keep the AO's two beam directions and give the sensing one the least power that meets Pi."""
         u_c = w_c / np.linalg.norm(w_c) if np.linalg.norm(w_c) > 0 else problem.h_c / np.linalg.norm(problem.h_c)
-        v = w_0_col / np.linalg.norm(w_0_col) if np.linalg.norm(w_0_col) > 0 else problem.geometry.a_tx(
-            problem.geometry.theta) / np.sqrt(problem.n_tx)
+        v = (
+            w_0_col / np.linalg.norm(w_0_col)
+            if np.linalg.norm(w_0_col) > 0
+            else problem.geometry.a_tx(problem.geometry.theta) / np.sqrt(problem.n_tx)
+        )
         t = least_sensing_scale(problem, u_c, v)
         if t is None:
-            return self._fallback(problem, "the AO ended infeasible and no power split of its beams meets "
-                                           f"Pi = {problem.hcrb_threshold_m2:g} m^2")
+            return self._fallback(
+                problem,
+                f"the AO ended infeasible and no power split of its beams meets Pi = {problem.hcrb_threshold_m2:g} m^2",
+            )
         w_0 = np.zeros((problem.n_tx, problem.sensing_streams), complex)
         w_0[:, 0] = np.sqrt(t) * v
-        return evaluate(problem, np.sqrt(max(problem.power_w - t, 0.0)) * u_c, w_0, self.name,
-                        info=dict(info, repaired=True))
+        return evaluate(
+            problem, np.sqrt(max(problem.power_w - t, 0.0)) * u_c, w_0, self.name, info=dict(info, repaired=True)
+        )
 
     def _fallback(self, problem: DesignProblem, reason: str) -> BeamDesign:
         design = ZfWfBeamSolver()._fallback(problem, reason)

@@ -1,17 +1,20 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The design problem of one frame (docs/model.md §7): every constant the solvers need, built
 once from a scenario, plus the closed-form evaluation of a candidate design.
 
 Solvers work on normalised quantities (power in units of ``P_T``, FIM in units of its isotropic
 scale, see :meth:`DesignProblem.normalised_fisher`) so that conic solvers see O(1) numbers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..physics.ber import capacity
 from ..errors import IsscInputError
+from ..physics.ber import capacity
 from ..physics.geometry import Geometry, noise_powers_w
 from ..physics.hcrb import FisherModel
 from ..scenario import Scenario, load_scenario
@@ -48,33 +51,46 @@ class DesignProblem:
         scn = self.scenario
         if not (np.isfinite(self.power_w) and self.power_w > 0):
             raise IsscInputError(f"power must be a finite positive number of watts, got {self.power_w!r}")
-        if not (np.isfinite(self.hcrb_threshold_m2) or self.hcrb_threshold_m2 == np.inf) \
-                or self.hcrb_threshold_m2 < 0:
+        if not (np.isfinite(self.hcrb_threshold_m2) or self.hcrb_threshold_m2 == np.inf) or self.hcrb_threshold_m2 < 0:
             raise IsscInputError(f"HCRB threshold Pi must be >= 0 m^2, got {self.hcrb_threshold_m2!r}")
         if not (np.isfinite(self.abr) and 0 < self.abr <= 1):
             raise IsscInputError(f"ABR must be in (0, 1], got {self.abr!r}")
         if not (1 <= int(self.sensing_streams) <= scn.arrays.n_tx):
-            raise IsscInputError(f"sensing streams must be in [1, n_tx = {scn.arrays.n_tx}], "
-                                 f"got {self.sensing_streams!r}")
+            raise IsscInputError(
+                f"sensing streams must be in [1, n_tx = {scn.arrays.n_tx}], got {self.sensing_streams!r}"
+            )
         self.sensing_streams = int(self.sensing_streams)
         self.geometry = Geometry.from_scenario(scn, target=self.target)
         comm_noise, sensing_noise = noise_powers_w(scn)
         self.comm_noise_w = comm_noise
-        self.fisher = FisherModel(self.geometry, sensing_noise, scn.signal.sensing_block,
-                                  scn.signal.bandwidth_hz, scn.sync.sigma_ns * 1e-9)
+        self.fisher = FisherModel(
+            self.geometry, sensing_noise, scn.signal.sensing_block, scn.signal.bandwidth_hz, scn.sync.sigma_ns * 1e-9
+        )
         self.h_c = self.geometry.h_c
 
     @classmethod
-    def from_scenario(cls, scenario, power_dbm=None, hcrb_threshold_m2=None, abr=None, sensing_streams=None,
-                      source_dimensions=3 * 256 * 256, target=None) -> "DesignProblem":
+    def from_scenario(
+        cls,
+        scenario,
+        power_dbm=None,
+        hcrb_threshold_m2=None,
+        abr=None,
+        sensing_streams=None,
+        source_dimensions=3 * 256 * 256,
+        target=None,
+    ) -> DesignProblem:
         """Build from a scenario; arguments left at None take the scenario's budget values."""
         scn = load_scenario(scenario)
         b = scn.budget
-        return cls(scn, float(dbm_to_w(b.power_dbm if power_dbm is None else power_dbm)),
-                   float(b.hcrb_threshold_m2 if hcrb_threshold_m2 is None else hcrb_threshold_m2),
-                   float(b.abr if abr is None else abr),
-                   int(b.sensing_streams if sensing_streams is None else sensing_streams),
-                   int(source_dimensions), target)
+        return cls(
+            scn,
+            float(dbm_to_w(b.power_dbm if power_dbm is None else power_dbm)),
+            float(b.hcrb_threshold_m2 if hcrb_threshold_m2 is None else hcrb_threshold_m2),
+            float(b.abr if abr is None else abr),
+            int(b.sensing_streams if sensing_streams is None else sensing_streams),
+            int(source_dimensions),
+            target,
+        )
 
     # -- budgets -------------------------------------------------------------------------------
     @property
@@ -124,7 +140,9 @@ class DesignProblem:
         ``J_n[a,b] = Re tr(zeta_n[a,b] Sigma_n) + prior_n[a,b]`` is the FIM of ``(o_x, o_y, l)`` scaled by
         ``D = diag(weights)``, and ``tr HCRB = sum_i weights_i^2 [J_n^-1]_ii`` over the two position entries.
 
-        ``l = d_bo + d_or + delta`` is the measured bistatic range (metres). In ``(o_x, o_y, delta)`` the
+        ``l = d_bo + d_or + delta`` is the measured bistatic range (metres,
+        :func:`~gnuradio.issc.physics.geometry.bistatic_range_m`; ``grad d`` is its gradient in the target
+        position, :func:`~gnuradio.issc.physics.geometry.bistatic_range_gradient`). In ``(o_x, o_y, delta)`` the
         range and the sync error are confounded: the FIM is nearly singular along ``(grad d, -1)`` and held
         up only by the weak prior, which conic solvers cannot handle. The change of variables
         ``T = [[I, 0], [grad d^T, 1]]`` leaves the position block of ``J^-1`` unchanged, separates angle
@@ -141,10 +159,8 @@ class DesignProblem:
             zeta[:, 2] = 0
             prior_matrix = np.zeros((3, 3))
         else:
-            g = self.geometry
-            grad_range = (g.target - g.tx) / g.d_bo + (g.target - g.sensing_rx) / g.d_or
             t_inv = np.eye(3)
-            t_inv[2, :2] = -grad_range
+            t_inv[2, :2] = -self.geometry.path_length_gradient
             zeta = np.einsum("ca,db,cdij->abij", t_inv, t_inv, zeta)
             r = t_inv[2]
             prior_matrix = prior * np.outer(r, r)

@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The exact ("sdr") beam solver: maximise the CRE SINR under the HCRB and power constraints.
 
 After relaxing ``R_c = w_c w_c^H`` to ``R_c >= 0``, the rank-one recovery (beams.recover_rank_one)
@@ -11,7 +13,8 @@ and no split of ``Sigma`` does better. So the relaxation's optimum is one linear
          sum_i (w_i^2 / Pi) X_ii <= 1                          (tr HCRB <= Pi)
 
 with the FIM of ``(o_x, o_y, bistatic range)`` normalised as in ``DesignProblem.normalised_fisher``
-(the same position bound, but without the range/sync-error confounding that breaks conic solvers). This is the global optimum of the
+(the same position bound, but without the range/sync-error confounding that breaks conic solvers). This is the
+global optimum of the
 relaxation that docs/model.md's bisection on ``t`` over ``(R_c, R_0)`` finds, without the bisection: since
 ``SINR <= h^H R_c h / sigma_n^2 <= h^H Sigma h / sigma_n^2`` and the recovery attains it. (The
 bisection form is also badly conditioned: the interference term ``h^H R_0 h`` is multiplied by the
@@ -19,6 +22,7 @@ MRT SNR, ~1e4 here, so solver-level PSD errors in ``R_0`` become fake SINR.) The
 solver with an independent CVXPY model of the constraint (``matrix_frac``). The problem is compiled
 once with CVXPY parameters (DPP) and re-solved per frame.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,19 +31,51 @@ import warnings
 import cvxpy as cp
 import numpy as np
 
-from .beams import (BeamDesign, evaluate, hermitian_psd, least_sensing_scale, mrt_design, null_projection,
-                    recover_rank_one, streams_from_covariance)
+from .beams import (
+    BeamDesign,
+    evaluate,
+    hermitian_psd,
+    least_sensing_scale,
+    mrt_design,
+    null_projection,
+    recover_rank_one,
+    streams_from_covariance,
+)
 from .problem import DesignProblem
 
 SOLVERS = ("CLARABEL", "SCS")
-
-# An "optimal_inaccurate" status is accepted on purpose: every design is re-evaluated with the closed-form
-# HCRB and power before it is called feasible. cvxpy's warning about it would only clutter the CLI,
-# the demo and the GNU Radio log at every frame.
-warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
 OK_STATUSES = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
 INFEASIBLE_STATUSES = (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
 PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+
+
+def solve_first_usable(problem: cp.Problem) -> tuple[str, str | None]:
+    """Solve with the first of :data:`SOLVERS` that returns a usable status (optimal or infeasible, each
+    possibly inaccurate); returns ``(status, solver name)``, or ``(what went wrong, None)``.
+
+    An "optimal_inaccurate" status is accepted on purpose: every design is re-evaluated with the
+    closed-form HCRB and power before it is called feasible (beams.evaluate). cvxpy's warning about it
+    is silenced here, around the solve only, because it would clutter the CLI, the demo and the GNU
+    Radio log at every frame. (``catch_warnings`` swaps the process-wide filter list: a thread that
+    warns meanwhile may miss this one warning, and two overlapping solves can at worst leave this same
+    filter installed.)
+
+    Args:
+        problem: a compiled CVXPY problem (re-solved with warm start).
+    """
+    last = "not solved"
+    for name in SOLVERS:
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
+                problem.solve(solver=name, warm_start=True)
+        except Exception as exc:  # noqa: BLE001 - Clarabel raises a bare Exception on bad data; try the next
+            last = f"{name}: {exc}"
+            continue
+        if problem.status in OK_STATUSES or problem.status in INFEASIBLE_STATUSES:
+            return problem.status, name
+        last = f"{name}: {problem.status}"
+    return last, None
 
 
 class _CompiledHcrbSdp:
@@ -55,15 +91,23 @@ class _CompiledHcrbSdp:
         self.hcrb_weights = cp.Parameter(2, nonneg=True, name="hcrb_weights")
         self.comm_gain = cp.Parameter((n_tx, n_tx), hermitian=True, name="comm_gain")
         j = {p: cp.real(cp.trace(self.zeta[p] @ self.sigma)) for p in PAIRS}
-        fim = cp.bmat([[j[0, 0] - self.omega[0, 0], j[0, 1] - self.omega[0, 1], j[0, 2]],
-                       [j[0, 1] - self.omega[0, 1], j[1, 1] - self.omega[1, 1], j[1, 2]],
-                       [j[0, 2], j[1, 2], j[2, 2]]]) + self.prior
+        fim = (
+            cp.bmat(
+                [
+                    [j[0, 0] - self.omega[0, 0], j[0, 1] - self.omega[0, 1], j[0, 2]],
+                    [j[0, 1] - self.omega[0, 1], j[1, 1] - self.omega[1, 1], j[1, 2]],
+                    [j[0, 2], j[1, 2], j[2, 2]],
+                ]
+            )
+            + self.prior
+        )
         eye = np.eye(2)
         inverse_bound = cp.bmat([[self.x, eye], [eye, self.omega]])
         weighted_trace = self.hcrb_weights[0] * self.x[0, 0] + self.hcrb_weights[1] * self.x[1, 1]
         common = [self.sigma >> 0, cp.real(cp.trace(self.sigma)) <= 1, fim >> 0, inverse_bound >> 0]
-        self.max_sinr = cp.Problem(cp.Maximize(cp.real(cp.trace(self.comm_gain @ self.sigma))),
-                                   common + [weighted_trace <= 1])
+        self.max_sinr = cp.Problem(
+            cp.Maximize(cp.real(cp.trace(self.comm_gain @ self.sigma))), common + [weighted_trace <= 1]
+        )
         self.min_hcrb = cp.Problem(cp.Minimize(weighted_trace), common)
 
     def set_parameters(self, problem: DesignProblem, weight_scale: float):
@@ -74,20 +118,6 @@ class _CompiledHcrbSdp:
         self.hcrb_weights.value = weights[:2] ** 2 / weight_scale
         u = problem.h_c / np.linalg.norm(problem.h_c)
         self.comm_gain.value = np.outer(u, u.conj())
-
-    def solve(self, which: cp.Problem):
-        """Solve with the first solver that returns a usable status; returns (status, solver name)."""
-        last = "not solved"
-        for name in SOLVERS:
-            try:
-                which.solve(solver=name, warm_start=True)
-            except Exception as exc:  # noqa: BLE001 - Clarabel raises a bare Exception on bad data
-                last = f"{name}: {exc}"
-                continue
-            if which.status in OK_STATUSES or which.status in INFEASIBLE_STATUSES:
-                return which.status, name
-            last = f"{name}: {which.status}"
-        return last, None
 
 
 class SdrBeamSolver:
@@ -124,7 +154,7 @@ class SdrBeamSolver:
         _, _, weights = problem.normalised_fisher()
         scale = float(weights[0] ** 2 + weights[1] ** 2)
         sdp.set_parameters(problem, scale)
-        status, _ = sdp.solve(sdp.min_hcrb)
+        status, _ = solve_first_usable(sdp.min_hcrb)
         if status not in OK_STATUSES:
             return None, float("inf")
         sigma = problem.power_w * hermitian_psd(sdp.sigma.value)
@@ -143,10 +173,11 @@ class SdrBeamSolver:
         sdp = self._sdp(problem.n_tx)
         # a hair inside the threshold so that solver tolerance cannot push the result past Pi
         sdp.set_parameters(problem, pi * (1 - 1e-6))
-        status, solver_used = sdp.solve(sdp.max_sinr)
+        status, solver_used = solve_first_usable(sdp.max_sinr)
         if status in INFEASIBLE_STATUSES:
-            return self._infeasible(problem, "no covariance within the power budget meets the HCRB "
-                                             f"threshold Pi = {pi:g} m^2")
+            return self._infeasible(
+                problem, f"no covariance within the power budget meets the HCRB threshold Pi = {pi:g} m^2"
+            )
         if status not in OK_STATUSES:
             return self._infeasible(problem, f"conic solvers failed ({status})")
         sigma = problem.power_w * hermitian_psd(sdp.sigma.value)
@@ -192,8 +223,11 @@ class SdrBeamSolver:
         root, _ = streams_from_covariance(r_0_cov, problem.n_tx)
         candidates = [truncated]
         for _ in range(self.randomisations):
-            draw = root @ (rng.standard_normal((problem.n_tx, streams))
-                           + 1j * rng.standard_normal((problem.n_tx, streams))) / np.sqrt(2)
+            draw = (
+                root
+                @ (rng.standard_normal((problem.n_tx, streams)) + 1j * rng.standard_normal((problem.n_tx, streams)))
+                / np.sqrt(2)
+            )
             candidates.append(draw)
         null = null_projection(problem.h_c)
         # interference-free versions first: they usually attain the bound at once
@@ -206,16 +240,25 @@ class SdrBeamSolver:
                 continue
             w_0 = np.sqrt(t) * cand
             p_c = problem.power_w - float(np.sum(np.abs(w_0) ** 2))
-            design = evaluate(problem, np.sqrt(max(p_c, 0.0)) * u_c, w_0, self.name, bound_sinr=bound_sinr,
-                              info=dict(info, randomised=True))
+            design = evaluate(
+                problem,
+                np.sqrt(max(p_c, 0.0)) * u_c,
+                w_0,
+                self.name,
+                bound_sinr=bound_sinr,
+                info=dict(info, randomised=True),
+            )
             if design.feasible and (best is None or design.sinr > best.sinr):
                 best = design
                 if best.sinr >= bound_sinr * (1 - 1e-6):
                     break  # attains the relaxation bound: nothing can do better
         if best is None:
-            return self._infeasible(problem, f"no rank-{streams} sensing beam found that meets the HCRB "
-                                             f"(the relaxation needs rank {info['sensing_rank']}); "
-                                             "allow more sensing streams")
+            return self._infeasible(
+                problem,
+                f"no rank-{streams} sensing beam found that meets the HCRB "
+                f"(the relaxation needs rank {info['sensing_rank']}); "
+                "allow more sensing streams",
+            )
         return best
 
     def _infeasible(self, problem: DesignProblem, reason: str) -> BeamDesign:

@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Finite-blocklength bit-error model (docs/model.md §3), computed in the log domain.
 
 ``eps_b = Q( sqrt(L) (C(gamma) - R_c) ln2 / sqrt(V(gamma)) )`` with ``C = log2(1+gamma)`` and
@@ -5,6 +7,7 @@
 ``rho_b = eps_b / (R_c L)``. BERs as small as 1e-300 occur at high SINR, so everything is done
 with ``log Q(x) = log_ndtr(-x)``, which stays finite far beyond where ``Q`` underflows.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The two propagation channels of the scene (docs/model.md §§3-4), streaming and chunk-exact.
 
 - :class:`CommChannel`: ``y_c[n] = h_c^H x[n] + n[n]``.
@@ -7,22 +9,32 @@
   fractional delay of :mod:`gnuradio.issc.physics.dsp`, never a rounding to whole samples.
 
 Causality: a windowed-sinc delay by ``D`` samples with ``T`` taps on each side needs the input up to
-``n - D + T``; a streaming channel only has the past, so ``D >= T + 1`` is required. The filter's
-half-length is therefore ``min(48, floor(D_nominal - 5 sigma) - 1)`` samples (at least 16, else the
-scene is rejected with a clear error) and sync errors are drawn from the normal distribution truncated
-at 5 sigma (probability 6e-7 per block; the variance shrinks by a factor 1 - 1.5e-5).
+``n - D + T``; a streaming channel only has the past, so ``D >= T + 1`` is required. Sync errors are
+drawn from the normal distribution truncated at ``K = SYNC_TRUNCATION_SIGMAS`` (5) sigma, so the
+shortest delay is ``D_nominal - K sigma`` and the filter's half-length is
+``min(48, floor(D_nominal - K sigma) - 1)`` samples (at least 16, else the scene is rejected with a
+clear error). The longest delay, ``D_max + K sigma``, sets how much past input the channel keeps
+(:func:`echo_history_samples`); the sensing estimator searches the same ``+-K sigma`` and keeps the
+same history, so every echo the channel can produce is one the estimator's model can reproduce.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from .dsp import DEFAULT_HALF_TAPS, delayed_segment
 from ..errors import IsscInputError
-from .geometry import Geometry, noise_powers_w
-from .motion import scenario_trajectory
 from ..scenario import load_scenario
 from ..units import SPEED_OF_LIGHT
+from .dsp import DEFAULT_HALF_TAPS, delayed_segment
+from .geometry import Geometry, noise_powers_w
+from .motion import scenario_trajectory
 
+# The sync error's normal distribution is truncated at this many sigma, by the channel's draw and in
+# the estimator's search and history alike. Why 5: it discards a draw with probability 5.7e-7 (the
+# variance shrinks by a factor 1 - 1.5e-5, invisible next to any Monte Carlo's own error), while every
+# extra sigma costs causal filter taps: in the shipped scenes (sigma_dt = 100 ns = 10 samples, echo
+# delay 71 samples) 5 sigma leaves floor(71 - 50) - 1 = 19 taps a side, 6 sigma would leave 9, below
+# MIN_HALF_TAPS, and the scenes would be rejected.
 SYNC_TRUNCATION_SIGMAS = 5.0
 MIN_HALF_TAPS = 16
 
@@ -55,7 +67,7 @@ class CommChannel:
         self._rng = np.random.default_rng(seed)
 
     @classmethod
-    def from_scenario(cls, scenario, seed: int = 0) -> "CommChannel":
+    def from_scenario(cls, scenario, seed: int = 0) -> CommChannel:
         scn = load_scenario(scenario)
         return cls(Geometry.from_scenario(scn).h_c, noise_powers_w(scn)[0], seed)
 
@@ -67,14 +79,54 @@ class CommChannel:
         return y
 
 
+def truncated_standard_normal(rng: np.random.Generator) -> float:
+    """One draw of the standard normal truncated at ``SYNC_TRUNCATION_SIGMAS``, by rejection (a draw inside
+    the bounds consumes exactly one ``standard_normal``, so streams match untruncated ones until a rare
+    rejection)."""
+    while True:
+        draw = float(rng.standard_normal())
+        if abs(draw) <= SYNC_TRUNCATION_SIGMAS:
+            return draw
+
+
+def max_echo_delay_samples(longest_range_m: float, sync_sigma_s: float, bandwidth_hz: float) -> float:
+    """The longest echo delay in samples: the longest bistatic range plus the largest sync error the
+    channel draws (``SYNC_TRUNCATION_SIGMAS`` sigma).
+
+    Args:
+        longest_range_m: the longest ``d_bo + d_or`` the target can have (m).
+        sync_sigma_s: ``sigma_dt``.
+        bandwidth_hz: sample rate ``B``.
+    """
+    return (longest_range_m / SPEED_OF_LIGHT + SYNC_TRUNCATION_SIGMAS * sync_sigma_s) * bandwidth_hz
+
+
+def echo_history_samples(longest_range_m: float, sync_sigma_s: float, bandwidth_hz: float, half_taps: int) -> int:
+    """Samples of past transmitted signal needed before an echo sample: the longest delay
+    (:func:`max_echo_delay_samples`, rounded up) plus the delay filter's ``half_taps`` and 2 (the filter
+    reaches ``floor(D) + half_taps + 1`` samples back, :func:`~gnuradio.issc.physics.dsp.delayed_segment`,
+    plus one of slack). The echo channel keeps this much input and the sensing estimator asks for it.
+
+    Args:
+        longest_range_m: the longest ``d_bo + d_or`` the target can have (m).
+        sync_sigma_s: ``sigma_dt``.
+        bandwidth_hz: sample rate ``B``.
+        half_taps: half-length of the fractional-delay filter.
+    """
+    return int(np.ceil(max_echo_delay_samples(longest_range_m, sync_sigma_s, bandwidth_hz))) + int(half_taps) + 2
+
+
 def causal_half_taps(nominal_delay_samples: float, sync_sigma_samples: float) -> int:
     """Half-length of the fractional-delay filter that keeps the echo channel causal (module doc)."""
-    half = min(DEFAULT_HALF_TAPS, int(np.floor(nominal_delay_samples - SYNC_TRUNCATION_SIGMAS * sync_sigma_samples)) - 1)
+    half = min(
+        DEFAULT_HALF_TAPS, int(np.floor(nominal_delay_samples - SYNC_TRUNCATION_SIGMAS * sync_sigma_samples)) - 1
+    )
     if half < MIN_HALF_TAPS:
         raise IsscInputError(
             f"the echo delay ({nominal_delay_samples:.1f} samples) is too short for a causal band-limited delay "
             f"with sync errors of {sync_sigma_samples:.1f} samples: it must exceed "
-            f"{MIN_HALF_TAPS + 1} + {SYNC_TRUNCATION_SIGMAS:g} sigma samples (move the target or lower sigma_dt)")
+            f"{MIN_HALF_TAPS + 1} + {SYNC_TRUNCATION_SIGMAS:g} sigma samples (move the target or lower sigma_dt)"
+        )
     return half
 
 
@@ -95,8 +147,17 @@ class EchoChannel:
         block_interval_s: target time per block (None: ``N / B``).
     """
 
-    def __init__(self, geometry: Geometry, bandwidth_hz: float, noise_w: float, sync_sigma_s: float,
-                 block: int = 1024, seed: int = 0, trajectory=None, block_interval_s: float | None = None):
+    def __init__(
+        self,
+        geometry: Geometry,
+        bandwidth_hz: float,
+        noise_w: float,
+        sync_sigma_s: float,
+        block: int = 1024,
+        seed: int = 0,
+        trajectory=None,
+        block_interval_s: float | None = None,
+    ):
         if not (block >= 1 and int(block) == block):
             raise IsscInputError(f"sensing block must be an integer >= 1, got {block!r}")
         if not (np.isfinite(noise_w) and noise_w >= 0):
@@ -112,24 +173,32 @@ class EchoChannel:
         self.block_interval_s = float(block_interval_s) if block_interval_s else self.block / self.bandwidth_hz
         shortest, longest = self._path_length_range()
         self.nominal_delay_s = geometry.path_length / SPEED_OF_LIGHT
-        self.half_taps = causal_half_taps(shortest / SPEED_OF_LIGHT * self.bandwidth_hz,
-                                          self.sync_sigma_s * self.bandwidth_hz)
-        self.max_delay_samples = (longest / SPEED_OF_LIGHT + SYNC_TRUNCATION_SIGMAS * self.sync_sigma_s) * self.bandwidth_hz
-        self._history = int(np.ceil(self.max_delay_samples)) + self.half_taps + 2
+        self.half_taps = causal_half_taps(
+            shortest / SPEED_OF_LIGHT * self.bandwidth_hz, self.sync_sigma_s * self.bandwidth_hz
+        )
+        self.max_delay_samples = max_echo_delay_samples(longest, self.sync_sigma_s, self.bandwidth_hz)
+        self._history = echo_history_samples(longest, self.sync_sigma_s, self.bandwidth_hz, self.half_taps)
         seeds = np.random.SeedSequence(seed).spawn(2)
         self._sync_rng, self._noise_rng = np.random.default_rng(seeds[0]), np.random.default_rng(seeds[1])
         self._past = np.zeros((geometry.n_tx, self._history), np.complex128)  # inputs before _next
-        self._next = 0                                       # absolute index of the next input sample
+        self._next = 0  # absolute index of the next input sample
         self._block_index = -1
         self._sync_error_s = 0.0
         self._block_geometry = geometry
 
     @classmethod
-    def from_scenario(cls, scenario, seed: int = 0) -> "EchoChannel":
+    def from_scenario(cls, scenario, seed: int = 0) -> EchoChannel:
         scn = load_scenario(scenario)
-        return cls(Geometry.from_scenario(scn), scn.signal.bandwidth_hz, noise_powers_w(scn)[1],
-                   scn.sync.sigma_ns * 1e-9, scn.signal.sensing_block, seed,
-                   scenario_trajectory(scn) if scn.moving else None, scn.block_interval_s())
+        return cls(
+            Geometry.from_scenario(scn),
+            scn.signal.bandwidth_hz,
+            noise_powers_w(scn)[1],
+            scn.sync.sigma_ns * 1e-9,
+            scn.signal.sensing_block,
+            seed,
+            scenario_trajectory(scn) if scn.moving else None,
+            scn.block_interval_s(),
+        )
 
     def _path_length_range(self) -> tuple[float, float]:
         """Shortest and longest ``d_bo + d_or`` along the trajectory (the sum of distances is convex along
@@ -158,10 +227,7 @@ class EchoChannel:
     def _draw_sync_error(self) -> float:
         if self.sync_sigma_s == 0:
             return 0.0
-        while True:  # truncated normal by rejection (module doc)
-            draw = self._sync_rng.standard_normal()
-            if abs(draw) <= SYNC_TRUNCATION_SIGMAS:
-                return draw * self.sync_sigma_s
+        return truncated_standard_normal(self._sync_rng) * self.sync_sigma_s
 
     def process(self, x: np.ndarray) -> tuple[np.ndarray, list[tuple[int, dict]]]:
         """``N_T x n`` transmitted samples -> (``N_R x n`` echo samples, block tags).
@@ -187,19 +253,29 @@ class EchoChannel:
                 if position == block * self.block:
                     g = self._block_geometry
                     nominal = self._nominal_delay_s(g)
-                    tags.append((position, {"block": int(block), "delay_s": nominal + self._sync_error_s,
-                                            "sync_error_s": self._sync_error_s, "nominal_delay_s": nominal,
-                                            "target_x": float(g.target[0]), "target_y": float(g.target[1])}))
+                    tags.append(
+                        (
+                            position,
+                            {
+                                "block": int(block),
+                                "delay_s": nominal + self._sync_error_s,
+                                "sync_error_s": self._sync_error_s,
+                                "nominal_delay_s": nominal,
+                                "target_x": float(g.target[0]),
+                                "target_y": float(g.target[1]),
+                            },
+                        )
+                    )
             g = self._block_geometry
             stop = min(end, (block + 1) * self.block)
             delay = (self._nominal_delay_s(g) + self._sync_error_s) * self.bandwidth_hz
             # only the samples the delay filter reaches are projected onto this block's a_T(theta)
             first = max(0, position - offset - int(np.ceil(delay)) - self.half_taps - 1)
-            projected = g.a_tx(g.theta).conj() @ signal[:, first:stop - offset]
+            projected = g.a_tx(g.theta).conj() @ signal[:, first : stop - offset]
             segment = delayed_segment(projected, position - offset - first, stop - position, delay, self.half_taps)
-            y[:, position - self._next:stop - self._next] = np.outer(g.beta_0 * g.a_rx(g.phi), segment)
+            y[:, position - self._next : stop - self._next] = np.outer(g.beta_0 * g.a_rx(g.phi), segment)
             position = stop
-        self._past = signal[:, -self._history:]
+        self._past = signal[:, -self._history :]
         self._next = end
         if self.noise_w:
             y = y + complex_noise(self._noise_rng, y.shape, self.noise_w)

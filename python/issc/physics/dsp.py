@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Signal-processing primitives shared by the channel models and the sensing estimator.
 
 The fractional delay is a windowed-sinc FIR (Kaiser window), linear rather than circular, so a stream
@@ -6,6 +8,7 @@ both call :func:`delay_taps` use the identical operator. It is band-limited: acc
 ~1e-4) up to about 0.4 of the sample rate for the default length, and it rolls off towards Nyquist,
 as any realisable fractional delay does.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +28,14 @@ def delay_taps(fraction: float, half_taps: int = DEFAULT_HALF_TAPS, beta: float 
     return np.sinc(t) * window
 
 
-def delayed_segment(x: np.ndarray, start: int, length: int, delay: float, half_taps: int = DEFAULT_HALF_TAPS,
-                    beta: float = DEFAULT_KAISER_BETA) -> np.ndarray:
+def delayed_segment(
+    x: np.ndarray,
+    start: int,
+    length: int,
+    delay: float,
+    half_taps: int = DEFAULT_HALF_TAPS,
+    beta: float = DEFAULT_KAISER_BETA,
+) -> np.ndarray:
     """Samples ``n = start .. start + length - 1`` of ``x(n - delay)`` for a signal ``x`` given on
     ``n = 0 .. len(x) - 1`` along the last axis (zero outside). ``delay`` may be any real number of samples.
 
@@ -40,12 +49,13 @@ def delayed_segment(x: np.ndarray, start: int, length: int, delay: float, half_t
     lo = start - integer - half_taps
     hi = start + length - integer + half_taps
     pad_lo, pad_hi = max(0, -lo), max(0, hi - x.shape[-1])
-    segment = x[..., max(lo, 0):min(hi, x.shape[-1])]
+    segment = x[..., max(lo, 0) : min(hi, x.shape[-1])]
     if pad_lo or pad_hi:
         widths = [(0, 0)] * (segment.ndim - 1) + [(pad_lo, pad_hi)]
         segment = np.pad(segment, widths)
     # y[n] = sum_k taps[k] x[n - integer - k]: a 'valid' correlation over the gathered segment
     if segment.ndim == 1:
         return np.convolve(segment, taps, mode="valid")[:length]
-    return np.stack([np.convolve(row, taps, mode="valid")[:length] for row in segment.reshape(-1, segment.shape[-1])]
-                    ).reshape(segment.shape[:-1] + (length,))
+    return np.stack(
+        [np.convolve(row, taps, mode="valid")[:length] for row in segment.reshape(-1, segment.shape[-1])]
+    ).reshape(segment.shape[:-1] + (length,))

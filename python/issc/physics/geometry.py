@@ -1,8 +1,11 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Scene geometry and channels (docs/model.md §1): steering vectors, angles, path losses,
-the CRE channel ``h_c``, the echo channel ``H_0`` and the bistatic delay.
+the CRE channel ``h_c``, the echo channel ``H_0`` and the bistatic range and delay.
 
 Angles are ``atan2`` of the 2-D difference vectors, distances in metres, delays in seconds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,6 +41,36 @@ def angle_gradient(frm, to) -> np.ndarray:
     return np.array([-dy / r2, dx / r2])
 
 
+def bistatic_range_m(tx, target, rx, sync_error_m: float = 0.0) -> float:
+    """The bistatic range ``l = d_bo + d_or + delta`` in metres: TR -> target -> receiver, plus the
+    sync error ``delta = c dtau`` (metres) that the receiver cannot tell apart from path length.
+
+    Args:
+        tx: transmitter position (m).
+        target: target position (m).
+        rx: sensing receiver position (m).
+        sync_error_m: ``delta`` (0: the geometric path only).
+    """
+    target = np.asarray(target, float)
+    path = np.linalg.norm(target - np.asarray(tx, float)) + np.linalg.norm(target - np.asarray(rx, float))
+    return float(path + sync_error_m)
+
+
+def bistatic_range_gradient(tx, target, rx) -> np.ndarray:
+    """Gradient of :func:`bistatic_range_m` with respect to the target position: the sum of the unit
+    vectors from the transmitter and from the receiver towards the target (dimensionless, length <= 2).
+
+    Args:
+        tx: transmitter position (m).
+        target: target position (m).
+        rx: sensing receiver position (m).
+    """
+    target = np.asarray(target, float)
+    from_tx = target - np.asarray(tx, float)
+    from_rx = target - np.asarray(rx, float)
+    return from_tx / np.linalg.norm(from_tx) + from_rx / np.linalg.norm(from_rx)
+
+
 @dataclass(frozen=True)
 class Geometry:
     """Positions, arrays and propagation constants of one scenario, with the derived channels.
@@ -61,20 +94,34 @@ class Geometry:
     rcs_coefficient: float = 0.6
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario | str, target=None) -> "Geometry":
+    def from_scenario(cls, scenario: Scenario | str, target=None) -> Geometry:
         """The scenario's geometry; ``target`` overrides the target position (e.g. for tracking)."""
         scn = load_scenario(scenario)
         g = scn.geometry
-        return cls(tx=np.asarray(g.tx, float),
-                   target=np.asarray(g.target if target is None else target, float),
-                   sensing_rx=np.asarray(g.sensing_rx, float), comm_rx=np.asarray(g.comm_rx, float),
-                   n_tx=scn.arrays.n_tx, n_rx=scn.arrays.n_rx, spacing=scn.arrays.spacing_wavelengths,
-                   path_loss_exponent=scn.channel.path_loss_exponent,
-                   rcs_coefficient=scn.channel.rcs_coefficient)
+        return cls(
+            tx=np.asarray(g.tx, float),
+            target=np.asarray(g.target if target is None else target, float),
+            sensing_rx=np.asarray(g.sensing_rx, float),
+            comm_rx=np.asarray(g.comm_rx, float),
+            n_tx=scn.arrays.n_tx,
+            n_rx=scn.arrays.n_rx,
+            spacing=scn.arrays.spacing_wavelengths,
+            path_loss_exponent=scn.channel.path_loss_exponent,
+            rcs_coefficient=scn.channel.rcs_coefficient,
+        )
 
-    def with_target(self, target) -> "Geometry":
-        return Geometry(self.tx, np.asarray(target, float), self.sensing_rx, self.comm_rx, self.n_tx,
-                        self.n_rx, self.spacing, self.path_loss_exponent, self.rcs_coefficient)
+    def with_target(self, target) -> Geometry:
+        return Geometry(
+            self.tx,
+            np.asarray(target, float),
+            self.sensing_rx,
+            self.comm_rx,
+            self.n_tx,
+            self.n_rx,
+            self.spacing,
+            self.path_loss_exponent,
+            self.rcs_coefficient,
+        )
 
     # -- angles and distances -------------------------------------------------------------
     @property
@@ -106,8 +153,13 @@ class Geometry:
 
     @property
     def path_length(self) -> float:
-        """Bistatic path TR -> target -> SRE, metres."""
-        return self.d_bo + self.d_or
+        """Bistatic path TR -> target -> SRE, metres (:func:`bistatic_range_m` without sync error)."""
+        return bistatic_range_m(self.tx, self.target, self.sensing_rx)
+
+    @property
+    def path_length_gradient(self) -> np.ndarray:
+        """Gradient of :attr:`path_length` in the target position (:func:`bistatic_range_gradient`)."""
+        return bistatic_range_gradient(self.tx, self.target, self.sensing_rx)
 
     def delay(self, sync_error_s: float = 0.0) -> float:
         """Echo delay ``tau = (d_bo + d_or)/c + dtau`` in seconds."""

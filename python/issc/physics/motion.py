@@ -1,4 +1,7 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Target motion: a piecewise-linear waypoint trajectory at constant speed (the scenario's ``motion``)."""
+
 from __future__ import annotations
 
 import math

@@ -1,3 +1,5 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
 """MAP estimation of the target position and the sync error from one sensing block.
 
 Model (docs/model.md §§1-4): ``y[n] = beta_0 a_NR(phi) s_theta(n - D) + w[n]`` for the block's samples,
@@ -18,6 +20,7 @@ Negative log posterior (Gaussian noise, Gaussian prior on ``delta``):
 The quality statistic is the generalised log-likelihood ratio against "no target" at the estimate
 (``glrt``, chi-square-like under no target); ``ok`` is ``glrt >= glrt_threshold``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from ..physics.channels import SYNC_TRUNCATION_SIGMAS, echo_history_samples
 from ..physics.dsp import DEFAULT_HALF_TAPS, delayed_segment
-from ..physics.geometry import Geometry, angle_of, steering_vector
+from ..physics.geometry import Geometry, angle_of, bistatic_range_m, steering_vector
 from ..physics.hcrb import FisherModel
 from ..units import SPEED_OF_LIGHT
 
@@ -67,13 +71,22 @@ class TargetEstimator:
             (:func:`gnuradio.issc.physics.channels.causal_half_taps`) so that model and channel are one operator.
     """
 
-    def __init__(self, geometry: Geometry, bandwidth_hz: float, sensing_noise_w: float, sync_sigma_s: float,
-                 search_halfwidth_m: float = 20.0, angle_step_rad: float | None = None, glrt_threshold: float = 12.0,
-                 half_taps: int = DEFAULT_HALF_TAPS):
+    def __init__(
+        self,
+        geometry: Geometry,
+        bandwidth_hz: float,
+        sensing_noise_w: float,
+        sync_sigma_s: float,
+        search_halfwidth_m: float = 20.0,
+        angle_step_rad: float | None = None,
+        glrt_threshold: float = 12.0,
+        half_taps: int = DEFAULT_HALF_TAPS,
+    ):
         self.geometry = geometry
         self.bandwidth_hz = float(bandwidth_hz)
         self.noise_w = float(sensing_noise_w)
-        self.sync_spread_m = SPEED_OF_LIGHT * float(sync_sigma_s)
+        self.sync_sigma_s = float(sync_sigma_s)
+        self.sync_spread_m = SPEED_OF_LIGHT * self.sync_sigma_s
         self.halfwidth = float(search_halfwidth_m)
         beamwidth = 2.0 / (max(min(geometry.n_tx, geometry.n_rx), 1) * 2 * geometry.spacing)
         self.angle_step = angle_step_rad or beamwidth / 10.0
@@ -86,12 +99,18 @@ class TargetEstimator:
         self.beta = float(geometry.beta_0)
 
     @classmethod
-    def from_scenario(cls, scenario, **kwargs) -> "TargetEstimator":
+    def from_scenario(cls, scenario, **kwargs) -> TargetEstimator:
         from ..physics.geometry import noise_powers_w
         from ..scenario import load_scenario
+
         scn = load_scenario(scenario)
-        return cls(Geometry.from_scenario(scn), scn.signal.bandwidth_hz, noise_powers_w(scn)[1],
-                   scn.sync.sigma_ns * 1e-9, **kwargs)
+        return cls(
+            Geometry.from_scenario(scn),
+            scn.signal.bandwidth_hz,
+            noise_powers_w(scn)[1],
+            scn.sync.sigma_ns * 1e-9,
+            **kwargs,
+        )
 
     # -- model ------------------------------------------------------------------------------------------
     def delay_samples(self, bistatic_range_m: float) -> float:
@@ -108,12 +127,16 @@ class TargetEstimator:
         return self.beta * np.outer(steering_vector(g.n_rx, g.phi, g.spacing), delayed)
 
     def required_history(self, centre=None) -> int:
-        """Reference samples needed before a block's first sample (the largest delay in the region
-        around ``centre``, default the geometry's target)."""
-        corners = self._region_corners(centre)
-        longest = max(np.linalg.norm(c - self.geometry.tx) + np.linalg.norm(c - self.geometry.sensing_rx)
-                      for c in corners) + 6 * self.sync_spread_m
-        return int(np.ceil(self.delay_samples(longest))) + self.half_taps + 2
+        """Reference samples needed before a block's first sample: the echo channel's history
+        (:func:`~gnuradio.issc.physics.channels.echo_history_samples`) for the longest bistatic range in the
+        region around ``centre`` (default the geometry's target; the range is convex in the position, so
+        its maximum over the square is at a corner)."""
+        longest = max(self._bistatic_range(c) for c in self._region_corners(centre))
+        return echo_history_samples(longest, self.sync_sigma_s, self.bandwidth_hz, self.half_taps)
+
+    def _bistatic_range(self, position) -> float:
+        """``d(o) = d_bo + d_or`` for a target at ``position`` (metres)."""
+        return bistatic_range_m(self.geometry.tx, position, self.geometry.sensing_rx)
 
     def _region_corners(self, centre=None):
         c = self.geometry.target if centre is None else np.asarray(centre, float)
@@ -149,26 +172,35 @@ class TargetEstimator:
         # refine with the prior floored at one sample first: with a sharper prior (perfect sync in the limit)
         # the range constraint is so stiff that Levenberg-Marquardt from the grid point cannot find the basin
         sample_m = 1.0 / self.samples_per_metre
-        position, ell, iterations = self._refine(echo, reference, block_start, *start,
-                                                 spread_m=max(self.sync_spread_m, sample_m))
+        position, ell, iterations = self._refine(
+            echo, reference, block_start, *start, spread_m=max(self.sync_spread_m, sample_m)
+        )
         if self.sync_spread_m < sample_m:
             position, ell, more = self._refine(echo, reference, block_start, position, ell, spread_m=self.sync_spread_m)
             iterations += more
         glrt = self._glrt(echo, reference, block_start, position, ell)
-        d = np.linalg.norm(position - g.tx) + np.linalg.norm(position - g.sensing_rx)
-        hcrb = self.hcrb_trace_at(position, reference[:, block_start:block_start + echo.shape[1]])
+        d = self._bistatic_range(position)
+        hcrb = self.hcrb_trace_at(position, reference[:, block_start : block_start + echo.shape[1]])
         ok = bool(glrt >= self.glrt_threshold)
-        return SensingEstimate(position, ell, ell - d, glrt, ok, hcrb,
-                               "" if ok else f"GLRT {glrt:.3g} below the threshold {self.glrt_threshold:g}",
-                               iterations)
+        return SensingEstimate(
+            position,
+            ell,
+            ell - d,
+            glrt,
+            ok,
+            hcrb,
+            "" if ok else f"GLRT {glrt:.3g} below the threshold {self.glrt_threshold:g}",
+            iterations,
+        )
 
     def hcrb_trace_at(self, position, block_reference: np.ndarray) -> float:
         """``tr HCRB`` of the position (m^2) for a target at ``position`` and the block's transmitted
         samples ``N_T x N`` (their sample covariance stands for ``Sigma``)."""
         n = block_reference.shape[1]
         sample_cov = block_reference @ block_reference.conj().T / n
-        return FisherModel(self.geometry.with_target(position), self.noise_w, n, self.bandwidth_hz,
-                           self.sync_spread_m / SPEED_OF_LIGHT).hcrb_trace(sample_cov)
+        return FisherModel(
+            self.geometry.with_target(position), self.noise_w, n, self.bandwidth_hz, self.sync_sigma_s
+        ).hcrb_trace(sample_cov)
 
     def _non_estimate(self, reason: str) -> SensingEstimate:
         return SensingEstimate(None, float("nan"), float("nan"), 0.0, False, float("nan"), reason)
@@ -181,11 +213,12 @@ class TargetEstimator:
         phis = [angle_of(g.sensing_rx, c) for c in corners]
         theta_grid = _angle_grid(thetas, self.angle_step)
         phi_grid = _angle_grid(phis, self.angle_step)
-        # delays (integer samples) that the region and the sync prior allow
-        ranges = [np.linalg.norm(c - g.tx) + np.linalg.norm(c - g.sensing_rx) for c in corners]
-        ranges += [np.linalg.norm(centre - g.tx) + np.linalg.norm(centre - g.sensing_rx)]
-        lo_m = max(min(ranges) - self.halfwidth - 5 * self.sync_spread_m, 0.0)
-        hi_m = max(ranges) + self.halfwidth + 5 * self.sync_spread_m
+        # delays (integer samples) that the region and the sync prior allow: every sync error the echo
+        # channel can draw (it truncates at SYNC_TRUNCATION_SIGMAS) is inside the search
+        ranges = [self._bistatic_range(c) for c in corners] + [self._bistatic_range(centre)]
+        sync_reach_m = SYNC_TRUNCATION_SIGMAS * self.sync_spread_m
+        lo_m = max(min(ranges) - self.halfwidth - sync_reach_m, 0.0)
+        hi_m = max(ranges) + self.halfwidth + sync_reach_m
         d_lo = int(np.floor(self.delay_samples(lo_m)))
         d_hi = min(int(np.ceil(self.delay_samples(hi_m))), block_start)
         if d_hi < d_lo:
@@ -193,30 +226,30 @@ class TargetEstimator:
         lags = np.arange(d_lo, d_hi + 1)
         # s_theta on the span the lags need; z_phi on the block
         seg_lo = block_start - d_hi
-        seg = reference[:, seg_lo:block_start + n - d_lo]
-        a_t = np.stack([steering_vector(g.n_tx, t, g.spacing) for t in theta_grid])   # T x N_T
-        a_r = np.stack([steering_vector(g.n_rx, p, g.spacing) for p in phi_grid])     # P x N_R
-        s = a_t.conj() @ seg                                                          # T x L
-        z = a_r.conj() @ echo                                                         # P x N
+        seg = reference[:, seg_lo : block_start + n - d_lo]
+        a_t = np.stack([steering_vector(g.n_tx, t, g.spacing) for t in theta_grid])  # T x N_T
+        a_r = np.stack([steering_vector(g.n_rx, p, g.spacing) for p in phi_grid])  # P x N_R
+        s = a_t.conj() @ seg  # T x L
+        z = a_r.conj() @ echo  # P x N
         size = int(2 ** np.ceil(np.log2(s.shape[1] + n)))
         s_f = np.fft.fft(s, size)
         z_f = np.fft.fft(z, size)
         # corr[t, p, m] = sum_n conj(s[t, m + n]) z[p, n]  for m = block_start - D - seg_lo
         offsets = block_start - lags - seg_lo
         energy_cum = np.concatenate([np.zeros((s.shape[0], 1)), np.cumsum(np.abs(s) ** 2, axis=1)], axis=1)
-        energy = energy_cum[:, offsets + n] - energy_cum[:, offsets]                   # T x lags
+        energy = energy_cum[:, offsets + n] - energy_cum[:, offsets]  # T x lags
         beta = self.beta
         best = None
         for ti, theta in enumerate(theta_grid):
-            corr = np.fft.ifft(z_f * np.conj(s_f[ti])[None, :], axis=1)               # P x size
+            corr = np.fft.ifft(z_f * np.conj(s_f[ti])[None, :], axis=1)  # P x size
             # corr_full[k] = sum_n z[n] conj(s[n - k]) ... gather lag m = offsets via index (-m) mod size
-            values = corr[:, (-offsets) % size]                                        # P x lags
-            data = (-2 * beta * values.real + beta ** 2 * g.n_rx * energy[ti][None, :]) / self.noise_w
+            values = corr[:, (-offsets) % size]  # P x lags
+            data = (-2 * beta * values.real + beta**2 * g.n_rx * energy[ti][None, :]) / self.noise_w
             for pi, phi in enumerate(phi_grid):
                 position = _ray_intersection(g.tx, theta, g.sensing_rx, phi)
                 if position is None or np.max(np.abs(position - centre)) > self.halfwidth:
                     continue
-                d = np.linalg.norm(position - g.tx) + np.linalg.norm(position - g.sensing_rx)
+                d = self._bistatic_range(position)
                 ell = lags / self.samples_per_metre
                 cost = data[pi] + self._coarse_prior_cost(ell, d)
                 k = int(np.argmin(cost))
@@ -229,16 +262,15 @@ class TargetEstimator:
         the grid step (perfect sync included) no lag would sit at ``d`` and the prior would score every
         candidate position by how close its ``d`` happens to fall to a lag, not by the data."""
         spread = max(self.sync_spread_m, 1.0 / self.samples_per_metre)
-        return (np.asarray(ell) - d) ** 2 / (2 * spread ** 2)
+        return (np.asarray(ell) - d) ** 2 / (2 * spread**2)
 
     def _refine(self, echo, reference, block_start, position, ell, spread_m):
-        g = self.geometry
         sigma = np.sqrt(self.noise_w)
         perfect_sync = spread_m == 0
 
         def residuals(p):
             pos = p[:2]
-            d = np.linalg.norm(pos - g.tx) + np.linalg.norm(pos - g.sensing_rx)
+            d = self._bistatic_range(pos)
             bistatic = d if perfect_sync else p[2]
             diff = (echo - self.model(pos, bistatic, reference, block_start)).reshape(-1) * (np.sqrt(2) / sigma)
             parts = [diff.real, diff.imag]
@@ -247,10 +279,11 @@ class TargetEstimator:
             return np.concatenate(parts)
 
         x0 = np.array([position[0], position[1]] + ([] if perfect_sync else [ell]))
-        result = least_squares(residuals, x0, method="lm", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12,
-                               max_nfev=400)
+        result = least_squares(
+            residuals, x0, method="lm", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=400
+        )
         pos = result.x[:2]
-        d = np.linalg.norm(pos - g.tx) + np.linalg.norm(pos - g.sensing_rx)
+        d = self._bistatic_range(pos)
         return pos, (d if perfect_sync else float(result.x[2])), int(result.nfev)
 
     def _glrt(self, echo, reference, block_start, position, ell) -> float:
