@@ -5,6 +5,7 @@ rank-one recovery of ``w_c`` from a covariance, and reduction to ``r_0`` sensing
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +15,22 @@ from ..units import lin_to_db
 from .problem import DesignProblem
 
 RANK_TOL = 1e-7
+
+
+class BeamSolver:
+    """Base of the beam solvers: :meth:`design` runs the solver's ``_design`` and records its wall time
+    in ``info['solve_ms']`` (what ``issc bench optimizer`` reports)."""
+
+    name = ""
+
+    def design(self, problem: DesignProblem) -> BeamDesign:
+        start = time.perf_counter()
+        design = self._design(problem)
+        design.info["solve_ms"] = 1e3 * (time.perf_counter() - start)
+        return design
+
+    def _design(self, problem: DesignProblem) -> BeamDesign:
+        raise NotImplementedError
 
 
 @dataclass

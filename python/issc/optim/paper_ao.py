@@ -26,12 +26,10 @@ the two final beam directions is repaired (least sensing power that meets ``Pi``
 
 from __future__ import annotations
 
-import time
-
 import cvxpy as cp
 import numpy as np
 
-from .beams import BeamDesign, evaluate, least_sensing_scale, mrt_design
+from .beams import BeamDesign, BeamSolver, evaluate, least_sensing_scale, mrt_design
 from .problem import DesignProblem
 from .sdr import OK_STATUSES, PAIRS, solve_first_usable
 from .zfwf import ZfWfBeamSolver
@@ -95,7 +93,7 @@ class _PaperSubproblems:
         return status if solver is not None else "failed"
 
 
-class PaperAoBeamSolver:
+class PaperAoBeamSolver(BeamSolver):
     """The paper's AO (FP + penalty SCA). See the module docstring for the algorithm and stopping rules.
 
     Args:
@@ -122,12 +120,6 @@ class PaperAoBeamSolver:
         self.kappa0, self.iota = kappa0, iota
         self.rtol, self.penalty_tol, self.prox = rtol, penalty_tol, prox
         self._compiled: dict[int, _PaperSubproblems] = {}
-
-    def design(self, problem: DesignProblem) -> BeamDesign:
-        start = time.perf_counter()
-        design = self._design(problem)
-        design.info["solve_ms"] = 1e3 * (time.perf_counter() - start)
-        return design
 
     def _design(self, problem: DesignProblem) -> BeamDesign:
         if not problem.hcrb_threshold_m2 > 0:

@@ -25,7 +25,6 @@ once with CVXPY parameters (DPP) and re-solved per frame.
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import cvxpy as cp
@@ -33,6 +32,7 @@ import numpy as np
 
 from .beams import (
     BeamDesign,
+    BeamSolver,
     evaluate,
     hermitian_psd,
     least_sensing_scale,
@@ -120,7 +120,7 @@ class _CompiledHcrbSdp:
         self.comm_gain.value = np.outer(u, u.conj())
 
 
-class SdrBeamSolver:
+class SdrBeamSolver(BeamSolver):
     """Exact beam design by the SDP above, with ``r_0`` sensing streams.
 
     Args:
@@ -141,12 +141,6 @@ class SdrBeamSolver:
         return self._compiled[n_tx]
 
     # -- public --------------------------------------------------------------------------------------
-    def design(self, problem: DesignProblem) -> BeamDesign:
-        start = time.perf_counter()
-        design = self._design(problem)
-        design.info["solve_ms"] = 1e3 * (time.perf_counter() - start)
-        return design
-
     def sensing_optimal(self, problem: DesignProblem):
         """``(Sigma, tr HCRB)`` of the covariance that minimises the HCRB under the power budget, or
         ``(None, inf)`` if the solvers fail."""

@@ -10,24 +10,16 @@ target), the rest to communication. This is the one place that reading lives.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from .beams import BeamDesign, evaluate, least_sensing_scale, mrt_design, null_projection
+from .beams import BeamDesign, BeamSolver, evaluate, least_sensing_scale, mrt_design, null_projection
 from .problem import DesignProblem
 
 NULL_TOL = 1e-9
 
 
-class ZfWfBeamSolver:
+class ZfWfBeamSolver(BeamSolver):
     name = "zf-wf"
-
-    def design(self, problem: DesignProblem) -> BeamDesign:
-        start = time.perf_counter()
-        design = self._design(problem)
-        design.info["solve_ms"] = 1e3 * (time.perf_counter() - start)
-        return design
 
     def _design(self, problem: DesignProblem) -> BeamDesign:
         h = problem.h_c
