@@ -20,6 +20,7 @@ LAYERS = {
     "errors": 0,
     "units": 0,
     "jsonutil": 0,
+    "parallel": 0,
     "metrics": 1,
     "scenario": 1,
     "physics": 2,

@@ -308,8 +308,10 @@ def test_fig3_quick_writes_a_well_formed_csv_and_plot(run_cli, tmp_path):
     assert len(report["gaps"]) == 12
 
 
-def test_fig4_one_cell_and_bad_arguments(run_cli, tmp_path):
-    code, out, err = run_cli(
+def test_fig4_one_cell_resumed_and_bad_arguments(run_cli, tmp_path):
+    """One fig4 cell (DJSCC, one frame, sensed): a row with a measured MSE and the plot; the same command
+    again resumes from the journal (nothing runs, the same CSV); bad ABR or scheme exit 2."""
+    argv = (
         "experiment",
         "fig4",
         "--scenario",
@@ -325,11 +327,17 @@ def test_fig4_one_cell_and_bad_arguments(run_cli, tmp_path):
         "--sensing-every",
         "2",
     )
+    code, out, err = run_cli(*argv)
     assert code == 0, err
     with open(tmp_path / "results.csv", newline="") as f:
         (row,) = list(csv.DictReader(f))
     assert row["scheme"] == "djscc-wf-zf" and int(row["sensed_frames"]) == 1 and float(row["sensing_mse_m2"]) > 0
     assert (tmp_path / "fig4.png").is_file()
+    # the cell is in the journal: the same command again runs nothing and writes the same CSV
+    first = (tmp_path / "results.csv").read_text()
+    code, _, err = run_cli(*argv)
+    assert code == 0 and "1 of 1 points already done" in err
+    assert (tmp_path / "results.csv").read_text() == first
     code, _, err = run_cli("experiment", "fig3", "--scenario", SCENARIO, "--out", tmp_path, "--abrs", "1/8")
     assert code == 2 and "no shipped DJSCC model for ABR 1/8" in err
     code, _, err = run_cli("experiment", "fig3", "--scenario", SCENARIO, "--out", tmp_path, "--schemes", "jpeg")

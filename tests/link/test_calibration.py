@@ -91,3 +91,21 @@ def test_optimizer_with_the_calibrated_ber_model(synthetic_profile):
     assert calibrated.log10_ber == pytest.approx(calibrated_opt.ber(calibrated.sinr, calibrated.code_rate, 256))
     # the real code is worse than the approximation: the calibrated prediction is never more optimistic
     assert calibrated.distortion >= normal.distortion * (1 - 1e-9)
+
+
+def test_calibration_rows_are_tasks_seeded_by_rate(tmp_path):
+    """Each rate is one task seeded by [seed, K]: the table is the same with 1 and 2 workers, a rate's
+    row does not depend on the other rates in the grid, and a rerun with the journal runs only the
+    missing rate (its row equal to the clean run's)."""
+    fmt = FrameFormat()
+    grid = dict(sinr_db=(-4.0, 0.0, 4.0), seed=3, target_block_errors=5, max_blocks=50)
+    one = calibrate(fmt, (32, 96), workers=1, **grid)
+    two = calibrate(fmt, (32, 96), workers=2, **grid)
+    assert one == two
+    journal = tmp_path / "calibration.points.jsonl"
+    alone = calibrate(fmt, (96,), workers=1, journal=journal, **grid)
+    assert [row[0] for row in (alone["blocks"], alone["bit_errors"])] == [one["blocks"][1], one["bit_errors"][1]]
+    ran = []
+    resumed = calibrate(fmt, (32, 96), workers=1, journal=journal, progress=lambda k, row: ran.append(k), **grid)
+    assert ran == [32] and resumed == one
+    assert len(journal.read_text().splitlines()) == 2

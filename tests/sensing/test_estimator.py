@@ -195,3 +195,156 @@ def test_glrt_on_noise_alone_stays_below_the_default_threshold():
         glrts.append(result.glrt)
     assert max(glrts) < 0.8 * estimator.glrt_threshold
     assert 0.5 < np.median(glrts) < 4.0
+
+
+# -- the fast model, its exact derivatives and the vectorised coarse search --------------------------------
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1e-7, 0.25, 0.5, 0.73, 0.999999])
+def test_delay_taps_derivative_is_the_derivative_of_the_taps(fraction):
+    """``delay_taps_and_derivative``: the taps are bit-identical to ``delay_taps`` and the closed-form
+    derivative matches central differences of ``delay_taps`` (one-sided at 0, where the window's
+    interpolation has a kink) to the difference quotient's own accuracy."""
+    from gnuradio.issc.physics.dsp import delay_taps, delay_taps_and_derivative
+
+    taps, derivative = delay_taps_and_derivative(fraction)
+    np.testing.assert_array_equal(taps, delay_taps(fraction))
+    step = 1e-6
+    if fraction < step:
+        numeric = (-3 * delay_taps(fraction) + 4 * delay_taps(fraction + step) - delay_taps(fraction + 2 * step)) / (
+            2 * step
+        )
+    else:
+        numeric = (delay_taps(fraction + step) - delay_taps(fraction - step)) / (2 * step)
+    np.testing.assert_allclose(derivative, numeric, atol=1e-7 * np.max(np.abs(derivative)))
+
+
+def _direct_model(estimator, position, bistatic, reference, start, length):
+    """The echo model written out with the time-domain operator the echo channel uses."""
+    g = estimator.geometry.with_target(position)
+    s = g.a_tx(g.theta).conj() @ reference
+    delayed = delayed_segment(s, start, length, bistatic * estimator.samples_per_metre, estimator.half_taps)
+    return estimator.beta * np.outer(g.a_rx(g.phi), delayed)
+
+
+@pytest.mark.parametrize("block_start", [300, 40, 0])
+def test_fast_model_matches_the_time_domain_windowed_sinc(block_start):
+    """The model (convolution on the needed columns) and the refinement's FFT evaluation of the same
+    operator agree with ``delayed_segment`` applied to ``a_NT(theta)^H x`` to 1e-9 relative, also where the
+    reference does not reach back far enough (zeros before its first column)."""
+    estimator = TargetEstimator.from_scenario("tradeoff")
+    rng = np.random.default_rng(11)
+    reference = rng.normal(size=(4, 1500)) + 1j * rng.normal(size=(4, 1500))
+    for _ in range(5):
+        position = estimator.geometry.target + rng.uniform(-20, 20, 2)
+        bistatic = estimator._bistatic_range(position) + rng.normal() * 30
+        direct = _direct_model(estimator, position, bistatic, reference, block_start, N)
+        scale = np.max(np.abs(direct))
+        fast = estimator.model(position, bistatic, reference, block_start, N)
+        np.testing.assert_allclose(fast, direct, rtol=0, atol=1e-9 * scale)
+        rows, signals, _ = estimator._echo_terms(position, bistatic, reference, block_start, N)
+        np.testing.assert_allclose(estimator.beta * np.outer(rows[0], signals[0]), direct, rtol=0, atol=1e-9 * scale)
+
+
+def test_analytic_jacobian_matches_central_differences():
+    """The exact derivatives of the model with respect to ``(o_x, o_y, l)`` against central differences of
+    the model (steps 1e-4 m: truncation ~1e-8 of the derivative, rounding far below), at positions and
+    delays with fractions across the sample."""
+    estimator = TargetEstimator.from_scenario("tradeoff")
+    rng = np.random.default_rng(12)
+    reference = rng.normal(size=(4, 1600)) + 1j * rng.normal(size=(4, 1600))
+    start = 400
+    step = 1e-4
+    for _ in range(4):
+        position = estimator.geometry.target + rng.uniform(-20, 20, 2)
+        bistatic = estimator._bistatic_range(position) + rng.normal() * 30
+        _, jac = estimator._echo_and_jacobian(position, bistatic, reference, start, N)
+        for a in range(3):
+            shift = np.zeros(3)
+            shift[a] = step
+            plus = estimator.model(position + shift[:2], bistatic + shift[2], reference, start, N)
+            minus = estimator.model(position - shift[:2], bistatic - shift[2], reference, start, N)
+            numeric = (plus - minus) / (2 * step)
+            np.testing.assert_allclose(jac[a], numeric, rtol=0, atol=1e-6 * np.max(np.abs(numeric)))
+
+
+def test_estimate_is_a_stationary_point_of_the_full_posterior():
+    """On noisy blocks the refined estimate minimises the negative log posterior written out in full
+    (every residual of the N_R x N block and the prior): its gradient by central differences is zero to
+    within a Newton step of 1e-3 of the estimate's standard deviation."""
+    scenario = load_scenario("tradeoff")
+    estimator = TargetEstimator.from_scenario(scenario)
+    g = estimator.geometry
+    noise_std = np.sqrt(noise_powers_w(scenario)[1])
+    spread = SPEED_OF_LIGHT * scenario.sync.sigma_ns * 1e-9
+    rng = np.random.default_rng(13)
+    for _ in range(3):
+        y, x, start = make_block(estimator, rng, g.target, rng.normal() * spread, float(dbm_to_w(30)), noise_std)
+        result = estimator.estimate(y, x, start)
+
+        def cost(p, y=y, x=x, start=start):
+            fitted = _direct_model(estimator, p[:2], p[2], x, start, N)
+            prior = (p[2] - estimator._bistatic_range(p[:2])) / spread
+            return np.sum(np.abs(y - fitted) ** 2) / estimator.noise_w + prior**2 / 2
+
+        p0 = np.array([*result.position, result.bistatic_range_m])
+        h = 1e-3
+        grad, hess = np.zeros(3), np.zeros((3, 3))
+        for a in range(3):
+            e_a = np.eye(3)[a] * h
+            grad[a] = (cost(p0 + e_a) - cost(p0 - e_a)) / (2 * h)
+            for b in range(3):
+                e_b = np.eye(3)[b] * h
+                hess[a, b] = (
+                    cost(p0 + e_a + e_b) - cost(p0 + e_a - e_b) - cost(p0 - e_a + e_b) + cost(p0 - e_a - e_b)
+                ) / (4 * h * h)
+        newton = np.linalg.solve(hess, grad)
+        std = np.sqrt(np.diag(np.linalg.inv(hess)))
+        assert np.all(np.abs(newton) < 1e-3 * std), (newton, std)
+
+
+def test_coarse_search_is_the_grid_minimum_by_brute_force():
+    """The vectorised coarse search (antenna-domain FFT correlations, all pairs at once) returns the grid
+    point that a direct time-domain evaluation of the cost at every (theta, phi) pair inside the region
+    and every integer lag finds, on noisy blocks with the target anywhere in the region."""
+    from gnuradio.issc.physics.geometry import angle_of, steering_vector
+    from gnuradio.issc.sensing.estimator import _angle_grid
+
+    scenario = load_scenario("tradeoff")
+    estimator = TargetEstimator.from_scenario(scenario)
+    g = estimator.geometry
+    noise_std = np.sqrt(noise_powers_w(scenario)[1])
+    rng = np.random.default_rng(14)
+    for _ in range(3):
+        position = g.target + rng.uniform(-18, 18, 2)
+        y, x, start = make_block(estimator, rng, position, rng.normal() * 30, float(dbm_to_w(20)), noise_std)
+        found_position, found_ell = estimator._coarse_search(y, x, start, g.target)
+        corners = estimator._region_corners()
+        thetas = _angle_grid([angle_of(g.tx, c) for c in corners], estimator.angle_step)
+        phis = _angle_grid([angle_of(g.sensing_rx, c) for c in corners], estimator.angle_step)
+        # every integer delay of a bistatic range the region and +-5 sigma of sync error allow
+        ranges = [estimator._bistatic_range(c) for c in corners + [g.target]]
+        reach = SYNC_TRUNCATION_SIGMAS * estimator.sync_spread_m + estimator.halfwidth
+        lags = np.arange(
+            int(np.floor(estimator.delay_samples(max(min(ranges) - reach, 0)))),
+            min(int(np.ceil(estimator.delay_samples(max(ranges) + reach))), start) + 1,
+        )
+        best = (np.inf, None, None)
+        for theta in thetas:
+            s = steering_vector(g.n_tx, theta, g.spacing).conj() @ x
+            shifted = np.stack([s[start - lag : start - lag + N] for lag in lags])  # lags x N
+            for phi in phis:
+                d1, d2 = np.array([np.cos(theta), np.sin(theta)]), np.array([np.cos(phi), np.sin(phi)])
+                t1, t2 = np.linalg.solve(np.column_stack([d1, -d2]), g.sensing_rx - g.tx)
+                point = g.tx + t1 * d1
+                if t1 <= 0 or t2 <= 0 or np.max(np.abs(point - g.target)) > estimator.halfwidth:
+                    continue
+                fitted = estimator.beta * steering_vector(g.n_rx, phi, g.spacing)[None, :, None] * shifted[:, None, :]
+                data = np.sum(np.abs(y[None] - fitted) ** 2, axis=(1, 2)) / estimator.noise_w
+                ell = lags / estimator.samples_per_metre
+                cost = data + estimator._coarse_prior_cost(ell, estimator._bistatic_range(point))
+                k = int(np.argmin(cost))
+                if cost[k] < best[0]:
+                    best = (cost[k], point, ell[k])
+        np.testing.assert_allclose(found_position, best[1], atol=1e-9)
+        assert found_ell == pytest.approx(best[2], abs=1e-9)

@@ -53,7 +53,9 @@ def register_message_handlers(block, handlers: dict, log: RateLimitedLog, after=
 
     ``handlers`` maps port name -> callable(msg). :class:`~gnuradio.issc.errors.IsscInputError` (and
     ``ValueError``/``TypeError`` from PMT conversions) are logged per port; ``after`` (optional) runs
-    after every message; ``counter`` (optional dict) counts the messages handled per port. GR 3.10's gateway
+    after every message; ``counter`` (optional dict) counts the messages handled per port. The block's
+    ``message_busy_s`` accumulates the seconds spent in its handlers (GNU Radio's performance counters
+    measure only ``work``, not message handlers; ``issc bench link --profile`` adds both). GR 3.10's gateway
     looks handlers up on the block by function name, so each
     wrapper gets a unique ``__name__`` and is attached to the block.
     """
@@ -61,10 +63,12 @@ def register_message_handlers(block, handlers: dict, log: RateLimitedLog, after=
 
     from ..errors import IsscInputError
 
+    block.message_busy_s = getattr(block, "message_busy_s", 0.0)
     for port, handler in handlers.items():
         block.message_port_register_in(pmt.intern(port))
 
         def handle(msg, port=port, handler=handler):
+            started = time.perf_counter()
             try:
                 handler(msg)
             except (IsscInputError, ValueError, TypeError) as exc:
@@ -73,6 +77,7 @@ def register_message_handlers(block, handlers: dict, log: RateLimitedLog, after=
                 counter[port] = counter.get(port, 0) + 1
             if after is not None:
                 after()
+            block.message_busy_s += time.perf_counter() - started
 
         handle.__name__ = f"_handle_{port}"
         setattr(block, handle.__name__, handle)

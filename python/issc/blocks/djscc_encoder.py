@@ -37,8 +37,10 @@ class djscc_encoder(gr.basic_block):
 
     def __init__(self, djscc_dir: str = ""):
         gr.basic_block.__init__(self, name="djscc_encoder", in_sig=None, out_sig=None)
-        from ..djscc.codec import DjsccFamily  # torch only where a DJSCC block is used
+        from ..codec.codec import limit_torch_threads  # torch only where a DJSCC block is used
+        from ..djscc.codec import DjsccFamily
 
+        limit_torch_threads(1)  # GNU Radio gives each block a thread: see limit_torch_threads
         self.family = DjsccFamily(djscc_dir or None)
         self.model_ids = self.family.model_ids
         self.frames_encoded = 0

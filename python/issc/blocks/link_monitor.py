@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pmt
 from gnuradio import gr
 
@@ -60,9 +62,11 @@ class link_monitor(gr.basic_block):
 
     def __init__(self, out_dir: str = "", expect_sensing: bool = False):
         gr.basic_block.__init__(self, name="link_monitor", in_sig=None, out_sig=None)
-        self.ledger = FrameLedger(out_dir or None, expect_sensing)
-        self._log = RateLimitedLog(self.logger)
+        # rows (PSNR, MS-SSIM) are built in the ledger's worker thread, off this block's message thread
         self._rows_published = 0
+        self._publish_lock = threading.Lock()
+        self.ledger = FrameLedger(out_dir or None, expect_sensing, background=True, on_row=self._on_row)
+        self._log = RateLimitedLog(self.logger)
         handlers = {
             "sent_image": self._on_sent_image,
             "sent_bits": self._on_sent_bits,
@@ -120,11 +124,20 @@ class link_monitor(gr.basic_block):
             return
         self.ledger.sensing_error(seq, require_real(values, "error_m", "sensing report"), truth)
 
+    @property
+    def background_busy_s(self) -> float:
+        """Seconds spent building rows in the ledger's worker thread (``issc bench link --profile``)."""
+        return self.ledger.worker_busy_s
+
+    def _on_row(self, row):
+        self._publish_rows()
+
     def _publish_rows(self):
-        while self._rows_published < len(self.ledger.rows):
-            row = jsonable(self.ledger.rows[self._rows_published])
-            self.message_port_pub(pmt.intern("frame"), dict_to_meta(row))
-            self._rows_published += 1
+        with self._publish_lock:  # the message thread and the ledger's worker both publish, in row order
+            while self._rows_published < len(self.ledger.rows):
+                row = jsonable(self.ledger.rows[self._rows_published])
+                self.message_port_pub(pmt.intern("frame"), dict_to_meta(row))
+                self._rows_published += 1
 
     def stop(self):
         self.summary = self.ledger.flush()

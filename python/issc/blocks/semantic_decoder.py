@@ -7,7 +7,7 @@ from __future__ import annotations
 import pmt
 from gnuradio import gr
 
-from ..codec.codec import SemanticCodec
+from ..codec.codec import SemanticCodec, limit_torch_threads
 from ..codec.container import ContainerHeader
 from ..link.pdus import image_to_pdu, split_pdu
 from ._util import RateLimitedLog, image_metadata, received_model, register_message_handlers
@@ -34,6 +34,7 @@ class semantic_decoder(gr.basic_block):
 
     def __init__(self, codec_dir: str = ""):
         gr.basic_block.__init__(self, name="semantic_decoder", in_sig=None, out_sig=None)
+        limit_torch_threads(1)  # GNU Radio gives each block a thread: see limit_torch_threads
         self.codec = SemanticCodec.load(codec_dir or None)
         self.model_ids = self.codec.model_ids
         self.frames_decoded = 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pmt
 from gnuradio import gr
 
-from ..codec.codec import SemanticCodec
+from ..codec.codec import SemanticCodec, limit_torch_threads
 from ..errors import IsscInputError
 from ..link.config import LinkConfig
 from ..link.pdus import make_pdu
@@ -38,6 +38,7 @@ class semantic_encoder(gr.basic_block):
 
     def __init__(self, codec_dir: str = ""):
         gr.basic_block.__init__(self, name="semantic_encoder", in_sig=None, out_sig=None)
+        limit_torch_threads(1)  # GNU Radio gives each block a thread: see limit_torch_threads
         self.codec = SemanticCodec.load(codec_dir or None)
         self.model_ids = self.codec.model_ids
         self.frames_encoded = 0

@@ -63,6 +63,14 @@ def register(subparsers):
     dec.add_argument("--out", required=True, metavar="OUT.png")
     _dir_argument(dec)
     dec.set_defaults(handler=cmd_decode)
+    tables = sub.add_parser(
+        "tables",
+        help="rebuild the entropy-table caches (<id>.tables.npz)",
+        description="Rebuild every model's entropy-coder tables with CompressAI's update(force=True) and write "
+        "them beside the weights (the shipped caches were made this way; loading rebuilds a stale one itself).",
+    )
+    _dir_argument(tables)
+    tables.set_defaults(handler=cmd_tables)
     ev = sub.add_parser("eval", help="rate, PSNR, MS-SSIM per model, and JPEG at the same bpp")
     ev.add_argument("--images", default=None, metavar="DIR", help="default: the shipped held-out images")
     ev.add_argument("--json", action="store_true")
@@ -82,16 +90,35 @@ def register(subparsers):
     p.add_argument("--repetitions", type=positive_int, default=8, help="corrupted decodes per image and BER")
     _dir_argument(p)
     p.set_defaults(handler=cmd_fit)
+    _register_bench(subparsers)
+
+
+def _register_bench(subparsers):
+    bench = subparsers.choices.get("bench")  # registered by the optimiser commands (cli/optim.py)
+    targets = next((a for a in getattr(bench, "_actions", []) if getattr(a, "dest", None) == "bench_target"), None)
+    if targets is None:
+        return
+    b = targets.add_parser(
+        "codec",
+        help="codec load time and encode/decode ms per image per model",
+        description="Time loading the family (entropy tables from their caches) and the median encode and "
+        "decode time per image per model, with one torch thread (as the blocks run).",
+    )
+    b.add_argument("--images", default=None, metavar="DIR", help="default: the shipped held-out images")
+    b.add_argument("--reps", type=positive_int, default=3, help="codings of each image per model (default 3)")
+    _dir_argument(b)
+    b.set_defaults(handler=cmd_bench_codec)
 
 
 def _dir_argument(parser):
     parser.add_argument("--dir", default=None, metavar="DIR", help="codec family directory (default: shipped)")
 
 
-def _codec(args):
-    from ..codec.codec import SemanticCodec
+def _codec(args, lazy: bool = False):
+    from ..codec.codec import SemanticCodec, limit_torch_threads
 
-    return SemanticCodec.load(args.dir)
+    limit_torch_threads(1)  # one image: a second intra-op thread does not pay for itself (docs/performance.md)
+    return SemanticCodec.load(args.dir, lazy=lazy)
 
 
 def _images(folder):
@@ -143,7 +170,7 @@ def cmd_info(args):
 def cmd_encode(args):
     from ..codec.images import load_rgb
 
-    codec = _codec(args)
+    codec = _codec(args, lazy=True)  # loads only the model asked for
     data = codec.encode(load_rgb(args.image), args.model)
     try:
         Path(args.out).write_bytes(data)
@@ -153,10 +180,68 @@ def cmd_encode(args):
     return 0
 
 
+def cmd_bench_codec(args):
+    import time
+
+    start = time.perf_counter()
+    from ..codec.models import coder_class
+
+    coder_class()  # torch and CompressAI's entropy models
+    import_s = time.perf_counter() - start
+    codec = _codec(args)
+    load_s = time.perf_counter() - start - import_s
+    images = _images(args.images)[0]
+    rows = []
+    for model in codec.model_ids:
+        encode_s, decode_s, sizes = [], [], []
+        for image in images:
+            for _ in range(args.reps):
+                t0 = time.perf_counter()
+                data = codec.encode(image, model)
+                t1 = time.perf_counter()
+                codec.decode(data)
+                decode_s.append(time.perf_counter() - t1)
+                encode_s.append(t1 - t0)
+            sizes.append(len(data))
+        rows.append(
+            {
+                "model": model,
+                "encode_ms": 1e3 * float(np.median(encode_s)),
+                "decode_ms": 1e3 * float(np.median(decode_s)),
+                "bytes": float(np.mean(sizes)),
+            }
+        )
+    print_json(
+        {
+            "benchmark": "codec",
+            "images": len(images),
+            "reps": args.reps,
+            "import_s": import_s,
+            "load_s": load_s,
+            "threads": 1,
+            "models": rows,
+        }
+    )
+    return 0
+
+
+def cmd_tables(args):
+    from ..codec.models import rebuild_tables
+
+    try:
+        rows = rebuild_tables(args.dir)
+    except FileNotFoundError as exc:
+        fail(f"--dir: {exc}")
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
+    print_json({"models": rows})
+    return 0
+
+
 def cmd_decode(args):
     from ..codec.images import save_rgb
 
-    codec = _codec(args)
+    codec = _codec(args, lazy=True)  # loads only the container's model
     try:
         data = Path(args.input).read_bytes()
     except OSError as exc:

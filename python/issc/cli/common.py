@@ -73,3 +73,29 @@ def print_json(value) -> None:
 
 def fail(message: str):
     raise IsscInputError(message)
+
+
+def add_parallel_arguments(parser) -> None:
+    """``--workers N`` / ``--scheduler tcp://HOST:PORT`` of the commands that run points on Dask (docs/cluster.md)."""
+    group = parser.add_argument_group("parallel (Dask distributed, docs/cluster.md)")
+    group.add_argument(
+        "--workers", type=positive_int, default=None, metavar="N", help="local worker processes (default: the cores)"
+    )
+    group.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="run the points on this existing Dask cluster instead of a local one",
+    )
+
+
+def parallel_options(args) -> dict:
+    """The keyword arguments of :func:`gnuradio.issc.parallel.run_points` from the parsed options."""
+    return {"workers": args.workers, "scheduler": args.scheduler}
+
+
+def message(text: str) -> None:
+    """One line on stderr that does not break the progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(text, file=sys.stderr)

@@ -5,10 +5,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from .common import add_scenario_argument, fail, positive_int, print_json
+from .common import (
+    add_parallel_arguments,
+    add_scenario_argument,
+    fail,
+    message,
+    parallel_options,
+    positive_int,
+    print_json,
+)
 from .djscc import abr_list
 from .optim import power_range
 
@@ -66,6 +73,7 @@ def register(subparsers):
         "--quick", action="store_true", help="fewer powers, the scenario's spread, 30 trials (under a minute here)"
     )
     sweep.add_argument("--seed", type=int, default=0)
+    add_parallel_arguments(est)
     est.set_defaults(handler=cmd_estimator)
 
     for name, what in (
@@ -124,6 +132,7 @@ def register(subparsers):
         )
         grid.add_argument("--quick", action="store_true", help="two powers, two images per cell (a few minutes)")
         grid.add_argument("--seed", type=int, default=0)
+        add_parallel_arguments(fig)
         fig.set_defaults(handler=cmd_paper_figure, figure=name)
 
 
@@ -143,18 +152,32 @@ def cmd_estimator(args):
         fail(f"--out '{out}': cannot create ({exc})")
 
     def progress(point):
-        sys.stderr.write(
+        message(
             f"sigma_dt {point.sigma_ns:g} ns, P_T {point.power_dbm:g} dBm: RMSE {point.rmse_m:.3g} m, "
-            f"sqrt(tr HCRB) {point.hcrb_rmse_m:.3g} m, MSE/HCRB {point.mse_over_hcrb:.3f}\n"
+            f"sqrt(tr HCRB) {point.hcrb_rmse_m:.3g} m, MSE/HCRB {point.mse_over_hcrb:.3f}"
         )
 
-    points = run_experiment(scenario, powers, sigmas, trials, args.seed, progress)
+    points = run_experiment(
+        _scenario_arg(args.scenario),
+        powers,
+        sigmas,
+        trials,
+        args.seed,
+        progress,
+        journal=out / "points.jsonl",
+        **parallel_options(args),
+    )
     write_csv(points, out / "estimator.csv")
     plot(points, out / "estimator.png", f"MAP estimator, scenario '{scenario.name}', {trials} blocks per point")
     print_json(
         {"csv": str(out / "estimator.csv"), "plot": str(out / "estimator.png"), "points": [vars(p) for p in points]}
     )
     return 0
+
+
+def _scenario_arg(name: str) -> str:
+    """A scenario for the workers: a name as it is, a file as an absolute path."""
+    return str(Path(name).resolve()) if Path(name).is_file() else name
 
 
 def scheme_list(text: str) -> list[str]:
@@ -168,10 +191,9 @@ def scheme_list(text: str) -> list[str]:
 
 
 def cmd_paper_figure(args):
-    import signal
-
     from ..djscc.models import abr_label
     from ..experiments import paper as exp
+    from ..parallel import PointsInterrupted
     from ..scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
@@ -200,25 +222,18 @@ def cmd_paper_figure(args):
     except OSError as exc:
         fail(f"--out '{out}': cannot create ({exc})")
 
-    state = {"link": None, "stop": False}
-
-    def on_sigint(signum, frame):
-        state["stop"] = True
-        if state["link"] is not None:
-            state["link"].interrupt()
-
     def progress(cell):
-        sys.stderr.write(
+        message(
             f"{cell.scheme:12s} ABR {cell.abr_label:5s} P_T {cell.power_dbm:5.1f} dBm: MS-SSIM "
             f"{cell.ms_ssim:.3f} (predicted {cell.predicted_ms_ssim:.3f}), SINR {cell.sinr_db:.1f} dB, "
             f"tr HCRB {cell.hcrb_trace:.3g} m^2, estimator MSE {cell.sensing_mse_m2:.3g} m^2, "
-            f"{cell.frames} frames in {cell.seconds:.0f} s\n"
+            f"{cell.frames} frames in {cell.seconds:.0f} s"
         )
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    interrupted = False
     try:
         cells = exp.run_experiment(
-            scenario,
+            _scenario_arg(args.scenario),
             schemes,
             powers,
             abrs,
@@ -226,11 +241,12 @@ def cmd_paper_figure(args):
             args.seed,
             args.sensing_every or preset["sensing_every"],
             progress=progress,
-            link_hook=lambda link: state.update(link=link),
-            stop=lambda: state["stop"],
+            journal=out / "points.jsonl",
+            **parallel_options(args),
         )
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    except PointsInterrupted as stop:
+        interrupted = True
+        cells = [exp.cell_from_json(r) for r in stop.results if r is not None]
     exp.write_csv(cells, out / "results.csv")
     exp.write_frames(cells, out / "frames.jsonl")
     title = f"scenario '{scenario.name}', {args.frames or preset['frames']} held-out images per point"
@@ -245,8 +261,9 @@ def cmd_paper_figure(args):
             "csv": str(out / "results.csv"),
             "plot": str(plot) if cells else None,
             "cells": len(cells),
-            "interrupted": state["stop"],
+            "interrupted": interrupted,
             "gaps": exp.gaps(cells),
+            "journal": str(out / "points.jsonl"),
         }
     )
-    return 130 if state["stop"] else 0
+    return 130 if interrupted else 0

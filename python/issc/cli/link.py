@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from .common import add_scenario_argument, positive_int, print_json
+from .common import add_parallel_arguments, add_scenario_argument, message, parallel_options, positive_int, print_json
 
 
 def register(subparsers):
@@ -35,8 +35,14 @@ def register(subparsers):
     run.add_argument("--max-blocks", type=positive_int, default=1000, help="at most this many blocks per point")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--quick", action="store_true", help="a coarse grid with few blocks (a minute)")
+    add_parallel_arguments(p)
     out = p.add_argument_group("output")
-    out.add_argument("--out", default=None, metavar="FILE.yml", help="table (default: print JSON)")
+    out.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE.yml",
+        help="table (default: print JSON); finished rates go to FILE.yml.points.jsonl, which a rerun resumes",
+    )
     out.add_argument("--plot", default=None, metavar="FIG.png", help="BER measured vs the normal approximation")
     p.set_defaults(handler=cmd_calibrate)
 
@@ -48,6 +54,18 @@ def register(subparsers):
     add_scenario_argument(b, required=False)
     b.add_argument("--frames", type=positive_int, default=8)
     b.add_argument("--size", type=int, default=0, help="crop images to SIZE x SIZE (default: as they are)")
+    b.add_argument(
+        "--sensing-every",
+        type=int,
+        default=4,
+        metavar="K",
+        help="run the sensing estimator on one sensing block in K (0: no estimator; default 4)",
+    )
+    b.add_argument(
+        "--profile",
+        action="store_true",
+        help="report each block's share of the busy time (JSON 'profile', and a table on stderr)",
+    )
     b.set_defaults(handler=cmd_bench_link)
 
 
@@ -89,11 +107,21 @@ def cmd_calibrate(args):
         sinr, info_bits = sinr[::3], info_bits[::3]
         args.block_errors, args.max_blocks = min(args.block_errors, 20), min(args.max_blocks, 100)
 
-    def progress(k, s, result):
-        sys.stderr.write(f"\rK={k:4d} SINR={s:6.1f} dB: {result.block_errors}/{result.blocks} block errors   ")
+    def progress(k, row):
+        message(f"K={k:4d}: {sum(row['block_errors'])}/{sum(row['blocks'])} block errors over the SINRs")
 
-    table = calibrate(fmt, info_bits, sinr, args.seed, args.block_errors, args.max_blocks, progress)
-    sys.stderr.write("\n")
+    journal = f"{args.out}.points.jsonl" if args.out else None
+    table = calibrate(
+        fmt,
+        info_bits,
+        sinr,
+        args.seed,
+        args.block_errors,
+        args.max_blocks,
+        progress,
+        journal=journal,
+        **parallel_options(args),
+    )
     command = " ".join(["issc calibrate-code"] + sys.argv[2:]) if len(sys.argv) > 1 else "issc calibrate-code"
     if args.out:
         save_calibration(table, args.out, made_by=command)
@@ -146,25 +174,121 @@ def plot_calibration(table: dict, path) -> None:
     plt.close(fig)
 
 
+PERF_COUNTERS_ENV = "GR_CONF_PERFCOUNTERS_ON"  # GNU Radio's [PerfCounters] on, for this process
+
+
 def cmd_bench_link(args):
+    import os
+    import sys
+
+    from ..errors import IsscInputError
+
+    if args.sensing_every < 0:
+        raise IsscInputError(f"--sensing-every must be >= 0, got {args.sensing_every}")
     from ..flowgraphs.link import IsscLink
 
-    link = IsscLink(args.scenario or "tradeoff", args.frames, size=args.size)
-    started = time.perf_counter()
-    summary = link.run_frames()
-    elapsed = time.perf_counter() - started
+    link = IsscLink(args.scenario or "tradeoff", args.frames, size=args.size, sensing_every=args.sensing_every)
+    previous = os.environ.get(PERF_COUNTERS_ENV)
+    if args.profile:
+        # GNU Radio reads this preference when the flowgraph starts: it turns on the blocks' work-time counters
+        os.environ[PERF_COUNTERS_ENV] = "True"
+    try:
+        started = time.perf_counter()
+        summary = link.run_frames()
+        elapsed = time.perf_counter() - started
+    finally:
+        if args.profile:
+            if previous is None:
+                os.environ.pop(PERF_COUNTERS_ENV, None)
+            else:
+                os.environ[PERF_COUNTERS_ENV] = previous
     samples = summary["samples"]
-    print_json(
-        {
-            "benchmark": "streaming link throughput",
-            "scenario": link.scenario.name,
-            "frames": args.frames,
-            "frames_received": summary.get("frames_received"),
-            "samples": samples,
-            "seconds": elapsed,
-            "samples_per_second": samples / elapsed if elapsed > 0 else None,
-            "note": "whole closed loop: semantic coding, polar coding/decoding, beamforming, both channels, "
-            "optimiser decisions, monitor",
-        }
-    )
+    result = {
+        "benchmark": "streaming link throughput",
+        "scenario": link.scenario.name,
+        "frames": args.frames,
+        "frames_received": summary.get("frames_received"),
+        "sensing_every": args.sensing_every,
+        "samples": samples,
+        "seconds": elapsed,
+        "samples_per_second": samples / elapsed if elapsed > 0 else None,
+        "images_per_second": args.frames / elapsed if elapsed > 0 else None,
+        "note": "whole closed loop: semantic coding, polar coding/decoding, beamforming, both channels, "
+        "optimiser decisions, monitor",
+    }
+    if args.profile:
+        rows = block_profile(link)
+        result["profile"] = rows
+        result["profile_note"] = (
+            "busy_s: a block's time in work() (GNU Radio performance counters) plus in its message handlers; "
+            "share: of the sum over blocks (blocks run in parallel threads, so the sum can exceed 'seconds')"
+        )
+        sys.stderr.write(profile_table(rows, elapsed))
+    print_json(result)
     return 0
+
+
+def _blocks(root, prefix=""):
+    """``(dotted name, block)`` for every block under ``root`` (a top or hier block), found through the
+    attributes that hold them, hier blocks descended into, each block once."""
+    from gnuradio import gr
+
+    seen = set()
+
+    def walk(obj, path):
+        for name, value in sorted(vars(obj).items()):
+            if name.startswith("_") or id(value) in seen:
+                continue
+            if isinstance(value, (list, tuple)):
+                items = [(f"{path}{name}[{k}]", v) for k, v in enumerate(value)]
+            else:
+                items = [(f"{path}{name}", value)]
+            for label, item in items:
+                if id(item) in seen:
+                    continue
+                if isinstance(item, gr.hier_block2):
+                    seen.add(id(item))
+                    yield from walk(item, label + ".")
+                elif hasattr(item, "pc_work_time_total") and not isinstance(item, gr.top_block):
+                    seen.add(id(item))
+                    yield label, item
+
+    yield from walk(root, prefix)
+
+
+def block_profile(top) -> list[dict]:
+    """Each block's busy time in the run just finished, largest first: ``work`` time from GNU Radio's
+    performance counters (on when ``GR_CONF_PERFCOUNTERS_ON=True`` was set before the run) plus the time in
+    its message handlers (``message_busy_s``, kept by ``blocks._util.register_message_handlers``: the
+    performance counters do not see message handlers); a block with a worker thread of its own
+    (``background_busy_s``: the monitor) gets a second row, ``<name> (worker)``."""
+    from gnuradio import gr
+
+    ticks = float(gr.high_res_timer_tps())
+    rows = []
+    for name, block in _blocks(top):
+        streams = block.input_signature().max_streams() != 0 or block.output_signature().max_streams() != 0
+        # a message-only block never runs work(): its counter is left uninitialised (any value)
+        work_s = max(0.0, float(block.pc_work_time_total()) / ticks) if streams else 0.0
+        message_s = float(getattr(block, "message_busy_s", 0.0))
+        rows.append({"block": name, "work_s": work_s, "message_s": message_s, "busy_s": work_s + message_s})
+        background_s = float(getattr(block, "background_busy_s", 0.0))
+        if background_s:  # a block's own worker thread (the monitor's rows)
+            rows.append({"block": f"{name} (worker)", "work_s": 0.0, "message_s": 0.0, "busy_s": background_s})
+    total = sum(r["busy_s"] for r in rows)
+    for r in rows:
+        r["share"] = r["busy_s"] / total if total > 0 else 0.0
+    rows.sort(key=lambda r: -r["busy_s"])
+    return rows
+
+
+def profile_table(rows: list[dict], elapsed_s: float) -> str:
+    """The profile as a readable table (blocks above 0.1 % of the busy time)."""
+    lines = [f"{'block':40s} {'busy s':>8s} {'work s':>8s} {'msg s':>8s} {'share':>7s}"]
+    for r in rows:
+        if r["share"] >= 1e-3:
+            lines.append(
+                f"{r['block']:40s} {r['busy_s']:8.3f} {r['work_s']:8.3f} {r['message_s']:8.3f} {100 * r['share']:6.1f}%"
+            )
+    lines.append(f"(wall time {elapsed_s:.3f} s; busy times overlap across threads)")
+    return "\n".join(lines) + "\n"

@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 
 from ..errors import IsscInputError
-from . import codec, djscc, experiment, link, optim, physics
+from . import codec, djscc, experiment, link, optim, physics, sensing
 from .common import ArgumentParser
 
-COMMAND_MODULES = (physics, optim, codec, djscc, link, experiment)  # link adds to optim's 'bench'
+COMMAND_MODULES = (physics, optim, sensing, codec, djscc, link, experiment)  # link, sensing add to optim's 'bench'
 
 
 def build_parser() -> ArgumentParser:

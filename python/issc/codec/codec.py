@@ -14,6 +14,7 @@ result clamped); malformed headers raise :class:`~gnuradio.issc.codec.container.
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
@@ -38,39 +39,45 @@ class SemanticCodec:
         lambdas: optional ``{id: lambda}``; ids are ordered by it (rate order).
     """
 
-    def __init__(self, models: dict, lambdas: dict | None = None):
-        if not models:
+    def __init__(self, models: dict, lambdas: dict | None = None, loaders: dict | None = None):
+        if not models and not loaders:
             raise CodecFormatError("a codec family needs at least one model")
         self.models = dict(models)
         self.lambdas = dict(lambdas or {})
+        self._loaders = {k: v for k, v in (loaders or {}).items() if k not in self.models}
         self._lock = threading.Lock()  # one coding at a time: torch thread pools are not re-entrant here
 
     @classmethod
-    def load(cls, directory: str | Path | None = None) -> SemanticCodec:
+    def load(cls, directory: str | Path | None = None, lazy: bool = False) -> SemanticCodec:
         """Load the family described by ``manifest.yml`` in ``directory`` (default: the shipped one),
-        checking each weights file's sha256."""
+        checking each weights file's sha256; the entropy tables come from the ``<id>.tables.npz``
+        caches beside the weights (see :func:`~gnuradio.issc.codec.models.load_model`). ``lazy``: load
+        each model (and check its weights) on its first use instead (one-shot commands)."""
         directory = Path(directory) if directory else DATA_DIR
         manifest_path = directory / "manifest.yml"
         try:
             manifest = yaml.safe_load(manifest_path.read_text())
         except FileNotFoundError:
             raise CodecFormatError(f"no codec manifest at '{manifest_path}'") from None
-        models, lambdas = {}, {}
+        loaders, lambdas = {}, {}
         for entry in manifest.get("models", []):
-            path = directory / entry["file"]
-            if sha256_of(path) != entry["sha256"]:
-                raise CodecFormatError(f"weights '{path}' do not match the manifest's sha256")
-            models[entry["id"]] = load_model(path, entry["N"], entry["M"])
+            loaders[entry["id"]] = functools.partial(_load_entry, directory, entry)
             lambdas[entry["id"]] = entry["lambda"]
-        return cls(models, lambdas)
+        if lazy:
+            return cls({}, lambdas, loaders)
+        return cls({model_id: load() for model_id, load in loaders.items()}, lambdas)
 
     @property
     def model_ids(self) -> list[str]:
-        return sorted(self.models, key=lambda i: (self.lambdas.get(i, 0.0), i))
+        return sorted({*self.models, *self._loaders}, key=lambda i: (self.lambdas.get(i, 0.0), i))
 
     def _model(self, model_id: str):
         if model_id not in self.models:
-            raise CodecFormatError(f"unknown codec model '{model_id}' (have: {', '.join(self.model_ids)})")
+            if model_id not in self._loaders:
+                raise CodecFormatError(f"unknown codec model '{model_id}' (have: {', '.join(self.model_ids)})")
+            with self._lock:
+                if model_id not in self.models:
+                    self.models[model_id] = self._loaders[model_id]()
         return self.models[model_id]
 
     # -- encoding ---------------------------------------------------------------------------------------
@@ -78,7 +85,7 @@ class SemanticCodec:
         """``(header, payload)`` of an image (``H x W x 3`` uint8, or float in [0, 1])."""
         model = self._model(model_id)
         x, height, width = _to_tensor(image)
-        with self._lock, torch.no_grad():
+        with self._lock, torch.inference_mode():
             out = model.compress(x)
         y_string, z_string = out["strings"][0][0], out["strings"][1][0]
         header = ContainerHeader(model_id, height, width, len(z_string), len(y_string)).validate()
@@ -103,13 +110,33 @@ class SemanticCodec:
             [y_string + b"\0" * (PAD_BYTES_PER_SYMBOL * y_symbols)],
             [z_string + b"\0" * (PAD_BYTES_PER_SYMBOL * z_symbols)],
         ]
-        with self._lock, torch.no_grad():
+        with self._lock, torch.inference_mode():
             x_hat = model.decompress(strings, z_shape)["x_hat"]
         image = x_hat[0, :, : header.height, : header.width].permute(1, 2, 0).numpy().astype(np.float32)
         return np.clip(np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
 
     def decode(self, data: bytes) -> np.ndarray:
         return self.decode_parts(*unpack(data))
+
+
+def _load_entry(directory: Path, entry: dict):
+    path = directory / entry["file"]
+    sha256 = sha256_of(path)
+    if sha256 != entry["sha256"]:
+        raise CodecFormatError(f"weights '{path}' do not match the manifest's sha256")
+    return load_model(path, entry["N"], entry["M"], sha256=sha256)
+
+
+def limit_torch_threads(threads: int = 1) -> None:
+    """Give torch's intra-op pool ``threads`` threads (process-wide).
+
+    GNU Radio runs every block in its own thread; torch's default pool (one thread per core) then
+    competes with the scheduler's threads, and on a 2-core machine a 64 x 64 to 256 x 256 image codes
+    no faster with two threads than with one (docs/performance.md). The semantic and DJSCC blocks and
+    the codec commands call this; library users keep torch's default unless they call it.
+    """
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def _to_tensor(image):

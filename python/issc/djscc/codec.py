@@ -69,7 +69,7 @@ class DjsccCodec:
         t = self.info.tile
         tiles = image.reshape(rows, t, cols, t, 3).transpose(0, 2, 4, 1, 3).reshape(rows * cols, 3, t, t)
         x = torch.from_numpy(np.ascontiguousarray(tiles)).float() / 255.0
-        with torch.no_grad():
+        with torch.inference_mode():
             mean, _ = self.model.encode(x)
         symbols = latent_to_symbols(mean).astype(np.complex128).reshape(rows * cols, -1)
         symbols /= np.sqrt(np.mean(np.abs(symbols) ** 2, axis=1, keepdims=True))  # exact in float64
@@ -93,7 +93,7 @@ class DjsccCodec:
         latent = torch.from_numpy(real).view(rows * cols, self.info.channels, side, side)
         if self._rng is not None and float(self.model.kb_variance) > 0:
             latent = latent + torch.randn(latent.shape, generator=self._rng) * float(self.model.kb_variance) ** 0.5
-        with torch.no_grad():
+        with torch.inference_mode():
             x_hat = self.model.decode(latent)
         out = torch.nan_to_num(x_hat, nan=0.5).clamp(0, 1).mul(255).round().byte().numpy()
         t = self.info.tile

@@ -158,16 +158,54 @@ def efficiency_point(
     )
 
 
-def run_experiment(scenario, powers_dbm, sigmas_ns, trials: int, seed: int = 0, progress=None) -> list[EfficiencyPoint]:
-    """Every (sigma, power) cell, each with its own seeded generator (cells are reproducible alone)."""
-    points = []
-    for i, sigma_ns in enumerate(sigmas_ns):
-        for j, power_dbm in enumerate(powers_dbm):
-            rng = np.random.default_rng([seed, i, j])
-            points.append(efficiency_point(scenario, power_dbm, sigma_ns, trials, rng))
-            if progress is not None:
-                progress(points[-1])
-    return points
+def efficiency_task(point: dict) -> dict:
+    """One (sigma index ``i``, power index ``j``) point on a worker; its generator is ``[seed, i, j]``."""
+    rng = np.random.default_rng([point["seed"], point["i"], point["j"]])
+    return asdict(efficiency_point(point["scenario"], point["power_dbm"], point["sigma_ns"], point["trials"], rng))
+
+
+def run_experiment(
+    scenario,
+    powers_dbm,
+    sigmas_ns,
+    trials: int,
+    seed: int = 0,
+    progress=None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    journal=None,
+) -> list[EfficiencyPoint]:
+    """Every (sigma, power) cell, each with its own seeded generator (cells are reproducible alone), as
+    tasks of :func:`gnuradio.issc.parallel.run_points` (``scenario``: a name or a path, loaded on the
+    workers; ``journal``: JSON lines of the finished cells, which a rerun skips)."""
+    from ..parallel import run_points
+
+    points = [
+        {
+            "scenario": str(scenario),
+            "power_dbm": float(power_dbm),
+            "sigma_ns": float(sigma_ns),
+            "trials": int(trials),
+            "seed": int(seed),
+            "i": i,
+            "j": j,
+        }
+        for i, sigma_ns in enumerate(sigmas_ns)
+        for j, power_dbm in enumerate(powers_dbm)
+    ]
+
+    def report(_index, _point, result):
+        if progress is not None:
+            progress(_efficiency_from_json(result))
+
+    results = run_points(
+        points, efficiency_task, out=journal, workers=workers, scheduler=scheduler, desc="cells", on_result=report
+    )
+    return [_efficiency_from_json(r) for r in results]
+
+
+def _efficiency_from_json(value: dict) -> EfficiencyPoint:
+    return EfficiencyPoint(**{k: (math.nan if v is None else v) for k, v in value.items()})
 
 
 def write_csv(points, path) -> None:

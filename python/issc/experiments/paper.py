@@ -25,11 +25,10 @@ from __future__ import annotations
 import csv
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from ..scenario import load_scenario
 from .stats import mean_and_ci
 
 SCHEMES = {"ascc-sdr": ("ascc", "sdr"), "ascc-paper": ("ascc", "paper"), "djscc-wf-zf": ("djscc", "zf-wf")}
@@ -181,6 +180,52 @@ def run_cell(
     return summarise(scheme, power_dbm, abr, link.monitor.ledger.rows, time.monotonic() - started, feasible)
 
 
+def experiment_points(
+    scenario: str, schemes, powers, abrs, frames: int, seed: int = 0, sensing_every: int = 4, images=""
+) -> list[dict]:
+    """The cells as points of :func:`gnuradio.issc.parallel.run_points` (ABR, then scheme, then power).
+
+    One seed per power and ABR (``seed + 1000 a + 10 p``), shared by the schemes: the same sync-error and
+    noise draws. ``scenario`` is a name or a path (it is loaded again on the worker).
+    """
+    return [
+        {
+            "scenario": str(scenario),
+            "scheme": scheme,
+            "power_dbm": float(power),
+            "abr": float(abr),
+            "frames": int(frames),
+            "seed": int(seed + 1000 * a + 10 * p),
+            "sensing_every": int(sensing_every),
+            "images": str(images),
+        }
+        for a, abr in enumerate(abrs)
+        for scheme in schemes
+        for p, power in enumerate(powers)
+    ]
+
+
+def cell_task(point: dict) -> dict:
+    """One point of :func:`experiment_points` (run on a worker): the cell as a JSON-able dict."""
+    cell = run_cell(
+        point["scenario"],
+        point["scheme"],
+        point["power_dbm"],
+        point["abr"],
+        point["frames"],
+        point["seed"],
+        point["sensing_every"],
+        point["images"],
+    )
+    return asdict(cell)
+
+
+def cell_from_json(value: dict) -> CellResult:
+    """A :class:`CellResult` back from :func:`cell_task`'s dict (JSON null as NaN)."""
+    floats = {f.name for f in fields(CellResult) if f.type == "float"}
+    return CellResult(**{k: (math.nan if v is None and k in floats else v) for k, v in value.items()})
+
+
 def run_experiment(
     scenario,
     schemes,
@@ -191,33 +236,33 @@ def run_experiment(
     sensing_every: int = 4,
     images="",
     progress=None,
-    link_hook=None,
-    stop=None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    journal=None,
 ) -> list[CellResult]:
-    """Every (scheme, ABR, power) cell; ``progress(cell)`` after each; ``stop()`` true ends early."""
-    scenario = load_scenario(scenario)
-    cells = []
-    for a, abr in enumerate(abrs):
-        for _s, scheme in enumerate(schemes):
-            for p, power in enumerate(powers):
-                if stop is not None and stop():
-                    return cells
-                # one seed per power and ABR, shared by the schemes: the same sync-error and noise draws
-                cell = run_cell(
-                    scenario,
-                    scheme,
-                    power,
-                    abr,
-                    frames,
-                    seed + 1000 * a + 10 * p,
-                    sensing_every,
-                    images,
-                    link_hook=link_hook,
-                )
-                cells.append(cell)
-                if progress is not None:
-                    progress(cell)
-    return cells
+    """Every (scheme, ABR, power) cell, each a task of :func:`gnuradio.issc.parallel.run_points`.
+
+    Args:
+        scenario: scenario name or path (loaded on the workers).
+        progress: called with each new cell as it finishes.
+        workers, scheduler: the cluster (see :func:`~gnuradio.issc.parallel.run_points`).
+        journal: JSON lines file of the finished cells; a rerun skips the cells in it.
+
+    Raises:
+        gnuradio.issc.parallel.PointsInterrupted: Ctrl-C; its ``results`` are the finished cells' dicts.
+    """
+    from ..parallel import run_points
+
+    points = experiment_points(scenario, schemes, powers, abrs, frames, seed, sensing_every, images)
+
+    def report(_index, _point, result):
+        if progress is not None:
+            progress(cell_from_json(result))
+
+    results = run_points(
+        points, cell_task, out=journal, workers=workers, scheduler=scheduler, desc="cells", on_result=report
+    )
+    return [cell_from_json(r) for r in results]
 
 
 def write_csv(cells: list[CellResult], path) -> None:

@@ -8,6 +8,7 @@ The simulation is the receiver's own chain: random information bits, gr-fec pola
 :func:`gnuradio.issc.link.framing.qpsk_llrs` and the same SCL decoder. Each grid point runs until it has
 ``target_block_errors`` block errors or ``max_blocks`` blocks; a row stops early once two successive
 SINRs show no error at all (higher SINRs are then recorded as 0 errors in 0 blocks: not measured).
+Each rate (row) is one task of :func:`gnuradio.issc.parallel.run_points`, seeded by ``[seed, K]``.
 
 :class:`CalibratedBer` interpolates ``log10 BER`` bilinearly in (SINR dB, R_c). Where a point saw no
 error, it uses the normal approximation capped by the measurement's 95 % upper bound
@@ -18,7 +19,7 @@ approximation above the SINR range.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,30 @@ def simulate_point(
     return PointResult(bit_errors, block_errors, blocks, info_bits)
 
 
+def calibration_row(point: dict) -> dict:
+    """One rate (``K`` information bits) over the SINR grid, on a worker: a point of :func:`calibrate`.
+
+    The row's generator is ``[seed, K]`` (the same numbers whatever else is in the grid or which worker
+    runs it); the row stops once two successive SINRs show no error (the rest: 0 errors in 0 blocks).
+    """
+    fmt = FrameFormat(**point["format"])
+    k = int(point["info_bits"])
+    rng = np.random.default_rng([int(point["seed"]), k])
+    row = {key: [0] * len(point["sinr_db"]) for key in ("bit_errors", "block_errors", "blocks")}
+    clean_in_a_row = 0
+    for j, s in enumerate(point["sinr_db"]):
+        if clean_in_a_row >= 2:
+            break
+        result = simulate_point(fmt, k, float(s), rng, point["target_block_errors"], point["max_blocks"])
+        row["bit_errors"][j], row["block_errors"][j], row["blocks"][j] = (
+            result.bit_errors,
+            result.block_errors,
+            result.blocks,
+        )
+        clean_in_a_row = clean_in_a_row + 1 if result.block_errors == 0 else 0
+    return row
+
+
 def calibrate(
     fmt: FrameFormat = FrameFormat(),
     info_bits=DEFAULT_INFO_BITS,
@@ -81,29 +106,45 @@ def calibrate(
     target_block_errors: int = 50,
     max_blocks: int = 1000,
     progress=None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    journal=None,
 ) -> dict:
-    """Run the grid; returns the calibration table as a dict (see :func:`save_calibration`)."""
+    """Run the grid, one rate per task of :func:`gnuradio.issc.parallel.run_points`; returns the
+    calibration table as a dict (see :func:`save_calibration`).
+
+    Args:
+        progress: called ``(K, row)`` as each rate finishes (``row``: lists over the SINRs).
+        workers, scheduler: the cluster (see :func:`~gnuradio.issc.parallel.run_points`).
+        journal: JSON lines file of the finished rates; a rerun skips them.
+    """
+    from ..parallel import run_points
+
     info_bits = [int(k) for k in info_bits]
     sinr_db = [float(s) for s in sinr_db]
     if any(not 1 <= k <= fmt.max_info_bits for k in info_bits):
         raise IsscInputError(f"info bits must be in [1, {fmt.max_info_bits}]")
-    rng = np.random.default_rng(seed)
-    shape = (len(info_bits), len(sinr_db))
-    tables = {key: np.zeros(shape, dtype=np.int64) for key in ("bit_errors", "block_errors", "blocks")}
-    for i, k in enumerate(info_bits):
-        clean_in_a_row = 0
-        for j, s in enumerate(sinr_db):
-            if clean_in_a_row >= 2:
-                break
-            result = simulate_point(fmt, k, s, rng, target_block_errors, max_blocks)
-            tables["bit_errors"][i, j], tables["block_errors"][i, j], tables["blocks"][i, j] = (
-                result.bit_errors,
-                result.block_errors,
-                result.blocks,
-            )
-            clean_in_a_row = clean_in_a_row + 1 if result.block_errors == 0 else 0
-            if progress is not None:
-                progress(k, s, result)
+    if len(set(info_bits)) != len(info_bits):
+        raise IsscInputError("info bits must not repeat")
+    points = [
+        {
+            "format": asdict(fmt),
+            "info_bits": k,
+            "sinr_db": sinr_db,
+            "seed": int(seed),
+            "target_block_errors": int(target_block_errors),
+            "max_blocks": int(max_blocks),
+        }
+        for k in info_bits
+    ]
+
+    def report(_index, point, row):
+        if progress is not None:
+            progress(point["info_bits"], row)
+
+    rows = run_points(
+        points, calibration_row, out=journal, workers=workers, scheduler=scheduler, desc="rates", on_result=report
+    )
     return {
         "format": FORMAT,
         "code": "gr-fec polar, SCL list decoding, BEC construction (polar.design_erasure)",
@@ -115,7 +156,7 @@ def calibrate(
         "seed": seed,
         "target_block_errors": target_block_errors,
         "max_blocks": max_blocks,
-        **{key: value.tolist() for key, value in tables.items()},
+        **{key: [row[key] for row in rows] for key in ("bit_errors", "block_errors", "blocks")},
     }
 
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,9 +81,16 @@ class FrameLedger:
         expect_sensing: sensing reports come for every frame (in frame order): a complete frame is then
             closed only once a report for a later frame has arrived (or at flush), so its own reports,
             which may arrive after its image, are counted.
+        background: build the rows of closed frames (their PSNR and MS-SSIM: tens of milliseconds for
+            large images) in one worker thread, off the caller's thread, in closing order; ``rows`` and
+            ``frames.jsonl`` then grow when a row is done, ``on_row`` (optional, ``row -> None``) is called
+            from the worker for each row, and :meth:`flush` waits for all of them. The rows are the
+            same as without (the same function on the same frames).
     """
 
-    def __init__(self, out_dir: str | Path | None = None, expect_sensing: bool = False):
+    def __init__(
+        self, out_dir: str | Path | None = None, expect_sensing: bool = False, background: bool = False, on_row=None
+    ):
         self.out_dir = Path(out_dir) if out_dir else None
         self.frames: dict[int, _Frame] = {}
         self.rows: list[dict] = []
@@ -89,6 +99,11 @@ class FrameLedger:
         self._latest_sensing_seq = -1
         self._closed: set[int] = set()
         self._file = None
+        self.on_row = on_row
+        self._rows_lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="issc-ledger") if background else None
+        self._pending = []  # the worker's futures not yet known to be done
+        self.worker_busy_s = 0.0  # seconds the worker spent building rows (for issc bench link --profile)
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self._file = open(self.out_dir / "frames.jsonl", "w", encoding="utf-8")
@@ -169,13 +184,23 @@ class FrameLedger:
         """Close every open frame (as lost if it never arrived) and write the summary."""
         for seq in sorted(self.frames):
             self._close(seq)
+        self.wait()
         summary = self.summary()
         if self._file is not None:
             self._file.flush()
             (self.out_dir / "summary.json").write_text(json.dumps(jsonable(summary), indent=2, allow_nan=False))
         return summary
 
+    def wait(self):
+        """Wait until every closed frame's row is in ``rows`` (background mode; re-raises a worker error)."""
+        while self._pending:
+            self._pending.pop(0).result()
+
     def close(self):
+        self.wait()
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -186,11 +211,30 @@ class FrameLedger:
         if frame is None:
             return
         self._closed.add(seq)
+        if self._worker is None:
+            self._add_row(frame)
+        else:
+            running = []
+            for future in self._pending:
+                if future.done():
+                    future.result()  # a worker error surfaces here, in the caller's thread
+                else:
+                    running.append(future)
+            self._pending = running
+            self._pending.append(self._worker.submit(self._add_row, frame))
+
+    def _add_row(self, frame: _Frame):
+        started = time.perf_counter()
         row = self._row(frame)
-        self.rows.append(row)
-        if self._file is not None:
-            self._file.write(json.dumps(jsonable(row), allow_nan=False) + "\n")
-            self._file.flush()
+        with self._rows_lock:
+            self.rows.append(row)
+            if self._file is not None:
+                self._file.write(json.dumps(jsonable(row), allow_nan=False) + "\n")
+                self._file.flush()
+        if self.on_row is not None:
+            self.on_row(row)
+        if self._worker is not None:
+            self.worker_busy_s += time.perf_counter() - started
 
     @staticmethod
     def _row(frame: _Frame) -> dict:

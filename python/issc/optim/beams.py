@@ -165,11 +165,10 @@ def least_sensing_scale(
 
     pi = problem.hcrb_threshold_m2
     grid = np.linspace(0.0, t_max, grid_points)
-    values = np.array([hcrb_at(t) for t in grid])
-    feasible = np.nonzero(values <= pi)[0]
-    if len(feasible) == 0:
+    # the first feasible grid point, evaluated lazily (the points after it are never needed)
+    first = next((k for k, t in enumerate(grid) if hcrb_at(t) <= pi), None)
+    if first is None:
         return None
-    first = feasible[0]
     if first == 0:
         return 0.0
     lo, hi = grid[first - 1], grid[first]

@@ -40,6 +40,7 @@ class _PaperSubproblems:
 
     def __init__(self, n_tx: int, prox: float):
         n = 2 * n_tx  # stacked w = [w_c; w_0]
+        self.timing: dict = {}
         # P4.8: (Omega, Gamma) given f(w)
         self.f_now = cp.Parameter(6, name="f_now")
         self.prior = cp.Parameter((3, 3), symmetric=True, name="prior")
@@ -69,27 +70,57 @@ class _PaperSubproblems:
         )
         # P4.9: w given (y, Gamma) and the linearisation point. Weights are folded into the parameters
         # (square roots where they multiply a square) so that the problem stays DPP and compiles once.
-        self.w = cp.Variable(n, complex=True)
-        self.y_times_u = cp.Parameter(n_tx, complex=True, name="y_u")  # y u
-        self.scaled_u = cp.Parameter(n_tx, complex=True, name="scaled_u")  # |y| sqrt(snr) u
-        self.lin_rows = cp.Parameter((6, n), complex=True, name="lin_rows")  # sqrt(1/2kappa) (A_j w_i)^H
+        # The complex w is carried as v = [Re w; Im w] and every parameter is real: CVXPY canonicalises a
+        # problem with a complex parameter again at every solve (no DPP cache), a real one only once.
+        # For complex a, b: Re(a^H b) = [Re a; Im a] . [Re b; Im b], |a^H b|^2 = |[[Re a, Im a],
+        # [-Im a, Re a]] [Re b; Im b]|^2, and Re(r b) = [Re r, -Im r] . [Re b; Im b] for a row r.
+        self.v = cp.Variable(2 * n)
+        self.y_times_u = cp.Parameter(2 * n_tx, name="y_u")  # realified y u: 2 Re((y u)^H w_c)
+        self.scaled_u = cp.Parameter((2, 2 * n_tx), name="scaled_u")  # realified |y| sqrt(snr) u^H w_0
+        self.lin_rows = cp.Parameter((6, 2 * n), name="lin_rows")  # sqrt(1/2kappa) Re((A_j w_i)^H w)
         self.lin_offset = cp.Parameter(6, name="lin_offset")  # sqrt(1/2kappa) (w_i^H A_j w_i + Gamma_j)
-        self.prox_target = cp.Parameter(n, complex=True, name="prox_target")  # sqrt(prox) w_i
+        self.prox_target = cp.Parameter(2 * n, name="prox_target")  # sqrt(prox) [Re w_i; Im w_i]
         self.prox_scale = float(np.sqrt(prox))
-        w_c, w_0 = self.w[:n_tx], self.w[n_tx:]
-        fp_objective = 2 * cp.real(cp.conj(self.y_times_u) @ w_c) - cp.square(cp.abs(cp.conj(self.scaled_u) @ w_0))
-        linearised = 2 * cp.real(self.lin_rows @ self.w) - self.lin_offset
+        self.n_tx = n_tx
+        re_c, im_c = self.v[:n_tx], self.v[n : n + n_tx]
+        re_0, im_0 = self.v[n_tx:n], self.v[n + n_tx :]
+        fp_objective = 2 * (self.y_times_u @ cp.hstack([re_c, im_c])) - cp.sum_squares(
+            self.scaled_u @ cp.hstack([re_0, im_0])
+        )
+        linearised = 2 * (self.lin_rows @ self.v) - self.lin_offset
         self.p49 = cp.Problem(
             cp.Minimize(
-                -fp_objective + cp.sum_squares(linearised) + cp.sum_squares(self.prox_scale * self.w - self.prox_target)
+                -fp_objective + cp.sum_squares(linearised) + cp.sum_squares(self.prox_scale * self.v - self.prox_target)
             ),
-            [cp.sum_squares(self.w) <= 1],
+            [cp.sum_squares(self.v) <= 1],
         )
 
-    @staticmethod
-    def solve(problem: cp.Problem):
-        """The status of the first usable solve (:func:`~.sdr.solve_first_usable`), or "failed"."""
+    def set_p49(self, y_u: np.ndarray, scaled_u: np.ndarray, lin_rows: np.ndarray, prox_target: np.ndarray):
+        """Set the P4.9 parameters from their complex values (``lin_offset`` is real and set directly)."""
+        self.y_times_u.value = np.concatenate([y_u.real, y_u.imag])
+        self.scaled_u.value = np.array(
+            [np.concatenate([scaled_u.real, scaled_u.imag]), np.concatenate([-scaled_u.imag, scaled_u.real])]
+        )
+        self.lin_rows.value = np.concatenate([lin_rows.real, -lin_rows.imag], axis=1)
+        self.prox_target.value = np.concatenate([prox_target.real, prox_target.imag])
+
+    @property
+    def w(self) -> np.ndarray | None:
+        """The complex solution ``w`` of P4.9 (None before a successful solve)."""
+        if self.v.value is None:
+            return None
+        half = len(self.v.value) // 2
+        return self.v.value[:half] + 1j * self.v.value[half:]
+
+    def solve(self, problem: cp.Problem):
+        """The status of the first usable solve (:func:`~.sdr.solve_first_usable`), or "failed"; CVXPY's
+        compile time and the conic solver's time are added to ``self.timing``."""
         status, solver = solve_first_usable(problem)
+        self.timing["solves"] = self.timing.get("solves", 0) + 1
+        self.timing["compile_ms"] = self.timing.get("compile_ms", 0.0) + 1e3 * float(problem.compilation_time or 0.0)
+        stats = problem.solver_stats
+        solve_time = getattr(stats, "solve_time", None) if stats is not None else None
+        self.timing["conic_ms"] = self.timing.get("conic_ms", 0.0) + 1e3 * float(solve_time or 0.0)
         return status if solver is not None else "failed"
 
 
@@ -120,6 +151,14 @@ class PaperAoBeamSolver(BeamSolver):
         self.kappa0, self.iota = kappa0, iota
         self.rtol, self.penalty_tol, self.prox = rtol, penalty_tol, prox
         self._compiled: dict[int, _PaperSubproblems] = {}
+        self._timing: dict | None = None
+
+    def design(self, problem: DesignProblem) -> BeamDesign:
+        self._timing = None
+        design = super().design(problem)
+        if self._timing is not None:
+            design.info["sdp"] = dict(self._timing)
+        return design
 
     def _design(self, problem: DesignProblem) -> BeamDesign:
         if not problem.hcrb_threshold_m2 > 0:
@@ -132,6 +171,7 @@ class PaperAoBeamSolver(BeamSolver):
         if n not in self._compiled:
             self._compiled[n] = _PaperSubproblems(n, self.prox)
         sub = self._compiled[n]
+        sub.timing = self._timing = {}
         zeta_n, prior_n, weights = problem.normalised_fisher()
         # f_j(w) = Re tr(zeta_j Sigma_n) = w_c^H A_j w_c + w_0^H A_j w_0 with A_j the Hermitian part
         herm = [0.5 * (zeta_n[p] + zeta_n[p].conj().T) for p in PAIRS]
@@ -154,14 +194,16 @@ class PaperAoBeamSolver(BeamSolver):
                 gamma = sub.gamma.value.copy()
             # S = 2 Re(conj(y) u^H w_c) - |y|^2 (snr |u^H w_0|^2 + 1), maximised at y = u^H w_c / (.);
             # the parameter holds y u so that conj(param) @ w_c = conj(y) u^H w_c
-            sub.y_times_u.value = y * u
-            sub.scaled_u.value = abs(y) * np.sqrt(snr) * u
             penalty_root = np.sqrt(1.0 / (2.0 * kappa))
-            sub.lin_rows.value = penalty_root * np.array([(a @ w).conj() for a in stacked])
+            sub.set_p49(
+                y * u,
+                abs(y) * np.sqrt(snr) * u,
+                penalty_root * np.array([(a @ w).conj() for a in stacked]),
+                sub.prox_scale * w,
+            )
             sub.lin_offset.value = penalty_root * (f_now + gamma)
-            sub.prox_target.value = sub.prox_scale * w
-            if sub.solve(sub.p49) in OK_STATUSES and sub.w.value is not None:
-                w = sub.w.value.copy()
+            if sub.solve(sub.p49) in OK_STATUSES and sub.w is not None:
+                w = sub.w.copy()
             w_c, w_0 = w[:n], w[n:]
             sinr = abs(np.vdot(u, w_c)) ** 2 * snr / (snr * abs(np.vdot(u, w_0)) ** 2 + 1.0)
             residual = np.max(np.abs(np.array([np.real(w.conj() @ a @ w) for a in stacked]) - gamma))

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import IsscInputError
 from ..scenario import load_scenario
 from ..units import SPEED_OF_LIGHT
-from .dsp import DEFAULT_HALF_TAPS, delayed_segment
+from .dsp import DEFAULT_HALF_TAPS, delay_taps
 from .geometry import Geometry, noise_powers_w
 from .motion import scenario_trajectory
 
@@ -269,10 +269,15 @@ class EchoChannel:
             g = self._block_geometry
             stop = min(end, (block + 1) * self.block)
             delay = (self._nominal_delay_s(g) + self._sync_error_s) * self.bandwidth_hz
-            # only the samples the delay filter reaches are projected onto this block's a_T(theta)
-            first = max(0, position - offset - int(np.ceil(delay)) - self.half_taps - 1)
-            projected = g.a_tx(g.theta).conj() @ signal[:, first : stop - offset]
-            segment = delayed_segment(projected, position - offset - first, stop - position, delay, self.half_taps)
+            # y[n] = sum_k h[k] s[n - floor(D) - k], s = a_T(theta)^H x, h the windowed sinc of the
+            # fraction (physics/dsp.py): only the inputs the filter reaches are projected (all are in
+            # `signal`, since the history covers the longest delay), and a 'valid' convolution gives the
+            # block's samples
+            integer = int(np.floor(delay))
+            taps = delay_taps(float(delay - integer), self.half_taps)
+            lo = position - offset - integer - self.half_taps
+            projected = g.a_tx(g.theta).conj() @ signal[:, lo : stop - offset - integer + self.half_taps]
+            segment = np.convolve(projected, taps, mode="valid")
             y[:, position - self._next : stop - self._next] = np.outer(g.beta_0 * g.a_rx(g.phi), segment)
             position = stop
         self._past = signal[:, -self._history :]

@@ -11,6 +11,8 @@ as any realisable fractional delay does.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 DEFAULT_HALF_TAPS = 48
@@ -22,9 +24,8 @@ def delay_taps(fraction: float, half_taps: int = DEFAULT_HALF_TAPS, beta: float 
     ``y[n] = sum_k h[k] x[n - k]`` approximates ``x(n - fraction)``."""
     k = np.arange(-half_taps, half_taps + 1)
     t = k - fraction
-    window = np.kaiser(2 * half_taps + 1 + 2, beta)[1:-1]  # symmetric, nonzero at the ends
     # shift the window with the sinc so that the delay is exactly linear-phase about the fraction
-    window = np.interp(t, np.arange(-half_taps, half_taps + 1), window, left=0.0, right=0.0)
+    window = np.interp(t, k, _kaiser_window(int(half_taps), float(beta)), left=0.0, right=0.0)
     return np.sinc(t) * window
 
 
@@ -59,3 +60,61 @@ def delayed_segment(
     return np.stack(
         [np.convolve(row, taps, mode="valid")[:length] for row in segment.reshape(-1, segment.shape[-1])]
     ).reshape(segment.shape[:-1] + (length,))
+
+
+@functools.lru_cache(maxsize=16)
+def _kaiser_window(half_taps: int, beta: float) -> np.ndarray:
+    """The window of :func:`delay_taps`, symmetric and nonzero at the ends (cached: ``np.kaiser`` costs far
+    more than the taps themselves, and was a third of the echo channel's time when computed per block)."""
+    window = np.kaiser(2 * half_taps + 1 + 2, beta)[1:-1]
+    window.flags.writeable = False
+    return window
+
+
+@functools.lru_cache(maxsize=16)
+def _kaiser_slope(half_taps: int, beta: float) -> np.ndarray:
+    """Slope of the linearly interpolated window on ``(k - 1, k]``; 0 for the first tap (see below)."""
+    grid = _kaiser_window(half_taps, beta)
+    slope = np.diff(grid, prepend=grid[0])
+    slope.flags.writeable = False
+    return slope
+
+
+def delay_taps_and_derivative(
+    fraction: float, half_taps: int = DEFAULT_HALF_TAPS, beta: float = DEFAULT_KAISER_BETA
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(h, dh/dfraction)`` for ``0 <= fraction < 1``: ``h`` equal to :func:`delay_taps` (same operations
+    on a cached window, so bit-identical) and its exact derivative. With ``t = k - fraction``,
+    ``h[k] = sinc(t) w(t)`` where ``w`` is the Kaiser window linearly interpolated between integers, so
+    ``dh/dfraction = -(sinc'(t) w(t) + sinc(t) w'(t))`` with ``sinc'(t) = (cos(pi t) - sinc(t)) / t``
+    (0 at ``t = 0``) and ``w'`` the slope of the window's segment ``(k - 1, k]`` that ``t`` moves along
+    as the fraction grows (the derivative from the right at ``fraction = 0``)."""
+    k = np.arange(-half_taps, half_taps + 1)
+    t = k - fraction
+    grid = _kaiser_window(half_taps, beta)
+    window = np.interp(t, k, grid, left=0.0, right=0.0)
+    sinc = np.sinc(t)
+    taps = sinc * window
+    # slope of the window on (k - 1, k]; left of the first tap the window is 0 (for any fraction > 0 the
+    # first tap is there, so from the right its value and slope are 0)
+    slope = _kaiser_slope(half_taps, beta)
+    window_right = window.copy()
+    window_right[0] = 0.0
+    # t = 0 only at the centre tap for fraction 0, where sinc'(0) = 0
+    centre = fraction == 0.0
+    d_sinc = (np.cos(np.pi * t) - sinc) / (np.where(t == 0.0, 1.0, t) if centre else t)
+    if centre:
+        d_sinc[half_taps] = 0.0
+    return taps, -(d_sinc * window_right + sinc * slope)
+
+
+def padded_columns(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Columns ``lo .. hi - 1`` of ``x`` (last axis), zeros where they fall outside ``0 .. len - 1``."""
+    n = x.shape[-1]
+    a, b = min(max(lo, 0), n), min(max(hi, 0), n)
+    if b <= a:
+        return np.zeros(x.shape[:-1] + (hi - lo,), dtype=x.dtype)
+    segment = x[..., a:b]
+    if a - lo or hi - b:
+        segment = np.pad(segment, [(0, 0)] * (segment.ndim - 1) + [(a - lo, hi - b)])
+    return segment

@@ -13,9 +13,15 @@ Negative log posterior (Gaussian noise, Gaussian prior on ``delta``):
 
 1. Coarse search that cannot miss the peak inside the search region: ``s_theta`` depends only on
    ``theta`` and ``z_phi = a_R(phi)^H y`` only on ``phi``, so the data term over a grid of (theta, phi)
-   pairs (finer than a tenth of the array beamwidth) and every integer delay in range is one FFT
-   cross-correlation per pair; pairs whose rays meet outside the region are skipped.
-2. Gauss-Newton / Levenberg-Marquardt refinement of ``(o_x, o_y, l)`` on the exact model.
+   pairs (finer than a tenth of the array beamwidth) and every integer delay in range is a linear map of
+   the ``N_T N_R`` antenna-pair cross-correlations of reference and echo (one FFT each), evaluated for
+   all pairs whose rays meet inside the region at once.
+2. Levenberg-Marquardt refinement of ``(o_x, o_y, l)`` on the exact model, with exact derivatives: the
+   angles move the steering vectors, the delay moves the windowed-sinc taps, whose derivative with
+   respect to the fraction is in closed form (:func:`gnuradio.issc.physics.dsp.delay_taps_and_derivative`).
+   The model and its derivatives are Kronecker products (receive steering vector x delayed signal), so
+   the normal equations need only small Gram matrices; MINPACK's LM runs on the equivalent 4-residual
+   problem with the same norm, gradient and Gauss-Newton matrix.
 
 The quality statistic is the generalised log-likelihood ratio against "no target" at the estimate
 (``glrt``, chi-square-like under no target); ``ok`` is ``glrt >= glrt_threshold``.
@@ -23,13 +29,15 @@ The quality statistic is the generalised log-likelihood ratio against "no target
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
+from scipy.optimize import leastsq
 
 from ..physics.channels import SYNC_TRUNCATION_SIGMAS, echo_history_samples
-from ..physics.dsp import DEFAULT_HALF_TAPS, delayed_segment
+from ..physics.dsp import DEFAULT_HALF_TAPS, delay_taps_and_derivative, padded_columns
 from ..physics.geometry import Geometry, angle_of, bistatic_range_m, steering_vector
 from ..physics.hcrb import FisherModel
 from ..units import SPEED_OF_LIGHT
@@ -97,6 +105,8 @@ class TargetEstimator:
         # target, or a tracker's prediction): letting it follow the candidate position would add amplitude
         # information that the HCRB excludes
         self.beta = float(geometry.beta_0)
+        self._tx_index = np.arange(geometry.n_tx)
+        self._rx_index = np.arange(geometry.n_rx)
 
     @classmethod
     def from_scenario(cls, scenario, **kwargs) -> TargetEstimator:
@@ -119,12 +129,102 @@ class TargetEstimator:
     def model(self, position, bistatic_range_m, reference, block_start, length: int | None = None) -> np.ndarray:
         """Noise-free echo block (``N_R x N``) for a target at ``position``; ``reference`` is the
         transmitted ``N_T x L`` signal whose column 0 is absolute sample 0 of the segment, and the block
-        starts at column ``block_start``; ``length`` is ``N`` (default: the block being estimated)."""
-        g = self.geometry.with_target(position)
-        s = steering_vector(g.n_tx, g.theta, g.spacing).conj() @ reference
+        starts at column ``block_start``; ``length`` is ``N`` (default: the block being estimated).
+
+        The same operator as :func:`gnuradio.issc.physics.dsp.delayed_segment` applied to
+        ``a_NT(theta)^H x`` (the same taps on the same samples), evaluated on the needed columns only."""
         length = self._block_length if length is None else int(length)
-        delayed = delayed_segment(s, block_start, length, self.delay_samples(bistatic_range_m), self.half_taps)
-        return self.beta * np.outer(steering_vector(g.n_rx, g.phi, g.spacing), delayed)
+        g = self.geometry
+        theta, phi = self._angles(np.asarray(position, float))
+        delay = self.delay_samples(float(bistatic_range_m))
+        integer = int(np.floor(delay))
+        taps, _ = delay_taps_and_derivative(delay - integer, self.half_taps)
+        t = self.half_taps
+        segment = padded_columns(np.asarray(reference), block_start - integer - t, block_start + length - integer + t)
+        s = steering_vector(g.n_tx, theta, g.spacing).conj() @ segment
+        delayed = np.convolve(s, taps, mode="valid")[:length]
+        return self.beta * np.outer(steering_vector(g.n_rx, phi, g.spacing), delayed)
+
+    def _echo_and_jacobian(self, position, bistatic_range_m, reference, block_start, length):
+        """The model ``N_R x N`` and its exact derivatives ``(3, N_R, N)`` with respect to ``(o_x, o_y, l)``
+        at fixed ``l`` (the position moves the angles, ``l`` the delay), expanded from the compact form of
+        :meth:`_echo_terms` that the refinement uses."""
+        rows, signals, coefficients = self._echo_terms(position, bistatic_range_m, reference, block_start, length)
+        echo = self.beta * np.outer(rows[0], signals[0])
+        terms = rows[:, None, :, None] * signals[None, :, None, :]  # 2 x 3 x N_R x N
+        return echo, np.einsum("arv,rvjn->ajn", coefficients, terms)
+
+    def _angles(self, position):
+        g = self.geometry
+        theta = np.arctan2(position[1] - g.tx[1], position[0] - g.tx[0])
+        phi = np.arctan2(position[1] - g.sensing_rx[1], position[0] - g.sensing_rx[0])
+        return theta, phi
+
+    def _echo_spectra(self, position, bistatic_range_m, reference, block_start, length, segments=None):
+        """What :meth:`_echo_terms` needs, up to the last inverse FFT: ``rows``, the spectra and
+        ``coefficients`` (``segments``: a dict that keeps the reference's spectra by whole-sample delay).
+
+        ``d`` is ``s_theta = a_NT(theta)^H x`` delayed by the windowed-sinc taps ``h(f)`` of the delay's
+        fraction ``f``; ``dd/dtheta`` delays ``(da_NT/dtheta)^H x`` with the same taps and ``dd/dl`` filters
+        ``s_theta`` with ``dh/df`` (closed form, :func:`~gnuradio.issc.physics.dsp.delay_taps_and_derivative`)
+        times ``B / c``. The three filterings are one FFT convolution (circular over a length that holds
+        the segment, so exactly the linear 'valid' part)."""
+        g = self.geometry
+        spacing = g.spacing
+        dx, dy = float(position[0] - g.tx[0]), float(position[1] - g.tx[1])
+        ex, ey = float(position[0] - g.sensing_rx[0]), float(position[1] - g.sensing_rx[1])
+        theta, phi = math.atan2(dy, dx), math.atan2(ey, ex)
+        a_t = steering_vector(g.n_tx, theta, spacing)
+        a_r = steering_vector(g.n_rx, phi, spacing)
+        rows = np.empty((2, g.n_rx), complex)
+        rows[0] = a_r
+        np.multiply((2j * np.pi * spacing * math.cos(phi)) * self._rx_index, a_r, out=rows[1])
+        weights = np.empty((2, g.n_tx), complex)
+        np.conjugate(a_t, out=weights[0])
+        np.multiply((-2j * np.pi * spacing * math.cos(theta)) * self._tx_index, weights[0], out=weights[1])
+        delay = bistatic_range_m * self.samples_per_metre
+        integer = math.floor(delay)
+        t = self.half_taps
+        filters = np.empty((2, 2 * t + 1))
+        filters[0], filters[1] = delay_taps_and_derivative(delay - integer, t)
+        size = _fast_length(length + 2 * t)
+        # the reference segment's spectrum depends on the whole-sample delay only (``segments`` caches it)
+        spectrum = None if segments is None else segments.get(integer)
+        if spectrum is None:
+            segment = padded_columns(reference, block_start - integer - t, block_start + length - integer + t)
+            spectrum = np.fft.fft(segment, size)
+            if segments is not None:
+                segments[integer] = spectrum
+        projected = weights @ spectrum
+        spectra = np.fft.fft(filters, size)
+        r2t, r2r = dx * dx + dy * dy, ex * ex + ey * ey
+        beta = self.beta
+        coefficients = np.zeros((3, 2, 3))
+        coefficients[0, 1, 0], coefficients[1, 1, 0] = -beta * ey / r2r, beta * ex / r2r  # dphi/do
+        coefficients[0, 0, 1], coefficients[1, 0, 1] = -beta * dy / r2t, beta * dx / r2t  # dtheta/do
+        coefficients[2, 0, 2] = beta
+        return rows, (projected, spectra, t, length), coefficients
+
+    def _filtered(self, spectra, which):
+        """Rows ``which`` of ``V = (d, dd/dtheta, dd/dl)`` from the spectra of :meth:`_echo_spectra`."""
+        (projected, filters, t, length) = spectra
+        pairs = ((0, 0), (1, 0), (0, 1))
+        products = np.empty((len(which), projected.shape[1]), complex)
+        for row, v in enumerate(which):
+            np.multiply(projected[pairs[v][0]], filters[pairs[v][1]], out=products[row])
+        signals = np.fft.ifft(products)[:, 2 * t : 2 * t + length]
+        for row, v in enumerate(which):
+            if v == 2:
+                signals[row] *= self.samples_per_metre
+        return signals
+
+    def _echo_terms(self, position, bistatic_range_m, reference, block_start, length):
+        """The model and its derivatives as sums of Kronecker products: ``m = beta a_R(phi) d^T`` and
+        ``dm/dmu_a = sum_{r,v} C[a, r, v] R_r V_v^T`` with ``R = (a_R, da_R/dphi)`` (``rows``, 2 x N_R),
+        ``V = (d, dd/dtheta, dd/dl)`` (``signals``, 3 x N) and ``C`` (``coefficients``, 3 x 2 x 3) over
+        ``mu = (o_x, o_y, l)``, so that the normal equations need only 2x2 and 3x3 Gram matrices."""
+        rows, spectra, coefficients = self._echo_spectra(position, bistatic_range_m, reference, block_start, length)
+        return rows, self._filtered(spectra, (0, 1, 2)), coefficients
 
     def required_history(self, centre=None) -> int:
         """Reference samples needed before a block's first sample: the echo channel's history
@@ -172,13 +272,15 @@ class TargetEstimator:
         # refine with the prior floored at one sample first: with a sharper prior (perfect sync in the limit)
         # the range constraint is so stiff that Levenberg-Marquardt from the grid point cannot find the basin
         sample_m = 1.0 / self.samples_per_metre
-        position, ell, iterations = self._refine(
+        position, ell, iterations, misfit = self._refine(
             echo, reference, block_start, *start, spread_m=max(self.sync_spread_m, sample_m)
         )
         if self.sync_spread_m < sample_m:
-            position, ell, more = self._refine(echo, reference, block_start, position, ell, spread_m=self.sync_spread_m)
+            position, ell, more, misfit = self._refine(
+                echo, reference, block_start, position, ell, spread_m=self.sync_spread_m
+            )
             iterations += more
-        glrt = self._glrt(echo, reference, block_start, position, ell)
+        glrt = float((np.vdot(echo, echo).real - misfit) / self.noise_w)
         d = self._bistatic_range(position)
         hcrb = self.hcrb_trace_at(position, reference[:, block_start : block_start + echo.shape[1]])
         ok = bool(glrt >= self.glrt_threshold)
@@ -224,38 +326,42 @@ class TargetEstimator:
         if d_hi < d_lo:
             return None
         lags = np.arange(d_lo, d_hi + 1)
-        # s_theta on the span the lags need; z_phi on the block
+        # the grid pairs whose rays meet inside the region (all of them at once)
+        positions = _ray_intersections(g.tx, theta_grid[:, None], g.sensing_rx, phi_grid[None, :])  # T x P x 2
+        inside = np.all(np.abs(positions - centre) <= self.halfwidth, axis=-1)  # NaN (no meeting) is outside
+        if not inside.any():
+            return None
+        # the antenna-domain cross-correlations C[i, j, m] = sum_n conj(x_i[m + n]) y_j[n] at the lags'
+        # offsets m, by FFT (N_T N_R of them instead of one per (theta, phi) pair); then the data term
+        # corr[t, p, m] = sum_ij a_T(theta_t)_i conj(a_R(phi_p)_j) C[i, j, m] is one matrix product
         seg_lo = block_start - d_hi
         seg = reference[:, seg_lo : block_start + n - d_lo]
-        a_t = np.stack([steering_vector(g.n_tx, t, g.spacing) for t in theta_grid])  # T x N_T
-        a_r = np.stack([steering_vector(g.n_rx, p, g.spacing) for p in phi_grid])  # P x N_R
-        s = a_t.conj() @ seg  # T x L
-        z = a_r.conj() @ echo  # P x N
-        size = int(2 ** np.ceil(np.log2(s.shape[1] + n)))
-        s_f = np.fft.fft(s, size)
-        z_f = np.fft.fft(z, size)
-        # corr[t, p, m] = sum_n conj(s[t, m + n]) z[p, n]  for m = block_start - D - seg_lo
         offsets = block_start - lags - seg_lo
-        energy_cum = np.concatenate([np.zeros((s.shape[0], 1)), np.cumsum(np.abs(s) ** 2, axis=1)], axis=1)
+        # circular correlation over a length that holds the segment is the linear one at these offsets
+        size = _fast_length(seg.shape[1])
+        x_f = np.fft.fft(seg, size)
+        y_f = np.fft.fft(echo, size)
+        cross = np.fft.ifft(x_f.conj()[:, None, :] * y_f[None, :, :], axis=-1)[:, :, (-offsets) % size]
+        a_t = steering_vector(g.n_tx, theta_grid[:, None], g.spacing)  # T x N_T (m broadcast on the last axis)
+        a_r = steering_vector(g.n_rx, phi_grid[:, None], g.spacing)  # P x N_R
+        # the pairs whose rays meet inside only: sum over j (the receive array), then over i
+        t_in, p_in = np.nonzero(inside)
+        over_rx = np.einsum("pj,ijm->pim", a_r.conj(), cross)  # P x N_T x lags
+        values = np.einsum("ki,kim->km", a_t[t_in], over_rx[p_in])  # pairs x lags
+        # energy of s_theta over each lag's window
+        s = _small_product(a_t.conj(), seg)  # T x L
+        power = s.real**2 + s.imag**2
+        energy_cum = np.concatenate([np.zeros((s.shape[0], 1)), np.cumsum(power, axis=1)], axis=1)
         energy = energy_cum[:, offsets + n] - energy_cum[:, offsets]  # T x lags
         beta = self.beta
-        best = None
-        for ti, theta in enumerate(theta_grid):
-            corr = np.fft.ifft(z_f * np.conj(s_f[ti])[None, :], axis=1)  # P x size
-            # corr_full[k] = sum_n z[n] conj(s[n - k]) ... gather lag m = offsets via index (-m) mod size
-            values = corr[:, (-offsets) % size]  # P x lags
-            data = (-2 * beta * values.real + beta**2 * g.n_rx * energy[ti][None, :]) / self.noise_w
-            for pi, phi in enumerate(phi_grid):
-                position = _ray_intersection(g.tx, theta, g.sensing_rx, phi)
-                if position is None or np.max(np.abs(position - centre)) > self.halfwidth:
-                    continue
-                d = self._bistatic_range(position)
-                ell = lags / self.samples_per_metre
-                cost = data[pi] + self._coarse_prior_cost(ell, d)
-                k = int(np.argmin(cost))
-                if best is None or cost[k] < best[0]:
-                    best = (cost[k], position, ell[k])
-        return None if best is None else (best[1], best[2])
+        pos = positions[t_in, p_in]
+        d = np.linalg.norm(pos - g.tx, axis=-1) + np.linalg.norm(pos - g.sensing_rx, axis=-1)
+        ell = lags / self.samples_per_metre
+        cost = (beta**2 * g.n_rx / self.noise_w) * energy[t_in] - (2 * beta / self.noise_w) * values.real
+        cost += self._coarse_prior_cost(ell[None, :], d[:, None])
+        # the first minimum in (theta, phi, lag) order, as a loop over the pairs would find it
+        pair, k = np.unravel_index(int(np.argmin(cost)), cost.shape)
+        return pos[pair].copy(), ell[k]
 
     def _coarse_prior_cost(self, ell, d):
         """The sync prior on the integer-lag grid. Its spread is floored at one sample: with a spread below
@@ -265,31 +371,101 @@ class TargetEstimator:
         return (np.asarray(ell) - d) ** 2 / (2 * spread**2)
 
     def _refine(self, echo, reference, block_start, position, ell, spread_m):
-        sigma = np.sqrt(self.noise_w)
+        """Levenberg-Marquardt on the negative log posterior with the exact Jacobian of :meth:`_echo_terms`;
+        with ``spread_m = 0`` (perfect sync) the parameters are the position alone and ``l = d(o)``.
+        Returns the position, ``l``, the number of model evaluations and ``|y - m|^2`` at the result."""
+        scale = 2.0 / self.noise_w
         perfect_sync = spread_m == 0
+        g = self.geometry
+        n = echo.shape[1]
 
-        def residuals(p):
-            pos = p[:2]
-            d = self._bistatic_range(pos)
-            bistatic = d if perfect_sync else p[2]
-            diff = (echo - self.model(pos, bistatic, reference, block_start)).reshape(-1) * (np.sqrt(2) / sigma)
-            parts = [diff.real, diff.imag]
+        tx, rx = g.tx, g.sensing_rx
+        # MINPACK's Levenberg-Marquardt (as before this estimator had exact derivatives) on an equivalent
+        # small problem. The algorithm sees the residuals only through |r| at every trial point and, at the
+        # points it accepts, J^T r and J^T J: so the residual vector it is given is (0, ..., 0, |r|), and
+        # its Jacobian J~ = H (R; 0), where R^T R = J^T J, R^T c = J^T r, rho^2 = |r|^2 - |c|^2 and H is
+        # the Householder reflection taking (c, rho) to (0, ..., 0, |r|); then J~^T J~ = J^T J and
+        # J~^T (0, ..., |r|) = J^T r. A rejected trial point costs the model alone.
+        points, segments = {}, {}
+
+        def cost_at(p):
+            key = p.tobytes()
+            if key not in points:
+                # d(o) = d_bo + d_or and its gradient (physics.geometry.bistatic_range_m and _gradient, inline)
+                bx, by, rx_x, rx_y = p[0] - tx[0], p[1] - tx[1], p[0] - rx[0], p[1] - rx[1]
+                d_bo, d_or = math.hypot(bx, by), math.hypot(rx_x, rx_y)
+                d = d_bo + d_or
+                grad_d = np.array([bx / d_bo + rx_x / d_or, by / d_bo + rx_y / d_or])
+                bistatic = d if perfect_sync else p[2]
+                rows, spectra, coefficients = self._echo_spectra(p, bistatic, reference, block_start, n, segments)
+                delayed = self._filtered(spectra, (0,))[0]
+                residual = echo - self.beta * rows[0][:, None] * delayed[None, :]
+                misfit = float(np.vdot(residual, residual).real)
+                cost = scale * misfit
+                prior = 0.0 if perfect_sync else (bistatic - d) / spread_m
+                if len(points) > 4:
+                    points.clear()
+                points[key] = {
+                    "cost": cost + prior * prior,
+                    "misfit": misfit,
+                    "state": (grad_d, prior, rows, spectra, coefficients, delayed, residual),
+                }
+            return points[key]
+
+        def residual_vector(p):
+            out = np.zeros(len(p) + 1)
+            out[-1] = math.sqrt(cost_at(p)["cost"])
+            return out
+
+        def jacobian(p):
+            point = cost_at(p)
+            grad_d, prior, rows, spectra, coefficients, delayed, residual = point["state"]
+            signals = np.empty((3, n), complex)
+            signals[0] = delayed
+            signals[1:] = self._filtered(spectra, (1, 2))
+            if perfect_sync:
+                # l = d(o): the position moves the delay too
+                coefficients = coefficients[:2] + grad_d[:, None, None] * coefficients[2]
+            flat = coefficients.reshape(len(coefficients), 6)
+            # <R_r V_v, R_s V_w> = (R^H R)_rs (V^H V)_vw and <R_r V_v, residual>
+            gram = (rows.conj() @ rows.T)[:, None, :, None] * (signals.conj() @ signals.T)[None, :, None, :]
+            projections = (signals.conj() @ (rows.conj() @ residual).T).T.reshape(6)
+            # residuals r = sqrt(2)/sigma (y - m) in real and imaginary parts, plus the prior's (l - d)/spread
+            normal = scale * (flat @ gram.reshape(6, 6) @ flat.T).real  # J^T J (the residuals' Jacobian is -dm)
+            gradient = -scale * (flat @ projections).real  # J^T r
             if not perfect_sync:
-                parts.append(np.array([(bistatic - d) / spread_m]))
-            return np.concatenate(parts)
+                prior_jac = np.array([-grad_d[0] / spread_m, -grad_d[1] / spread_m, 1.0 / spread_m])
+                normal += prior_jac[:, None] * prior_jac[None, :]
+                gradient += prior_jac * prior
+            eigenvalues, vectors = np.linalg.eigh(normal)
+            root = np.sqrt(np.maximum(eigenvalues, 0.0))
+            c = np.divide(vectors.T @ gradient, root, out=np.zeros_like(root), where=root > 0)
+            size = math.sqrt(point["cost"])
+            reduced = np.append(c, math.sqrt(max(point["cost"] - float(c @ c), 0.0)))
+            jac = np.zeros((len(p) + 1, len(p)))
+            jac[:-1] = root[:, None] * vectors.T
+            u = reduced
+            u[-1] -= size
+            norm2 = float(u @ u)
+            if norm2 > 0:
+                jac -= np.outer(u, (2.0 / norm2) * (u @ jac))
+            return jac
 
-        x0 = np.array([position[0], position[1]] + ([] if perfect_sync else [ell]))
-        result = least_squares(
-            residuals, x0, method="lm", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=400
+        x0 = np.array([position[0], position[1]] + ([] if perfect_sync else [ell]), float)
+        # leastsq is least_squares(method="lm", x_scale="jac") without its per-call wrappers: the same lmder
+        x, _, info, _, _ = leastsq(
+            residual_vector,
+            x0,
+            Dfun=jacobian,
+            full_output=True,
+            xtol=1e-12,
+            ftol=1e-12,
+            gtol=1e-12,
+            maxfev=400,
         )
-        pos = result.x[:2]
-        d = self._bistatic_range(pos)
-        return pos, (d if perfect_sync else float(result.x[2])), int(result.nfev)
-
-    def _glrt(self, echo, reference, block_start, position, ell) -> float:
-        fitted = self.model(position, ell, reference, block_start)
-        gain = np.sum(np.abs(echo) ** 2) - np.sum(np.abs(echo - fitted) ** 2)
-        return float(gain / self.noise_w)
+        pos = x[:2]
+        ell = self._bistatic_range(pos) if perfect_sync else float(x[2])
+        return pos, ell, int(info["nfev"]), cost_at(x)["misfit"]
 
 
 def _angle_grid(angles, step):
@@ -299,15 +475,46 @@ def _angle_grid(angles, step):
     return np.arange(lo, hi + step / 2, step)
 
 
-def _ray_intersection(p1, a1, p2, a2):
-    """Point where the rays from p1 at angle a1 and from p2 at angle a2 meet (None if parallel/behind)."""
-    d1 = np.array([np.cos(a1), np.sin(a1)])
-    d2 = np.array([np.cos(a2), np.sin(a2)])
-    matrix = np.column_stack([d1, -d2])
-    det = np.linalg.det(matrix)
-    if abs(det) < 1e-9:
-        return None
-    t1, t2 = np.linalg.solve(matrix, np.asarray(p2, float) - np.asarray(p1, float))
-    if t1 <= 0 or t2 <= 0:
-        return None
-    return np.asarray(p1, float) + t1 * d1
+def _small_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a short inner dimension (the antennas) as a sum of outer products: a matrix product
+    of this shape is large enough for OpenBLAS to hand it to its threads, and waking them costs far more
+    than the product itself on a busy machine (milliseconds against tens of microseconds)."""
+    out = a[:, :1] * b[0]
+    for i in range(1, a.shape[1]):
+        out += a[:, i : i + 1] * b[i]
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _fast_length(n: int) -> int:
+    """Smallest ``2^a 3^b 5^c >= n`` (an FFT length without large prime factors)."""
+    best = 1 << int(np.ceil(np.log2(max(n, 1))))
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def _ray_intersections(p1, a1, p2, a2):
+    """Points where the rays from p1 at angles a1 and from p2 at angles a2 meet (broadcast over the angles;
+    NaN where they are parallel or meet behind either origin)."""
+    d1 = np.stack(np.broadcast_arrays(np.cos(a1), np.sin(a1)), axis=-1)
+    d2 = np.stack(np.broadcast_arrays(np.cos(a2), np.sin(a2)), axis=-1)
+    d1, d2 = np.broadcast_arrays(d1, d2)
+    b = np.asarray(p2, float) - np.asarray(p1, float)
+    # [d1, -d2] [t1, t2]^T = b by Cramer's rule
+    det = d2[..., 0] * d1[..., 1] - d1[..., 0] * d2[..., 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = (d2[..., 0] * b[1] - d2[..., 1] * b[0]) / det
+        t2 = (d1[..., 0] * b[1] - d1[..., 1] * b[0]) / det
+    valid = (np.abs(det) >= 1e-9) & (t1 > 0) & (t2 > 0)
+    points = np.asarray(p1, float) + t1[..., None] * d1
+    points[~valid] = np.nan
+    return points
