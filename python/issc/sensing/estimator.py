@@ -34,13 +34,19 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import leastsq
 
 from ..physics.channels import SYNC_TRUNCATION_SIGMAS, echo_history_samples
 from ..physics.dsp import DEFAULT_HALF_TAPS, delay_taps_and_derivative, padded_columns
 from ..physics.geometry import Geometry, angle_of, bistatic_range_m, steering_vector
 from ..physics.hcrb import FisherModel
 from ..units import SPEED_OF_LIGHT
+
+# The refinement stops when its Gauss-Newton step is below this many posterior standard deviations: five
+# orders below the estimate's own error, so the result is the MAP point for every statistical purpose.
+REFINE_STEP_STDS = 1e-4
+REFINE_MAX_ITERATIONS = 100
+REFINE_INITIAL_DAMPING = 1.0
+REFINE_MAX_EVALUATIONS = 400
 
 
 @dataclass
@@ -373,53 +379,40 @@ class TargetEstimator:
     def _refine(self, echo, reference, block_start, position, ell, spread_m):
         """Levenberg-Marquardt on the negative log posterior with the exact Jacobian of :meth:`_echo_terms`;
         with ``spread_m = 0`` (perfect sync) the parameters are the position alone and ``l = d(o)``.
-        Returns the position, ``l``, the number of model evaluations and ``|y - m|^2`` at the result."""
+        Returns the position, ``l``, the number of model evaluations and ``|y - m|^2`` at the result.
+
+        The cost is ``r^T r`` with ``r`` the whitened residuals (and the prior's), so ``J^T J`` is the
+        Fisher information of the parameters and ``J^T J delta = -J^T r`` the Gauss-Newton step. The loop
+        stops when that step is below ``REFINE_STEP_STDS`` posterior standard deviations in every
+        direction (``delta^T J^T J delta``, the Newton decrement): the scale on which the estimate's
+        error lives, whatever the scenario's units. Marquardt's damping (scaled by the diagonal of
+        ``J^T J``) only guards the steps far from the optimum; a rejected trial costs the model alone.
+        """
         scale = 2.0 / self.noise_w
         perfect_sync = spread_m == 0
         g = self.geometry
         n = echo.shape[1]
-
         tx, rx = g.tx, g.sensing_rx
-        # MINPACK's Levenberg-Marquardt (as before this estimator had exact derivatives) on an equivalent
-        # small problem. The algorithm sees the residuals only through |r| at every trial point and, at the
-        # points it accepts, J^T r and J^T J: so the residual vector it is given is (0, ..., 0, |r|), and
-        # its Jacobian J~ = H (R; 0), where R^T R = J^T J, R^T c = J^T r, rho^2 = |r|^2 - |c|^2 and H is
-        # the Householder reflection taking (c, rho) to (0, ..., 0, |r|); then J~^T J~ = J^T J and
-        # J~^T (0, ..., |r|) = J^T r. A rejected trial point costs the model alone.
-        points, segments = {}, {}
+        segments = {}
 
         def cost_at(p):
-            key = p.tobytes()
-            if key not in points:
-                # d(o) = d_bo + d_or and its gradient (physics.geometry.bistatic_range_m and _gradient, inline)
-                bx, by, rx_x, rx_y = p[0] - tx[0], p[1] - tx[1], p[0] - rx[0], p[1] - rx[1]
-                d_bo, d_or = math.hypot(bx, by), math.hypot(rx_x, rx_y)
-                d = d_bo + d_or
-                grad_d = np.array([bx / d_bo + rx_x / d_or, by / d_bo + rx_y / d_or])
-                bistatic = d if perfect_sync else p[2]
-                rows, spectra, coefficients = self._echo_spectra(p, bistatic, reference, block_start, n, segments)
-                delayed = self._filtered(spectra, (0,))[0]
-                residual = echo - self.beta * rows[0][:, None] * delayed[None, :]
-                misfit = float(np.vdot(residual, residual).real)
-                cost = scale * misfit
-                prior = 0.0 if perfect_sync else (bistatic - d) / spread_m
-                if len(points) > 4:
-                    points.clear()
-                points[key] = {
-                    "cost": cost + prior * prior,
-                    "misfit": misfit,
-                    "state": (grad_d, prior, rows, spectra, coefficients, delayed, residual),
-                }
-            return points[key]
+            # d(o) = d_bo + d_or and its gradient (physics.geometry.bistatic_range_m and _gradient, inline)
+            bx, by, rx_x, rx_y = p[0] - tx[0], p[1] - tx[1], p[0] - rx[0], p[1] - rx[1]
+            d_bo, d_or = math.hypot(bx, by), math.hypot(rx_x, rx_y)
+            d = d_bo + d_or
+            grad_d = np.array([bx / d_bo + rx_x / d_or, by / d_bo + rx_y / d_or])
+            bistatic = d if perfect_sync else p[2]
+            rows, spectra, coefficients = self._echo_spectra(p, bistatic, reference, block_start, n, segments)
+            delayed = self._filtered(spectra, (0,))[0]
+            residual = echo - self.beta * rows[0][:, None] * delayed[None, :]
+            misfit = float(np.vdot(residual, residual).real)
+            prior = 0.0 if perfect_sync else (bistatic - d) / spread_m
+            state = (grad_d, prior, rows, spectra, coefficients, delayed, residual)
+            return scale * misfit + prior * prior, misfit, state
 
-        def residual_vector(p):
-            out = np.zeros(len(p) + 1)
-            out[-1] = math.sqrt(cost_at(p)["cost"])
-            return out
-
-        def jacobian(p):
-            point = cost_at(p)
-            grad_d, prior, rows, spectra, coefficients, delayed, residual = point["state"]
+        def normal_equations(state):
+            """``J^T J`` and ``J^T r`` at an evaluated point."""
+            grad_d, prior, rows, spectra, coefficients, delayed, residual = state
             signals = np.empty((3, n), complex)
             signals[0] = delayed
             signals[1:] = self._filtered(spectra, (1, 2))
@@ -437,35 +430,48 @@ class TargetEstimator:
                 prior_jac = np.array([-grad_d[0] / spread_m, -grad_d[1] / spread_m, 1.0 / spread_m])
                 normal += prior_jac[:, None] * prior_jac[None, :]
                 gradient += prior_jac * prior
-            eigenvalues, vectors = np.linalg.eigh(normal)
-            root = np.sqrt(np.maximum(eigenvalues, 0.0))
-            c = np.divide(vectors.T @ gradient, root, out=np.zeros_like(root), where=root > 0)
-            size = math.sqrt(point["cost"])
-            reduced = np.append(c, math.sqrt(max(point["cost"] - float(c @ c), 0.0)))
-            jac = np.zeros((len(p) + 1, len(p)))
-            jac[:-1] = root[:, None] * vectors.T
-            u = reduced
-            u[-1] -= size
-            norm2 = float(u @ u)
-            if norm2 > 0:
-                jac -= np.outer(u, (2.0 / norm2) * (u @ jac))
-            return jac
+            return normal, gradient
 
-        x0 = np.array([position[0], position[1]] + ([] if perfect_sync else [ell]), float)
-        # leastsq is least_squares(method="lm", x_scale="jac") without its per-call wrappers: the same lmder
-        x, _, info, _, _ = leastsq(
-            residual_vector,
-            x0,
-            Dfun=jacobian,
-            full_output=True,
-            xtol=1e-12,
-            ftol=1e-12,
-            gtol=1e-12,
-            maxfev=400,
-        )
+        x = np.array([position[0], position[1]] + ([] if perfect_sync else [ell]), float)
+        cost, misfit, state = cost_at(x)
+        evaluations = 1
+        damping, growth = REFINE_INITIAL_DAMPING, 2.0
+        for _ in range(REFINE_MAX_ITERATIONS):
+            normal, gradient = normal_equations(state)
+            try:
+                newton = np.linalg.solve(normal, -gradient)
+            except np.linalg.LinAlgError:
+                newton = None
+            # the Gauss-Newton step in posterior standard deviations (its Newton decrement): converged
+            if newton is not None and float(-gradient @ newton) < REFINE_STEP_STDS**2:
+                break
+            diagonal = np.maximum(np.diag(normal), np.finfo(float).tiny)
+            accepted = False
+            while not accepted and evaluations < REFINE_MAX_EVALUATIONS:
+                try:
+                    step = np.linalg.solve(normal + damping * np.diag(diagonal), -gradient)
+                except np.linalg.LinAlgError:
+                    damping *= 10.0
+                    continue
+                trial = x + step
+                trial_cost, trial_misfit, trial_state = cost_at(trial)
+                evaluations += 1
+                # Nielsen's update: the damping follows the gain ratio (actual / predicted decrease)
+                predicted = -float(step @ gradient) * 2.0 - float(step @ normal @ step)
+                gain = (cost - trial_cost) / predicted if predicted > 0 else -1.0
+                if np.isfinite(trial_cost) and trial_cost <= cost:
+                    x, cost, misfit, state = trial, trial_cost, trial_misfit, trial_state
+                    damping *= max(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3)
+                    growth = 2.0
+                    accepted = True
+                else:
+                    damping *= growth
+                    growth *= 2.0
+            if not accepted:
+                break
         pos = x[:2]
         ell = self._bistatic_range(pos) if perfect_sync else float(x[2])
-        return pos, ell, int(info["nfev"]), cost_at(x)["misfit"]
+        return pos, ell, evaluations, misfit
 
 
 def _angle_grid(angles, step):
