@@ -6,18 +6,28 @@ with the optimiser choosing the codec model, the code rate and the beams between
 
     python examples/issc_link.py --scenario tradeoff --frames 12 --out results
 
-Writes to --out: frames.jsonl (one row per frame), summary.json, frames/frame_NNNN.png (original |
-received) and summary.png; prints the per-frame table. Ctrl-C stops cleanly (the frames so far are
-reported).
+Writes to --out: frames.jsonl (one row per frame, appended as frames complete), summary.json,
+frames/frame_NNNN.png (original | received, as frames complete) and summary.png; prints the per-frame
+table. Ctrl-C stops cleanly (the frames so far are reported). The two ends can run apart:
+
+    python examples/issc_link.py --frames 4 --tx-to air.cf32      # transmitter + channels only
+    python examples/issc_link.py --rx-from air.cf32 --out results  # receiver + monitor, from the air
+
+The hardware waveform (RRC pulses at several samples per symbol) and the receiver's front-end
+impairments, which its synchroniser then has to undo:
+
+    python examples/issc_link.py --sps 4 --rolloff 0.35 --cfo 0.01 --sro-ppm 100 --phase-noise-hz 1000
+
+Exit codes: 0 every frame sent and accounted for; 1 the run ended short (timeout, stall: the reason is
+printed and in summary.json); 2 bad arguments or input (e.g. an unreadable image file named with
+--images); 130 Ctrl-C.
 """
 
 import argparse
-import json
 import signal
 import sys
-from pathlib import Path
 
-from gnuradio.issc.cli.common import positive_int
+from gnuradio.issc.cli.common import finite_float, float_in, non_negative_float, positive_float, positive_int
 
 DEFAULT_SCHEDULE = "0:22,3:24,6:28,9:34"
 
@@ -56,7 +66,13 @@ def build_parser():
     link = p.add_argument_group("link")
     link.add_argument("--scenario", default="tradeoff", help="shipped scenario name or YAML file (default tradeoff)")
     link.add_argument("--frames", type=positive_int, default=12, help="images to send (default 12)")
-    link.add_argument("--images", default="", metavar="DIR", help="image folder (default: shipped test images)")
+    link.add_argument(
+        "--images",
+        default="",
+        metavar="DIR|FILE",
+        help="image folder (unreadable files in it are skipped with a warning) or one image file "
+        "(default: shipped test images)",
+    )
     link.add_argument("--size", type=int, default=0, help="crop images to SIZE x SIZE (default: as they are)")
     link.add_argument("--seed", type=int, default=0)
     link.add_argument(
@@ -66,6 +82,33 @@ def build_parser():
         metavar="K",
         help="estimate one sensing block in K (default 4; 2 when the scenario tracks a target)",
     )
+    air = p.add_argument_group('waveform and impairments (docs/link.md "The hardware waveform")')
+    air.add_argument(
+        "--sps",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="samples per symbol of the RRC-shaped waveform (default: the scenario's, 1 = unshaped)",
+    )
+    air.add_argument(
+        "--rolloff", type=float_in(0.01, 1.0), default=None, metavar="R", help="RRC roll-off (default the scenario's)"
+    )
+    air.add_argument(
+        "--cfo",
+        type=float_in(-0.25, 0.25, "cycles per symbol"),
+        default=0.0,
+        metavar="F",
+        help="carrier frequency offset at the receiver, cycles per symbol (e.g. 0.01 = 1%% of the symbol rate)",
+    )
+    air.add_argument("--sro-ppm", type=float_in(-1e4, 1e4, "ppm"), default=0.0, metavar="X", help="sample-rate offset")
+    air.add_argument(
+        "--phase-noise-hz", type=non_negative_float, default=0.0, metavar="HZ", help="phase-noise 3 dB linewidth"
+    )
+    air.add_argument(
+        "--timing-offset", type=float_in(0.0, 1e6, "samples"), default=0.0, metavar="S", help="sampling delay"
+    )
+    air.add_argument("--iq-gain-db", type=finite_float, default=0.0, metavar="DB", help="IQ gain imbalance")
+    air.add_argument("--iq-phase-deg", type=finite_float, default=0.0, metavar="DEG", help="IQ phase imbalance")
     ctl = p.add_argument_group("control")
     ctl.add_argument(
         "--scheme",
@@ -93,28 +136,167 @@ def build_parser():
     ctl.add_argument("--codec-dir", default="", help="codec family directory (default: shipped)")
     out = p.add_argument_group("output")
     out.add_argument("--out", default="results", metavar="DIR", help="output directory (default results)")
-    out.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
+    out.add_argument(
+        "--timeout", type=positive_float, default=1800.0, help="give up after this many seconds (default 1800)"
+    )
+    out.add_argument(
+        "--stall-timeout",
+        type=positive_float,
+        default=300.0,
+        metavar="S",
+        help="give up when nothing moved for S seconds (a frame that will not come; default 300)",
+    )
+    out.add_argument(
+        "--sigmf",
+        default="",
+        metavar="DIR",
+        help="also write SigMF recordings of the transmitted streams, the receiver's input and the echo "
+        "streams to DIR (replay them with issc replay)",
+    )
+    split = out.add_mutually_exclusive_group()
+    split.add_argument(
+        "--tx-to",
+        default=None,
+        metavar="FILE",
+        help="run only the transmitter and the channels; write the samples the communication receiver "
+        "gets to FILE (cf32) and end when the frames are sent",
+    )
+    split.add_argument(
+        "--rx-from",
+        default=None,
+        metavar="FILE",
+        help="run only the receiver and the monitor on a --tx-to recording (configuration from the air "
+        "only; --images/--size name the originals for PSNR); writes --out as a whole run does",
+    )
     return p
+
+
+def ended_short(summary, what="frames"):
+    """The line explaining why a run ended before its work was done ('' if it did not)."""
+    if summary.get("complete"):
+        return ""
+    reason = summary.get("end_reason")
+    why = {
+        "timeout": "the --timeout was reached",
+        "stalled": "nothing moved for --stall-timeout seconds (a frame that will not come)",
+        "interrupted": "interrupted",
+    }.get(reason, reason)
+    if summary.get("images_failed"):
+        failed = f"{summary['images_failed']} image(s) could not be read when due"
+        why = failed if reason == "complete" else f"{why}; {failed}"
+    done = summary.get("frames_sent", summary.get("frames"))
+    wanted = summary.get("frames_requested")
+    count = f" after {done}/{wanted} {what}" if wanted is not None else ""
+    return f"run ended short{count}: {why}"
+
+
+def exit_code(summary):
+    if summary.get("interrupted"):
+        return 130
+    return 0 if summary.get("complete") else 1
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from gnuradio.issc.errors import IsscInputError
-    from gnuradio.issc.flowgraphs.link import IsscLink
-    from gnuradio.issc.link.pdus import pdu_to_image
-    from gnuradio.issc.link.report import format_table, plot_summary, save_side_by_side
+    from gnuradio.issc.files import check_output_dir
 
-    out = Path(args.out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        from gnuradio.issc.scenario import load_scenario
+        if args.tx_to is not None:
+            return run_tx(args)
+        out = check_output_dir(args.out)
+        link = build_link(args, out) if args.rx_from is None else build_rx(args, out)
+    except (IsscInputError, ValueError, OSError) as exc:
+        sys.stderr.write(f"issc_link.py: error: {exc}\n")
+        return 2
+    signal.signal(signal.SIGINT, lambda *_: link.interrupt())
+    summary = link.run_frames(args.timeout, args.stall_timeout)
+    return report(args, link, summary, out)
 
-        every = args.sensing_every or (2 if load_scenario(args.scenario).tracking.enabled else 4)
-        link = IsscLink(
-            args.scenario,
+
+def scenario_of(args):
+    """The scenario with the waveform options applied (--sps, --rolloff)."""
+    from gnuradio.issc.scenario import load_scenario
+
+    scn = load_scenario(args.scenario)
+    signal = {}
+    if args.sps is not None:
+        signal["samples_per_symbol"] = args.sps
+    if args.rolloff is not None:
+        signal["rolloff"] = args.rolloff
+    return scn.replace(signal=signal) if signal else scn
+
+
+def impairments_of(args, scn):
+    """The communication channel's impairments (its keywords; the CFO from cycles per symbol to Hz)."""
+    symbol_rate = scn.signal.bandwidth_hz / scn.signal.samples_per_symbol
+    values = {
+        "cfo_hz": args.cfo * symbol_rate,
+        "linewidth_hz": args.phase_noise_hz,
+        "timing_offset": args.timing_offset,
+        "sro_ppm": args.sro_ppm,
+        "iq_gain_db": args.iq_gain_db,
+        "iq_phase_deg": args.iq_phase_deg,
+    }
+    return {key: value for key, value in values.items() if value}
+
+
+def build_link(args, out):
+    from gnuradio.issc.flowgraphs.link import IsscLink
+
+    scn = scenario_of(args)
+    every = args.sensing_every or (2 if scn.tracking.enabled else 4)
+    return IsscLink(
+        scn,
+        args.frames,
+        args.images,
+        str(out),
+        args.seed,
+        args.solver,
+        args.metric,
+        args.schedule,
+        args.profile,
+        args.codec_dir,
+        args.size,
+        sensing_every=every,
+        ber_model=args.ber_model,
+        scheme=args.scheme,
+        abr=args.abr,
+        keep_rows=0,  # the table is read back from frames.jsonl: memory stays flat however long the run
+        frames_dir=str(out / "frames"),
+        sigmf_dir=args.sigmf,
+        impairments=impairments_of(args, scn),
+    )
+
+
+def build_rx(args, out):
+    from gnuradio.issc.flowgraphs.link import IsscLinkRx
+
+    return IsscLinkRx(
+        args.rx_from,
+        str(out),
+        args.images,
+        args.size,
+        scenario_of(args),
+        args.scheme,
+        args.codec_dir,
+        keep_rows=0,
+        frames_dir=str(out / "frames"),
+    )
+
+
+def run_tx(args):
+    from gnuradio.issc.errors import IsscInputError
+    from gnuradio.issc.flowgraphs.link import IsscLinkTx
+
+    try:
+        scn = scenario_of(args)
+        every = args.sensing_every or (2 if scn.tracking.enabled else 4)
+        link = IsscLinkTx(
+            scn,
             args.frames,
             args.images,
-            str(out),
+            args.tx_to,
             args.seed,
             args.solver,
             args.metric,
@@ -126,38 +308,58 @@ def main(argv=None):
             ber_model=args.ber_model,
             scheme=args.scheme,
             abr=args.abr,
+            impairments=impairments_of(args, scn),
         )
     except (IsscInputError, ValueError, OSError) as exc:
         sys.stderr.write(f"issc_link.py: error: {exc}\n")
         return 2
     signal.signal(signal.SIGINT, lambda *_: link.interrupt())
-    summary = link.run_frames(args.timeout)
-
-    rows = link.monitor.ledger.rows
-    print(format_table(rows))
-    pairs = {}
-    for i in range(link.sent_images.num_messages()):
-        meta, image = pdu_to_image(link.sent_images.get_message(i))
-        pairs[meta["seq"]] = (image, None)
-    for i in range(link.received_images.num_messages()):
-        meta, image = pdu_to_image(link.received_images.get_message(i))
-        if meta["seq"] in pairs:
-            pairs[meta["seq"]] = (pairs[meta["seq"]][0], image)
-    save_side_by_side({s: p for s, p in pairs.items() if s < args.frames}, out / "frames")
-    plot_summary(rows, out / "summary.png")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    summary = link.run_frames(args.timeout, args.stall_timeout)
     print(
-        f"\n{summary['frames_received']}/{summary['frames']} frames received, {summary['headers_failed']} headers "
-        f"failed, mean PSNR {format_db(summary['mean_psnr'])}, models {', '.join(summary['models'])}; "
-        f"{summary['samples']} samples in {summary['elapsed_s']:.1f} s. Results in {out}/"
+        f"{summary['frames_sent']}/{summary['frames_requested']} frames, {summary['samples']} samples "
+        f"({summary['samples'] * 8} bytes cf32) written to {summary['file']} in {summary['elapsed_s']:.1f} s"
     )
-    if link.tracking and summary.get("mean_tracking_error_m") is not None:
+    short = ended_short(summary)
+    if short:
+        sys.stderr.write(f"issc_link.py: {short}\n")
+    return exit_code(summary)
+
+
+def report(args, link, summary, out):
+    """The table, the summary figure and summary.json of a finished (or stopped) run; the exit code."""
+    from gnuradio.issc.files import atomic_write_json
+    from gnuradio.issc.jsonutil import jsonable
+    from gnuradio.issc.link.report import format_table, load_rows, plot_summary
+
+    rows = load_rows(out / "frames.jsonl")
+    print(format_table(rows))
+    plot_summary(rows, out / "summary.png")
+    atomic_write_json(out / "summary.json", jsonable(summary))
+    models = ", ".join(summary["models"]) or "none"
+    if args.rx_from is not None:
+        print(
+            f"\n{summary['frames_received']} frames received from {args.rx_from}, {summary['headers_failed']} "
+            f"headers failed, mean PSNR {format_db(summary['mean_psnr'])}, models {models}; "
+            f"{summary['samples']} samples in {summary['elapsed_s']:.1f} s. Results in {out}/"
+        )
+    else:
+        print(
+            f"\n{summary['frames_received']}/{summary['frames']} frames received, {summary['headers_failed']} "
+            f"headers failed, mean PSNR {format_db(summary['mean_psnr'])}, models {models}; "
+            f"{summary['samples']} samples in {summary['elapsed_s']:.1f} s. Results in {out}/"
+        )
+    for path in summary.get("images_skipped", []):
+        print(f"skipped unreadable image {path}")
+    if getattr(link, "tracking", False) and summary.get("mean_tracking_error_m") is not None:
         print(
             f"tracking: mean error {summary['mean_tracking_error_m']:.2f} m between the designed and the true "
             f"target position (max {summary['max_tracking_error_m']:.2f} m), mean estimate error "
             f"{summary['mean_sensing_error_m']:.2f} m, {summary['frames_track_lost']} frames with the track lost"
         )
-    return 130 if summary["interrupted"] else 0
+    short = ended_short(summary)
+    if short:
+        sys.stderr.write(f"issc_link.py: {short}\n")
+    return exit_code(summary)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ test run never sees a stale installed copy. The installed copies (pip's and CMak
 separately in tests/test_install.py.
 """
 
+import functools
 from pathlib import Path
 
 import gnuradio
@@ -130,3 +131,46 @@ def tiny_family(tmp_path_factory):
         entries.append({"id": f"t{i}", "lambda": lam, "N": 8, "M": 12, "sha256": sha, "file": f"t{i}.pt"})
     (directory / "manifest.yml").write_text(yaml.safe_dump({"models": entries}))
     return directory
+
+
+@functools.lru_cache(maxsize=1)
+def _qt_starts() -> str:
+    """'' if a QApplication starts here (offscreen without a display), else why not. Probed in a
+    subprocess: a Qt platform that cannot start aborts the process instead of raising."""
+    import subprocess
+    import sys
+
+    code = "from PyQt5 import QtWidgets; QtWidgets.QApplication([]); import pyqtgraph"
+    try:
+        probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return "starting Qt timed out"
+    return "" if probe.returncode == 0 else (probe.stderr.strip().splitlines() or ["Qt failed"])[-1]
+
+
+@pytest.fixture(scope="session")
+def qt_app():
+    """The QApplication the Qt GUI blocks need (platform 'offscreen' when there is no display); skips the
+    test when Qt (PyQt5 and pyqtgraph) cannot start here."""
+    import os
+
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    reason = _qt_starts()
+    if reason:
+        pytest.skip(f"Qt GUI cannot start here: {reason}")
+    from PyQt5 import QtWidgets
+
+    return QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+
+
+def pytest_unconfigure(config):
+    """pytest restores the warning filters after each test, so the GUI blocks' filter for pyqtgraph's exit
+    clean-up (blocks/_widgets.py) is gone by the time that clean-up runs: set it again at exit, before it
+    (atexit runs the handlers registered last first)."""
+    import atexit
+    import warnings
+
+    atexit.register(
+        warnings.filterwarnings, "ignore", message=r".*torch\.distributed\.reduce_op.*", category=FutureWarning
+    )

@@ -44,7 +44,9 @@ def test_block_yaml_matches_its_python_block(path):
     passed = re.findall(r"\$\{\s*(\w+)\s*\}", make)
     signature = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     assert passed == signature
-    assert [p["id"] for p in spec["parameters"]] == signature
+    assert [p["id"] for p in block_parameters(spec)] == signature
+    if is_gui_block(spec):  # a Qt GUI block: GRC places its widget with the GUI hint, as the stock ones do
+        assert "gui_hint() %" in make and ".qwidget()" in make and callable(cls.qwidget)
     for callback in spec["templates"].get("callbacks", []):
         assert hasattr(cls, callback.split("(")[0])
 
@@ -85,10 +87,20 @@ def grc_value(param, namespace):
     return value
 
 
+def is_gui_block(spec) -> bool:
+    """A Qt GUI block: it has GRC's ``gui_hint`` parameter (layout, not a constructor argument)."""
+    return any(p.get("dtype") == "gui_hint" for p in spec["parameters"])
+
+
+def block_parameters(spec) -> list:
+    """The YAML parameters passed to the constructor (all but the GUI hint)."""
+    return [p for p in spec["parameters"] if p.get("dtype") != "gui_hint"]
+
+
 def grc_defaults(spec):
     namespace = dict(NAMESPACE)
     kwargs = {}
-    for param in spec["parameters"]:  # GRC resolves references between parameters; in order suffices here
+    for param in block_parameters(spec):  # GRC resolves references between parameters; in order suffices here
         kwargs[param["id"]] = namespace[param["id"]] = grc_value(param, namespace)
     return kwargs
 
@@ -98,12 +110,15 @@ DEFAULTS_KNOWN_BROKEN: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=[p.name for p in YAMLS])
-def test_each_parameter_default_builds_a_block(path):
+def test_each_parameter_default_builds_a_block(path, request):
     """A block dropped into GRC with its defaults builds: the YAML is read at test time, each
-    ``default:`` evaluated as GRC does, and the block constructed with them (and released again)."""
+    ``default:`` evaluated as GRC does, and the block constructed with them (and released again). A Qt
+    GUI block gets the QApplication a Qt GUI flowgraph has (offscreen; skipped where Qt cannot start)."""
     spec = yaml.safe_load(path.read_text())
     if spec["id"] in DEFAULTS_KNOWN_BROKEN:
         pytest.xfail(DEFAULTS_KNOWN_BROKEN[spec["id"]])
+    if is_gui_block(spec):
+        request.getfixturevalue("qt_app")
     kwargs = grc_defaults(spec)
     cls = getattr(issc, spec["id"].removeprefix("issc_"))
     block = None

@@ -27,6 +27,7 @@ LAYERS = {
     "physics": 2,
     "codec": 3,
     "djscc": 4,
+    "semantic": 4,
     "link": 5,
     "sensing": 6,
     "optim": 7,

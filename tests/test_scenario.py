@@ -135,3 +135,77 @@ def test_docs_scenario_reference_is_current(repo_root, run_cli):
     assert (repo_root / "docs" / "scenarios.md").read_text() == out, (
         "regenerate: issc scenario --reference > docs/scenarios.md"
     )
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("budget:\n  power_dbm: 30\n  power_dbm: 40\n", "duplicate key 'power_dbm' "),
+        ("budget: {power_dbm: 30}\nbudget: {abr: 0.5}\n", "duplicate key 'budget' "),
+        ("budget: {power_dbm: 30, power_dbm: 30}\n", "duplicate key 'power_dbm' "),
+        ("budget: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 20 levels"),
+        ("budget: " + "{a: " * 30 + "1" + "}" * 30 + "\n", "nested deeper than 20 levels"),
+    ],
+)
+def test_duplicate_keys_and_deep_nesting_are_refused(tmp_path, run_cli, text, words):
+    """PyYAML keeps the last of two equal keys silently and composes nested collections recursively
+    (100 000 '[' gave a RecursionError traceback): both are refused naming the file, the line, the key."""
+    path = tmp_path / "strict.yml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match=r"strict\.yml.*not valid YAML \(line") as err:
+        load_scenario(path)
+    assert words.strip() in str(err.value)
+    code, out, err_text = run_cli("scenario", "--scenario", path)
+    assert code == 2 and out == "" and err_text.count("\n") == 1 and "strict.yml" in err_text
+    assert "Traceback" not in err_text
+
+
+def test_a_merge_key_is_not_a_duplicate(tmp_path):
+    """YAML's merge key '<<' may repeat keys by design (an explicit key overrides the merged one)."""
+    path = tmp_path / "merge.yml"
+    path.write_text("budget:\n  power_dbm: 33\n  <<: {power_dbm: 20, abr: 0.5}\n")
+    scenario = load_scenario(path)
+    assert scenario.budget.power_dbm == 33.0 and scenario.budget.abr == 0.5
+
+
+def test_files_that_are_not_scenario_files(tmp_path, run_cli):
+    """A folder, a device, a 2 MB file and binary bytes: clean refusals naming the file, read boundedly."""
+    big = tmp_path / "big.yml"
+    big.write_text("# " + "x" * (2 << 20) + "\n")
+    binary = tmp_path / "binary.yml"
+    binary.write_bytes(b"\x00\xff\xfe binary")
+    for path, words in (
+        (tmp_path, "not a regular file"),
+        ("/dev/zero", "not a regular file"),
+        (big, "larger than"),
+        (binary, "cannot read"),
+    ):
+        with pytest.raises(ScenarioError, match=words):
+            load_scenario(path)
+        code, out, err = run_cli("scenario", "--scenario", path)
+        assert code == 2 and out == "" and str(path) in err and err.count("\n") == 1
+
+
+def test_huge_values_give_the_key_and_a_short_message(tmp_path):
+    """A 10^40 integer, 1e999 and a 10 000-element list: the key named, the value cut short."""
+    path = tmp_path / "huge.yml"
+    for text, key in (
+        ("arrays: {n_tx: " + "9" * 40 + "}\n", "arrays.n_tx"),
+        ("budget: {power_dbm: 1e999}\n", "budget.power_dbm"),
+        ("description: [" + ", ".join(["1"] * 10000) + "]\n", "description"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ScenarioError, match=key) as err:
+            load_scenario(path)
+        assert len(str(err.value)) < 300
+
+
+def test_yaml_reader_errors_are_one_line(tmp_path, run_cli):
+    """A NUL byte is a YAML reader error whose text spans two lines: the message is still one line."""
+    path = tmp_path / "nul.yml"
+    path.write_bytes(b"budget: {power_dbm: 30}\x00\n")
+    with pytest.raises(ScenarioError, match="not valid YAML") as err:
+        load_scenario(path)
+    assert "\n" not in str(err.value)
+    code, out, err_text = run_cli("scenario", "--scenario", path)
+    assert code == 2 and out == "" and err_text.count("\n") == 1 and "nul.yml" in err_text

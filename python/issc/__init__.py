@@ -30,12 +30,18 @@ BLOCKS = (
     "echo_channel",
     "frame_decoder",
     "frame_encoder",
+    "image_sink",
     "image_source",
     "link_monitor",
+    "link_status",
+    "sample_counter",
     "semantic_decoder",
     "semantic_encoder",
     "sensing_estimator",
+    "sensing_map",
     "sensing_source",
+    "sigmf_recorder",
+    "sigmf_source",
     "transmitter",
 )
 

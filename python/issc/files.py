@@ -20,12 +20,20 @@ from .errors import IsscInputError
 def atomic_write_bytes(path: str | Path, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
+    A symbolic link is followed (its target is replaced, the link stays). An existing path that is not a
+    regular file (``/dev/null``, a named pipe) is written in place: replacing it would turn a device
+    into a plain file.
+
     Args:
         path: destination file; its folder must exist.
         data: the complete content.
         mode: permission bits of the new file (``mkstemp`` makes files private).
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -50,9 +58,18 @@ def atomic_write_json(path: str | Path, value, indent: int = 2) -> None:
 
 
 def append_json_line(path: str | Path, row: dict) -> None:
-    """Append one JSON row and flush it to the OS, so a kill loses at most the row being written."""
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row, allow_nan=False) + "\n")
+    """Append one JSON row and flush it to the OS, so a kill loses at most the row being written.
+
+    A file whose last row was torn (no final newline: a run killed inside ``write``) gets a newline
+    first, so the new row is not glued to the fragment and lost with it when read.
+    """
+    line = json.dumps(row, allow_nan=False) + "\n"  # before opening: a row JSON cannot hold writes nothing
+    with open(path, "ab+") as fh:
+        if fh.seek(0, os.SEEK_END):
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                line = "\n" + line
+        fh.write(line.encode("utf-8"))
         fh.flush()
 
 
@@ -76,13 +93,38 @@ def read_json_lines(path: str | Path) -> list[dict]:
     return rows
 
 
+def _can_create_in(folder: Path) -> bool:
+    """True if a file can really be created in ``folder`` (a probe, removed at once): ``os.access`` says
+    yes to root everywhere but on read-only file systems, and an atomic write creates a file there."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".issc-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
+    return True
+
+
 def check_output_file(path: str | Path, what: str = "--out") -> Path:
     """Check, before any work, that ``path`` can be written as a file; return it as a ``Path``.
 
-    Refuses a path that is a directory, whose parent is not a directory, or that is not writable,
-    naming ``what`` (the option) in the error. Creates nothing.
+    Refuses a path that is a directory, whose parent is not a directory, or that cannot be written
+    (for a new or regular file: its folder must take new files, as an atomic write needs), naming
+    ``what`` (the option) in the error. Leaves nothing behind.
     """
     path = Path(path)
+    try:
+        return _check_output_file(path, what)
+    except OSError as exc:  # a name too long, a loop of links...
+        raise IsscInputError(f"{what} {_short(path)}: {exc.strerror or exc}") from None
+
+
+def _short(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _check_output_file(path: Path, what: str) -> Path:
     if path.is_dir():
         raise IsscInputError(f"{what} {path}: is a directory, expected a file")
     parent = path.parent if str(path.parent) else Path(".")
@@ -90,8 +132,13 @@ def check_output_file(path: str | Path, what: str = "--out") -> Path:
         raise IsscInputError(f"{what} {path}: {parent} is not a directory")
     if not parent.exists():
         raise IsscInputError(f"{what} {path}: folder {parent} does not exist")
-    target = path if path.exists() else parent
-    if not os.access(target, os.W_OK):
+    if path.exists() and not path.is_file():  # a device or a pipe: written in place
+        writable = os.access(path, os.W_OK)
+    else:
+        writable = (not path.exists() or os.access(path, os.W_OK)) and _can_create_in(
+            Path(os.path.realpath(path)).parent
+        )
+    if not writable:
         raise IsscInputError(f"{what} {path}: not writable")
     return path
 
@@ -99,12 +146,12 @@ def check_output_file(path: str | Path, what: str = "--out") -> Path:
 def check_output_dir(path: str | Path, what: str = "--out") -> Path:
     """Check, before any work, that ``path`` is or can become a writable directory; create it; return it."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise IsscInputError(f"{what} {path}: exists and is not a directory")
     try:
+        if path.exists() and not path.is_dir():
+            raise IsscInputError(f"{what} {path}: exists and is not a directory")
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise IsscInputError(f"{what} {path}: cannot create the folder ({exc.strerror or exc})") from None
-    if not os.access(path, os.W_OK | os.X_OK):
+        raise IsscInputError(f"{what} {_short(path)}: cannot create the folder ({exc.strerror or exc})") from None
+    if not (os.access(path, os.W_OK | os.X_OK) and _can_create_in(path)):
         raise IsscInputError(f"{what} {path}: folder is not writable")
     return path

@@ -30,6 +30,10 @@ MIN_SEPARATION_M = 1.0
 
 MAX_COORDINATE_M = 1.0e6
 MAX_SWEEP_POINTS = 1000
+MAX_FILE_BYTES = 1 << 20
+"""Largest scenario file read (a complete scenario is about 1 kB)."""
+MAX_YAML_DEPTH = 20
+"""Deepest nesting of YAML collections in a scenario (a complete one nests 3 deep: section, key, point)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,6 +131,18 @@ class Choice:
         return value
 
 
+def one_line(text: str) -> str:
+    """``text`` with every non-printable character escaped (``\\n``, ``\\x00``): an error names a key or a
+    value from the file as it is, on one line, whatever bytes the file holds."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _short(value, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _fmt(x: float) -> str:
     if float(x).is_integer() and abs(x) < 1e7:
         return str(int(x))
@@ -174,11 +190,23 @@ class SyncConfig:
 @dataclass(frozen=True)
 class SignalConfig:
     SECTION = "signal"
-    bandwidth_hz: float = _spec(100.0e6, Number(1.0e3, 1.0e11), "bandwidth = sample rate = symbol rate B, Hz")
+    bandwidth_hz: float = _spec(
+        100.0e6, Number(1.0e3, 1.0e11), "bandwidth = sample rate B, Hz (= the symbol rate at samples_per_symbol 1)"
+    )
     carrier_hz: float = _spec(3.5e9, Number(1.0e6, 1.0e12), "carrier frequency, Hz (only d_a/lambda matters)")
     blocklength: int = _spec(256, Number(1, 1_000_000, integer=True), "channel-code blocklength L, channel uses")
     sensing_block: int = _spec(1024, Number(2, 1 << 22, integer=True), "sensing block length N, samples")
     modulation: str = _spec("qpsk", Choice(("qpsk",)), "communication constellation")
+    samples_per_symbol: int = _spec(
+        1,
+        Number(1, 64, integer=True),
+        "samples per symbol of the RRC-shaped waveform (1: no pulse shaping); the symbol rate is "
+        "bandwidth_hz / samples_per_symbol and the symbol SNR samples_per_symbol times the per-sample SNR",
+    )
+    rolloff: float = _spec(0.35, Number(0.0, 1.0, lo_open=True), "RRC roll-off factor (samples_per_symbol > 1)")
+    rrc_span: int = _spec(
+        12, Number(2, 64, integer=True), "RRC filter length in symbols, even (samples_per_symbol > 1)"
+    )
 
 
 @dataclass(frozen=True)
@@ -252,6 +280,65 @@ SECTIONS = (
     TrackingConfig,
 )
 
+TASKS = ("data", "semantic")
+MAX_USERS = 16
+SENSING_CHOICES = ("target", "none")
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """One single-antenna user of the multi-user system (an entry of the top-level ``users`` list).
+
+    ``noise_dbm`` and ``channel_uses`` are None when the file leaves them out: the noise is then
+    ``channel.comm_noise_dbm`` and the channel-use budget ``budget.abr * M`` with ``M = 3 * 256 * 256``
+    (the data codec profile's image size; the optimiser resolves it from the profile)."""
+
+    position: tuple = _spec(None, Point(), "the user's single antenna, metres (required)")
+    task: str = _spec("data", Choice(TASKS), "data: image reconstruction (1 - MS-SSIM); semantic: classification")
+    weight: float = _spec(1.0, Number(0.0, 1.0e6, lo_open=True), "weight beta_k of its distortion in the sum")
+    noise_dbm: float | None = _spec(None, Number(-250.0, 60.0), "noise power sigma_k^2, dBm")
+    channel_uses: float | None = _spec(
+        None, Number(1.0, 1.0e9), "channel-use budget T_k per image (frame length for this user's stream)"
+    )
+
+
+USER_DEFAULTS_TEXT = {
+    "position": "required",
+    "task": "data",
+    "weight": "1",
+    "noise_dbm": "channel.comm_noise_dbm",
+    "channel_uses": "budget.abr x 3*256*256",
+}
+
+
+def _parse_users(raw: Any, fail) -> tuple:
+    """The ``users`` list as a tuple of :class:`UserConfig` (per-entry checks; positions relative to
+    the transmitter and to each other are checked in ``Scenario._check_consistency``)."""
+    if not isinstance(raw, (list, tuple)) or not 1 <= len(raw) <= MAX_USERS:
+        fail("users", f"must be a list of 1 to {MAX_USERS} users {{position: [x, y], task, weight}}, got {_short(raw)}")
+    fields = {f.name: f for f in dataclasses.fields(UserConfig)}
+    users = []
+    for index, entry in enumerate(raw):
+        key = f"users[{index}]"
+        if not isinstance(entry, Mapping):
+            fail(key, f"must be a mapping {{position: [x, y], task, weight}}, got {_short(entry)}")
+        for name in entry:
+            if name not in fields:
+                fail(f"{key}.{name}", "unknown key (allowed: " + ", ".join(fields) + ")")
+        if "position" not in entry:
+            fail(f"{key}.position", "missing (every user needs a position [x, y] in metres)")
+        values = {}
+        for name, spec in fields.items():
+            if name not in entry:
+                continue
+            kind = spec.metadata["kind"]
+            try:
+                values[name] = kind.check(entry[name])
+            except (ValueError, TypeError, OverflowError):
+                fail(f"{key}.{name}", f"must be {kind.describe()}, got {_short(entry[name])}")
+        users.append(UserConfig(**values))
+    return tuple(users)
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -268,6 +355,8 @@ class Scenario:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    users: tuple = ()  # of UserConfig; empty: the single-user form (one data user at geometry.comm_rx)
+    sensing: str = "target"  # "none": no sensing target (multi-user designs without the HCRB constraint)
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -275,7 +364,7 @@ class Scenario:
         """Validate a mapping as read from YAML. Raises :class:`ScenarioError`."""
 
         def fail(key, message):
-            raise ScenarioError(f"scenario '{source}': key '{key}': {message}")
+            raise ScenarioError(one_line(f"scenario '{source}': key '{key}': {message}"))
 
         if data is None:
             data = {}
@@ -285,18 +374,18 @@ class Scenario:
             )
         known = {s.SECTION: s for s in SECTIONS}
         for key in data:
-            if key not in known and key not in ("name", "description"):
-                fail(key, "unknown section (allowed: name, description, " + ", ".join(known) + ")")
+            if key not in known and key not in ("name", "description", "users", "sensing"):
+                fail(key, "unknown section (allowed: name, description, " + ", ".join(known) + ", users, sensing)")
         for key in ("name", "description"):
             if key in data and not isinstance(data[key], str):
-                fail(key, f"must be a string, got {data[key]!r}")
+                fail(key, f"must be a string, got {_short(data[key])}")
         sections = {}
         for section_name, section_cls in known.items():
             raw = data.get(section_name, {})
             if raw is None:
                 raw = {}
             if not isinstance(raw, Mapping):
-                fail(section_name, f"must be a mapping, got {raw!r}")
+                fail(section_name, f"must be a mapping, got {_short(raw)}")
             fields = {f.name: f for f in dataclasses.fields(section_cls)}
             for key in raw:
                 if key not in fields:
@@ -309,19 +398,49 @@ class Scenario:
                 try:
                     values[key] = kind.check(raw[key])
                 except (ValueError, TypeError, OverflowError):
-                    fail(f"{section_name}.{key}", f"must be {kind.describe()}, got {raw[key]!r}")
+                    fail(f"{section_name}.{key}", f"must be {kind.describe()}, got {_short(raw[key])}")
             sections[section_name] = section_cls(**values)
+        users = _parse_users(data["users"], fail) if "users" in data else ()
+        if users:
+            # the users list replaces geometry.comm_rx; single-user tools see the first user there
+            raw_geometry = data.get("geometry") or {}
+            if "comm_rx" in raw_geometry and sections["geometry"].comm_rx != users[0].position:
+                fail(
+                    "geometry.comm_rx",
+                    "with a users list, leave geometry.comm_rx out (or equal to users[0].position), "
+                    f"got {_short(raw_geometry['comm_rx'])}",
+                )
+            sections["geometry"] = dataclasses.replace(sections["geometry"], comm_rx=users[0].position)
+        sensing = data.get("sensing", "target")
+        if sensing not in SENSING_CHOICES:
+            fail("sensing", f"must be {Choice(SENSING_CHOICES).describe()}, got {_short(sensing)}")
         scenario = cls(
             name=name or data.get("name") or Path(source).stem,
             description=data.get("description", ""),
             source=source,
             **sections,
+            users=users,
+            sensing=sensing,
         )
         scenario._check_consistency(fail)
         return scenario
 
     def _check_consistency(self, fail):
         g = self.geometry
+        for index, user in enumerate(self.users):
+            if math.dist(g.tx, user.position) < MIN_SEPARATION_M:
+                fail(
+                    f"users[{index}].position",
+                    f"is {math.dist(g.tx, user.position):g} m from geometry.tx; users must be at least "
+                    f"{MIN_SEPARATION_M:g} m from the transmitter (co-located nodes have no direction)",
+                )
+            for other in range(index):
+                if math.dist(self.users[other].position, user.position) < MIN_SEPARATION_M:
+                    fail(
+                        f"users[{index}].position",
+                        f"is within {MIN_SEPARATION_M:g} m of users[{other}].position; users must be at "
+                        "distinct positions (co-located users share one channel)",
+                    )
         pairs = (("tx", "target"), ("sensing_rx", "target"), ("tx", "comm_rx"))
         for a, b in pairs:
             dist = math.dist(getattr(g, a), getattr(g, b))
@@ -345,6 +464,8 @@ class Scenario:
                 f"must be 0 or at least the block duration N/B = {block_duration:g} s, "
                 f"got {self.motion.block_interval_s:g}",
             )
+        if self.signal.rrc_span % 2:
+            fail("signal.rrc_span", f"must be an even integer in [2, 64], got {self.signal.rrc_span}")
         if self.tracking.fallback_antennas > self.arrays.n_tx:
             fail(
                 "tracking.fallback_antennas",
@@ -363,6 +484,9 @@ class Scenario:
         """
         data = self.to_dict()
         for section, values in sections.items():
+            if section in ("users", "sensing"):  # replaced whole: a list of users, a word
+                data[section] = values
+                continue
             if section not in data or not isinstance(data[section], dict):
                 raise ScenarioError(f"scenario '{self.source}': key '{section}': unknown section")
             data[section].update(values)
@@ -384,6 +508,17 @@ class Scenario:
                     value = list(value)
                 values[f.name] = value
             out[section_cls.SECTION] = values
+        if self.users:  # the multi-user form only: single-user files keep their shape
+            out["users"] = [
+                {
+                    f.name: list(getattr(u, f.name)) if f.name == "position" else getattr(u, f.name)
+                    for f in dataclasses.fields(u)
+                    if getattr(u, f.name) is not None
+                }
+                for u in self.users
+            ]
+        if self.sensing != "target":
+            out["sensing"] = self.sensing
         return out
 
     def to_yaml(self) -> str:
@@ -417,35 +552,101 @@ def scenario_path(name_or_path: str | Path) -> Path:
     """Resolve a shipped name or a path to a scenario file. Raises :class:`ScenarioError`."""
     text = str(name_or_path)
     path = Path(text)
-    if path.suffix in (".yml", ".yaml") or path.exists() or "/" in text:
-        if not path.is_file():
-            raise ScenarioError(f"scenario '{text}': no such file")
-        return path
-    shipped = SCENARIO_DIR / f"{text}.yml"
-    if not shipped.is_file():
+    try:
+        exists = path.exists()
+        if path.suffix in (".yml", ".yaml") or exists or "/" in text:
+            if not exists:
+                raise ScenarioError(f"scenario '{text}': no such file")
+            if not path.is_file():
+                raise ScenarioError(f"scenario '{text}': not a regular file")
+            return path
+        shipped = SCENARIO_DIR / f"{text}.yml"
+        is_shipped = shipped.is_file()
+    except ScenarioError:
+        raise
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
+        raise ScenarioError(f"scenario '{text[:200]}': not a usable file name ({exc.__class__.__name__})") from None
+    if not is_shipped:
         raise ScenarioError(
             f"scenario '{text}': not a file and not a shipped scenario (shipped: {', '.join(shipped_scenarios())})"
         )
     return shipped
 
 
+class StrictYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses what a configuration file should never contain: a key given twice
+    in one mapping (YAML says keys are unique; PyYAML silently keeps the last) and collections nested deeper
+    than :attr:`max_depth` (PyYAML composes nested nodes recursively: 100 000 ``[`` end in a RecursionError).
+    Both raise ``yaml.YAMLError`` with the line."""
+
+    max_depth = MAX_YAML_DEPTH
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > self.max_depth:
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"collections nested deeper than {self.max_depth} levels", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                    seen.add(key)
+                except TypeError:
+                    continue  # an unhashable key: the base class reports it
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {_short(key)}", key_node.start_mark
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_text(text: str):
+    """Parse YAML with :class:`StrictYamlLoader` (``yaml.YAMLError`` on duplicates or deep nesting)."""
+    return yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_scenario(name_or_path: str | Path | Scenario) -> Scenario:
-    """Load and validate a scenario by shipped name or path (a Scenario is returned unchanged)."""
+    """Load and validate a scenario by shipped name or path (a Scenario is returned unchanged).
+
+    The file must be a regular file of at most :data:`MAX_FILE_BYTES`, UTF-8 YAML without duplicate keys
+    and nested at most :data:`MAX_YAML_DEPTH` deep."""
     if isinstance(name_or_path, Scenario):
         return name_or_path
     path = scenario_path(name_or_path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ScenarioError(f"scenario '{path}': larger than {MAX_FILE_BYTES} bytes, not a scenario file")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"scenario '{path}': cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml_text(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
-        raise ScenarioError(
-            f"scenario '{path}': not valid YAML{line}: {getattr(exc, 'problem', None) or exc}"
-        ) from None
+        # one line: a reader error (a NUL byte, say) has no 'problem' and a multi-line str()
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())[:300]
+        raise ScenarioError(f"scenario '{path}': not valid YAML{line}: {problem}") from None
+    except RecursionError:  # nesting the depth limit does not see (none known): still a clean refusal
+        raise ScenarioError(f"scenario '{path}': nested too deeply") from None
     return Scenario.from_dict(data, source=str(path), name=path.stem)
 
 
@@ -469,10 +670,25 @@ def reference_markdown() -> str:
                 f"| `{section_cls.SECTION}.{f.name}` | `{_inline(default)}` | "
                 f"{f.metadata['kind'].describe()} | {f.metadata['doc']} |"
             )
+    for f in dataclasses.fields(UserConfig):
+        lines.append(
+            f"| `users[i].{f.name}` | `{USER_DEFAULTS_TEXT[f.name]}` | "
+            f"{f.metadata['kind'].describe()} | {f.metadata['doc']} |"
+        )
+    lines.append(
+        f"| `sensing` | `target` | {Choice(SENSING_CHOICES).describe()} | "
+        "none: no sensing target (multi-user designs only; the geometry's target is then unused) |"
+    )
     lines += [
         "",
         f"Nodes `tx`-`target`, `sensing_rx`-`target` and `tx`-`comm_rx` must be at least "
         f"{MIN_SEPARATION_M:g} m apart; `budget.sensing_streams` must not exceed `arrays.n_tx`.",
+        "",
+        f"`users` (top level, 1 to {MAX_USERS} entries) describes the multi-user system (docs/multiuser.md): "
+        "each entry is a mapping with the `users[i].*` keys above. It replaces `geometry.comm_rx` (leave that "
+        "out, or equal to the first user's position; single-user tools see the first user there). Users "
+        f"must be at least {MIN_SEPARATION_M:g} m from `geometry.tx` and from each other. Without `users` "
+        "the scenario has one data user at `geometry.comm_rx` (the single-user form).",
         "",
     ]
     return "\n".join(lines)

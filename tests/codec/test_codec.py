@@ -28,15 +28,15 @@ def image():
 
 
 def test_container_round_trip_and_malformed_inputs():
-    header = ContainerHeader("hp3", 256, 256, 5, 7)
-    data = pack(header, b"z" * 5 + b"y" * 7)
-    assert unpack(data) == (header, b"z" * 5 + b"y" * 7)
+    header = ContainerHeader("hp3", 256, 256, 8, 12)
+    data = pack(header, b"z" * 8 + b"y" * 12)
+    assert unpack(data) == (header, b"z" * 8 + b"y" * 12)
     bad = {
         "magic": b"XXXX" + data[4:],
         "version": data[:4] + b"\x09" + data[5:],
         "truncated header": data[:9],
         "payload length": data[:-1],
-        "shape": b"ISC1" + struct.pack(">BB", 1, 3) + b"hp3" + struct.pack(">HHII", 0, 256, 5, 7) + b"\0" * 12,
+        "shape": b"ISC1" + struct.pack(">BB", 1, 3) + b"hp3" + struct.pack(">HHII", 0, 256, 8, 12) + b"\0" * 20,
         "model id": b"ISC1" + struct.pack(">BB", 1, 2) + b"\xff\xfe" + struct.pack(">HHII", 64, 64, 0, 0),
     }
     for _what, blob in bad.items():
@@ -46,6 +46,55 @@ def test_container_round_trip_and_malformed_inputs():
         ContainerHeader("hp3", 0, 256, 1, 1).validate()
     with pytest.raises(CodecFormatError):
         pack(header, b"short")
+
+
+def _container(height, width, z_bytes, y_bytes, model=b"hp3"):
+    return (
+        b"ISC1"
+        + struct.pack(">BB", 1, len(model))
+        + model
+        + struct.pack(">HHII", height, width, z_bytes, y_bytes)
+        + b"\x55" * (z_bytes + y_bytes)
+    )
+
+
+@pytest.mark.parametrize(
+    "height,width,z_bytes,y_bytes,words",
+    [
+        (4096, 4096, 0, 0, "z_bytes = 0 is not a rANS string length"),  # the 21-byte file: 38 s and 4.4 GB
+        (64, 64, 8, 9, "y_bytes = 9 is not a rANS string length"),
+        (64, 64, 4, 8, "z_bytes = 4"),
+        (4096, 4096, 8, 8, "needs at least 4096 payload bytes"),
+        (2048, 1024, 256, 252, "needs at least 512 payload bytes"),
+    ],
+)
+def test_implausible_containers_are_refused_before_any_decoding(tiny_family, height, width, z_bytes, y_bytes, words):
+    """A container's declared shape sets the decoding work (time and memory grow with the pixels): its
+    strings must be whole rANS outputs and the payload at least one byte per 4096 pixels, checked in
+    unpack before any model is loaded or any buffer allocated."""
+    data = _container(height, width, z_bytes, y_bytes, b"t1")
+    with pytest.raises(CodecFormatError, match=words):
+        unpack(data)
+    codec = SemanticCodec.load(tiny_family, lazy=True)
+    with pytest.raises(CodecFormatError, match=words):
+        codec.decode(data)
+    assert codec.models == {}  # refused before the model was even loaded
+    # one more byte per string where the rule is the density: accepted
+    if "needs at least" in words:
+        need = -(-height * width // 4096)
+        header, payload = unpack(_container(height, width, 8, -(-(need - 8) // 4) * 4, b"t1"))
+        assert header.payload_bytes >= need == header.min_payload_bytes
+
+
+def test_real_encodings_clear_the_plausibility_rule_with_margin():
+    """The most compressible image there is (flat grey) with the lowest-rate shipped model: its strings are
+    rANS outputs and its payload is several times the minimum the rule asks for."""
+    codec = SemanticCodec.load(lazy=True)
+    flat = np.full((512, 512, 3), 128, np.uint8)
+    header, payload = codec.encode_parts(flat, codec.model_ids[0])
+    assert header.z_bytes % 4 == 0 and header.y_bytes % 4 == 0 and min(header.z_bytes, header.y_bytes) >= 8
+    assert header.payload_bytes >= 4 * header.min_payload_bytes
+    assert unpack(pack(header, payload)) == (header, payload)
 
 
 def test_encode_decode_round_trip(tiny_family, image):
@@ -248,3 +297,181 @@ def test_codec_cli(tiny_family, image, tmp_path, run_cli):
     ):
         code, out, err = run_cli(*argv)
         assert code == 2 and out == "" and err.count("\n") == 1, (argv, err)
+
+
+# -- training checkpoints: plain tensors and numbers, weights_only=True, atomic ----------------------------
+def _mark_ran(path):  # what a malicious checkpoint would run on an unsafe load
+    open(path, "w").close()
+    return 0
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (_mark_ran, (self.marker,))
+
+
+@pytest.fixture(scope="module")
+def patch_folder(tmp_path_factory):
+    from gnuradio.issc.codec.images import save_rgb
+
+    folder = tmp_path_factory.mktemp("patches")
+    gen = np.random.default_rng(0)
+    for i in range(2):
+        save_rgb(gen.integers(0, 256, (64, 80, 3), dtype=np.uint8), folder / f"p{i}.png")
+    save_rgb(gen.integers(0, 256, (3, 5, 3), dtype=np.uint8), folder / "tiny.png")  # smaller than a patch
+    return folder
+
+
+def test_codec_checkpoints_load_with_weights_only_and_resume(patch_folder, tmp_path):
+    """A checkpoint is a plain dict that torch.load(weights_only=True) reads; a rerun resumes at its step
+    with its weights, from a checkpoint written now or by the earlier non-atomic torch.save alike."""
+    import torch
+
+    from gnuradio.issc.codec.models import build_model
+    from gnuradio.issc.codec.train import PatchSampler, train_one
+
+    sampler = PatchSampler(patch_folder, 64, 0)
+    torch.manual_seed(0)
+    model = build_model(8, 12)
+    ckpt = tmp_path / "a.pt"
+    train_one(model, sampler, 0.01, 2, ckpt, 1, 1e-3, "a", checkpoint_every=1, log=None)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    assert state["step"] == 2 and set(state) >= {"model", "optimiser", "aux_optimiser", "stats", "seconds"}
+    assert not list(tmp_path.glob(".*tmp"))  # the atomic write leaves no temporary file
+    # an earlier version's checkpoint: the same dict written by torch.save straight to the file
+    old = tmp_path / "old.pt"
+    torch.save(state, old)
+    for path in (ckpt, old):
+        torch.manual_seed(99)
+        fresh = build_model(8, 12)  # other weights
+        train_one(fresh, sampler, 0.01, 2, path, 1, 1e-3, "b", checkpoint_every=1, log=None)  # nothing left
+        for key, value in state["model"].items():
+            torch.testing.assert_close(fresh.state_dict()[key], value, rtol=0, atol=0)
+        train_one(fresh, sampler, 0.01, 3, path, 1, 1e-3, "c", checkpoint_every=1, log=None)  # one more step
+        assert torch.load(path, weights_only=True)["step"] == 3
+
+
+def test_checkpoints_with_python_objects_are_refused_unrun(tmp_path):
+    """weights_only=True: a checkpoint that would run code on an unsafe load is a clean error and the code
+    never runs; a torn (truncated) checkpoint and a non-checkpoint are clean errors naming the file."""
+    import torch
+
+    from gnuradio.issc.codec.train import load_checkpoint
+    from gnuradio.issc.errors import IsscInputError
+
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": _Payload(str(marker))}, evil)
+    with pytest.raises(IsscInputError, match=r"evil\.pt.*Python objects"):
+        load_checkpoint(evil, "--base")
+    assert not marker.exists()
+    good = tmp_path / "good.pt"
+    torch.save({"model": {"w": torch.ones(1000)}, "step": 1}, good)
+    torn = tmp_path / "torn.pt"
+    torn.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(IsscInputError, match=r"torn\.pt.*not a loadable checkpoint"):
+        load_checkpoint(torn)
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(IsscInputError, match="needs the keys model"):
+        load_checkpoint(tmp_path / "list.pt")
+    with pytest.raises(IsscInputError, match="no such file"):
+        load_checkpoint(tmp_path / "missing.pt", "--base")
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path):
+    """save_checkpoint serialises first and replaces atomically: a failure leaves the old file intact."""
+    import torch
+
+    from gnuradio.issc.codec.train import load_checkpoint, save_checkpoint
+
+    path = tmp_path / "c.pt"
+    save_checkpoint({"model": {"w": torch.zeros(3)}, "step": 5}, path)
+    with pytest.raises(Exception):  # noqa: B017 - whatever pickle raises for a lambda
+        save_checkpoint({"model": {"w": torch.ones(3)}, "step": 6, "bad": lambda: 0}, path)
+    assert load_checkpoint(path)["step"] == 5 and sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
+
+
+def test_djscc_checkpoints_resume_with_weights_only(patch_folder, tmp_path):
+    """The DJSCC trainer shares the checkpoint functions: it resumes at the saved step with its weights."""
+    import torch
+
+    from gnuradio.issc.codec.train import PatchSampler
+    from gnuradio.issc.djscc.models import DeepJSCC
+    from gnuradio.issc.djscc.train import train_one
+
+    sampler = PatchSampler(patch_folder, 16, 0)
+    torch.manual_seed(0)
+    model = DeepJSCC(2, 4)
+    ckpt = tmp_path / "d.pt"
+    train_one(model, sampler, 10.0, "ae", 2, ckpt, 2, 1e-3, "d", 1.0, checkpoint_every=1)
+    saved = torch.load(ckpt, weights_only=True)
+    torch.manual_seed(5)
+    fresh = DeepJSCC(2, 4)
+    train_one(fresh, sampler, 10.0, "ae", 2, ckpt, 2, 1e-3, "d", 1.0, checkpoint_every=1)
+    for key, value in saved["model"].items():
+        torch.testing.assert_close(fresh.state_dict()[key], value, rtol=0, atol=0)
+
+
+# -- images: decompression bombs and sizes ----------------------------------------------------------------
+def _png_header_only(path, width, height):
+    """A PNG whose header declares ``width x height`` (IHDR) with no pixel data: all a bomb needs."""
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+@pytest.mark.parametrize("side", [9000, 30000])
+def test_decompression_bombs_are_refused_from_the_header(tmp_path, run_cli, side):
+    """9000^2 is over our 8192^2 limit, 30000^2 over Pillow's own (its DecompressionBombError was a
+    traceback): both are clean errors naming the image; 'codec encode' allows only 4096^2."""
+    from gnuradio.issc.codec.images import load_rgb
+    from gnuradio.issc.errors import IsscInputError
+
+    bomb = _png_header_only(tmp_path / "bomb.png", side, side)
+    with pytest.raises(IsscInputError, match=r"bomb\.png.*(refused before decoding|more than)"):
+        load_rgb(bomb)
+    small = _png_header_only(tmp_path / "s.png", 5000, 4000)
+    with pytest.raises(IsscInputError, match="more than the 1000 allowed"):
+        load_rgb(small, max_pixels=1000)
+    code, out, err = run_cli("codec", "encode", "--model", "hp1", "--image", bomb, "--out", tmp_path / "x.isc")
+    assert code == 2 and out == "" and "bomb.png" in err and err.count("\n") == 1
+
+
+def test_codec_cli_bounds_its_inputs(tiny_family, image, tmp_path, run_cli):
+    """decode reads a regular file with a size cap (/dev/zero was read to 4 GB), refuses an implausible
+    container before loading a model, checks --out (folder, format) before decoding; eval names an image
+    too small for MS-SSIM (it was a traceback)."""
+    from gnuradio.issc.codec.images import save_rgb
+
+    (tmp_path / "bomb.isc").write_bytes(_container(4096, 4096, 0, 0, b"t1"))
+    (tmp_path / "small").mkdir()
+    save_rgb(image[:32, :48], tmp_path / "small" / "s.png")
+    data = SemanticCodec.load(tiny_family).encode(image, "t1")
+    (tmp_path / "ok.isc").write_bytes(data)
+    cases = [
+        (["decode", "--in", "/dev/zero", "--out", tmp_path / "o.png"], "/dev/zero"),
+        (["decode", "--in", tmp_path, "--out", tmp_path / "o.png"], "--in"),
+        (["decode", "--in", tmp_path / "bomb.isc", "--out", tmp_path / "o.png"], "z_bytes = 0"),
+        (["decode", "--in", tmp_path / "ok.isc", "--out", tmp_path], "--out"),
+        (["decode", "--in", tmp_path / "ok.isc", "--out", tmp_path / "o.xyz"], "o.xyz"),
+        (["encode", "--model", "t1", "--image", tmp_path / "small" / "s.png", "--out", tmp_path], "--out"),
+        (["eval", "--images", tmp_path / "small", "--no-jpeg"], "s.png' is 32 x 48"),
+        (["info", "--dir", tmp_path / "ok.isc"], "--dir"),
+    ]
+    for argv, words in cases:
+        code, out, err = run_cli("codec", *argv, "--dir", tiny_family) if argv[0] != "info" else run_cli("codec", *argv)
+        assert code == 2 and out == "" and err.count("\n") == 1 and words in err, (argv, err)
+    code, out, err = run_cli(
+        "codec", "decode", "--in", tmp_path / "ok.isc", "--out", tmp_path / "o.png", "--dir", tiny_family
+    )
+    assert code == 0, err

@@ -242,3 +242,37 @@ def test_background_rows_equal_synchronous_rows_and_direct_metrics(tmp_path):
         sent = np.random.default_rng(row["seq"]).integers(0, 248, size=(192, 192, 3), dtype=np.uint8)
         assert row["psnr"] == pytest.approx(-10 * np.log10((8 / 255) ** 2), rel=1e-12)
         assert row["ms_ssim"] == ms_ssim(sent, sent + np.uint8(8))
+
+
+def test_images_the_encoder_never_sent_do_not_accumulate():
+    """An image reaches the monitor but its frame is never encoded (a refused configuration), every
+    other frame: the ledger closes those frames as lost once later frames complete, so the number of
+    open frames, and the images they hold, stays bounded over a long run (it grew by one per drop)."""
+    from gnuradio.issc.link.ledger import MAX_OPEN_FRAMES, STALE_FRAMES, FrameLedger
+
+    ledger = FrameLedger(None)
+    image = np.zeros((16, 16, 3), np.uint8)
+    open_counts = []
+    for seq in range(400):
+        ledger.sent_image(seq, image)
+        if seq % 2:
+            ledger.sent_bitstream(seq, b"x", {})
+            ledger.received_bitstream(seq, b"x", {"header_ok": True})
+            ledger.received_image(seq, image)
+        open_counts.append(len(ledger.frames))
+    assert max(open_counts[100:]) <= STALE_FRAMES + 2 < MAX_OPEN_FRAMES
+    summary = ledger.flush()
+    assert len(ledger.rows) == 400  # every frame reported, the dropped ones as lost
+    assert summary is not None
+
+
+def test_open_frames_are_capped_even_when_nothing_completes():
+    """Images only, never a decoded frame: the oldest open frames close (as lost) past MAX_OPEN_FRAMES."""
+    from gnuradio.issc.link.ledger import MAX_OPEN_FRAMES, FrameLedger
+
+    ledger = FrameLedger(None)
+    for seq in range(3 * MAX_OPEN_FRAMES):
+        ledger.sent_image(seq, np.zeros((8, 8, 3), np.uint8))
+        assert len(ledger.frames) <= MAX_OPEN_FRAMES
+    ledger.flush()
+    assert len(ledger.rows) == 3 * MAX_OPEN_FRAMES

@@ -241,3 +241,105 @@ def test_bistatic_range_and_its_gradient_against_finite_differences():
     assert g.path_length == bistatic_range_m(g.tx, g.target, g.sensing_rx) == g.d_bo + g.d_or
     assert g.delay(2e-9) == pytest.approx(g.path_length / SPEED_OF_LIGHT + 2e-9, rel=1e-15)
     np.testing.assert_array_equal(g.path_length_gradient, bistatic_range_gradient(g.tx, g.target, g.sensing_rx))
+
+
+# -- any finite scale: the bound of 1e300 W, of 1e-300 W, and a sync spread of 1e300 s ----------------------
+def _old_position_bound(fim, delta_known=False):
+    """The formula before the exact power-of-two scaling (reference for bit-identity)."""
+    j = np.asarray(fim, float)
+    if delta_known or j[2, 2] == np.inf:
+        schur = j[:2, :2]
+    else:
+        if not j[2, 2] > 0:
+            return np.full((2, 2), np.inf)
+        schur = j[:2, :2] - np.outer(j[:2, 2], j[2, :2]) / j[2, 2]
+    a, c = float(schur[0, 0]), float(schur[1, 1])
+    b = 0.5 * (float(schur[0, 1]) + float(schur[1, 0]))
+    largest = 0.5 * (a + c) + np.hypot(0.5 * (a - c), b)
+    det = a * c - b * b
+    if not (largest > 0 and det / largest > SINGULAR_RCOND * largest):
+        return np.full((2, 2), np.inf)
+    return np.array([[c, -b], [-b, a]]) / det
+
+
+def test_scaled_bound_is_bit_identical_to_the_plain_formula_at_ordinary_scales():
+    """The scaling is by powers of two, so for FIMs that do not overflow the numbers are the same bits."""
+    gen = np.random.default_rng(5)
+    for _ in range(300):
+        a = gen.normal(size=(3, 3)) * 10 ** gen.uniform(-6, 6, size=(3, 1))
+        fim = a @ a.T
+        for known in (False, True):
+            np.testing.assert_array_equal(position_bound_from_fim(fim, known), _old_position_bound(fim, known))
+
+
+@pytest.mark.parametrize("power", [4e300, 1e200, 3e-250, 1e-300])
+def test_hcrb_at_extreme_powers_follows_the_exact_scaling_law(power):
+    """J(c Sigma; sigma_dt) = c (J_D(Sigma) + prior/c), and prior/c is the prior of sigma_dt sqrt(c): so
+    HCRB(c Sigma; sigma_dt) = HCRB(Sigma; sigma_dt sqrt(c)) / c, whose right side is an ordinary-scale
+    computation (checked against a plain 3x3 inverse). The direct formula overflowed to 'unidentifiable'."""
+    scn = load_scenario("paper")
+    sigma = random_covariance(4, seed=11)
+    c = power
+    fisher = FisherModel.from_scenario(scn)
+    sigma_s = fisher.sync_sigma_s
+    scaled_sync = FisherModel.from_scenario(scn, sync_sigma_ns=sigma_s * np.sqrt(c) * 1e9)
+    # the right side directly: data FIM plus the scaled prior, inverted with numpy
+    j = scaled_sync.data_fim(sigma)
+    j[2, 2] += scaled_sync.prior_information
+    reference = np.linalg.inv(j)[:2, :2] / c
+    bound = fisher.hcrb(c * sigma)
+    assert np.all(np.isfinite(bound))
+    np.testing.assert_allclose(bound, reference, rtol=1e-7)
+    np.testing.assert_allclose(fisher.crb(c * sigma), fisher.crb(sigma) / c, rtol=1e-12)
+
+
+def test_huge_sync_spread_means_no_prior_not_an_overflow():
+    """sigma_dt = 1e300 s: (c sigma)^2 overflows a float (OverflowError); the prior is 0 instead."""
+    fisher = FisherModel.from_scenario("paper", sync_sigma_ns=1e308)
+    assert fisher.prior_information == 0.0
+    sigma = random_covariance(4, seed=3)
+    j = fisher.data_fim(sigma)
+    np.testing.assert_allclose(fisher.hcrb(sigma), np.linalg.inv(j)[:2, :2], rtol=1e-7)
+
+
+def test_hcrb_cli_for_huge_and_tiny_covariances(run_cli, tmp_path):
+    """'1e300 I' is a valid covariance: its bound is a number (trace = the 1 W trace scaled as above),
+    identifiable; a covariance whose total power overflows is refused naming the file."""
+    import json
+
+    scn = load_scenario("paper")
+    fisher = FisherModel.from_scenario(scn)
+    for scale in (1e300, 1e-300):
+        path = tmp_path / "s.npy"
+        np.save(path, scale * np.eye(4))
+        code, out, err = run_cli("hcrb", "-s", "paper", "--cov", path)
+        assert code == 0, err
+        data = json.loads(out)
+        expected = fisher.hcrb(scale * np.eye(4))
+        assert data["identifiable"] is True and data["trace"] == pytest.approx(np.trace(expected), rel=1e-12)
+        assert data["power_w"] == pytest.approx(4 * scale, rel=1e-12)
+    np.save(tmp_path / "max.npy", 1e308 * np.eye(4))
+    code, out, err = run_cli("hcrb", "-s", "paper", "--cov", tmp_path / "max.npy")
+    assert code == 2 and out == "" and "max.npy" in err and "floating-point range" in err
+
+
+def test_hcrb_cli_checks_the_npy_header_before_loading(run_cli, tmp_path):
+    """A header claiming 1e16 elements in a 128-byte file is refused from the header (no allocation)."""
+    import struct
+
+    header = "{'descr': '<c16', 'fortran_order': False, 'shape': (100000000, 100000000), }"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    path = tmp_path / "huge.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+    code, out, err = run_cli("hcrb", "-s", "paper", "--cov", path)
+    assert code == 2 and out == "" and "huge.npy" in err and "the file holds 0 bytes" in err
+    np.save(
+        tmp_path / "fortran.npy",
+        np.asfortranarray(np.diag([1.0, 2.0, 3.0, 4.0]) + 0.5j * np.eye(4, k=1) - 0.5j * np.eye(4, k=-1)),
+    )
+    code, out, err = run_cli("hcrb", "-s", "paper", "--cov", tmp_path / "fortran.npy")
+    sigma = np.load(tmp_path / "fortran.npy")
+    assert code == 0, err
+    import json
+
+    assert json.loads(out)["trace"] == pytest.approx(FisherModel.from_scenario("paper").hcrb_trace(sigma))

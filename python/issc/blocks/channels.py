@@ -30,6 +30,10 @@ class channels(gr.hier_block2):
         seed: seed of the noises and sync errors.
         n_tx: number of inputs; must match the scenario's ``N_T`` (0: the scenario's).
         n_rx: echo outputs; must match the scenario's ``N_R`` (0: the scenario's).
+        cfo_hz, linewidth_hz, timing_offset, sro_ppm, iq_gain_db, iq_phase_deg: the CRE's front-end
+            impairments (``comm_channel``; all off by default).
+        echo_cfo_hz, echo_linewidth_hz: the sensing receiver's carrier impairments (``echo_channel``; off
+            by default).
     """
 
     def __init__(
@@ -41,6 +45,14 @@ class channels(gr.hier_block2):
         seed: int = 0,
         n_tx: int = 0,
         n_rx: int = 0,
+        cfo_hz: float = 0.0,
+        linewidth_hz: float = 0.0,
+        timing_offset: float = 0.0,
+        sro_ppm: float = 0.0,
+        iq_gain_db: float = 0.0,
+        iq_phase_deg: float = 0.0,
+        echo_cfo_hz: float = 0.0,
+        echo_linewidth_hz: float = 0.0,
     ):
         scn = load_scenario(scenario)
         check_antennas("n_tx", n_tx, scn.arrays.n_tx, scn)
@@ -52,8 +64,12 @@ class channels(gr.hier_block2):
             gr.io_signature(n_tx, n_tx, gr.sizeof_gr_complex),
             gr.io_signature(1 + n_rx, 1 + n_rx, gr.sizeof_gr_complex),
         )
-        self.comm_channel = comm_channel(scn, comm_noise_dbm, seed)
-        self.echo_channel = echo_channel(scn, sensing_noise_dbm, sigma_ns, seed + 1)
+        self.comm_channel = comm_channel(
+            scn, comm_noise_dbm, seed, 0, cfo_hz, linewidth_hz, timing_offset, sro_ppm, iq_gain_db, iq_phase_deg
+        )
+        self.echo_channel = echo_channel(
+            scn, sensing_noise_dbm, sigma_ns, seed + 1, 0, 0, echo_cfo_hz, echo_linewidth_hz
+        )
         for k in range(n_tx):
             self.connect((self, k), (self.comm_channel, k))
             self.connect((self, k), (self.echo_channel, k))

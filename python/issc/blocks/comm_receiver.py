@@ -23,11 +23,13 @@ class comm_receiver(gr.hier_block2):
 
     The source decoder is the scheme's: ``semantic_decoder`` (``scheme='ascc'``: polar-coded frames,
     hyperprior codec) or ``djscc_decoder`` (``scheme='djscc'``: analog frames, deep JSCC); either way it
-    is the child ``semantic_decoder``. The frame parameters must be the transmitter's.
+    is the child ``semantic_decoder``. The frame parameters must be the transmitter's. The frame decoder
+    accepts only headers naming a model of the source decoder's family (``model_count``).
 
     Message ports:
         bits (out): received PDUs (bitstream, or equalised symbols for 'djscc').  image (out): decoded
-            image PDUs.  header_failed (out): one message per frame whose header failed.
+            image PDUs.  header_failed (out): one message per frame whose header failed or that was cut
+            short by the next frame (``reason``).
 
     Args:
         scheme: 'ascc' or 'djscc'.
@@ -36,8 +38,12 @@ class comm_receiver(gr.hier_block2):
         blocklength: ``L`` channel uses per codeword.
         preamble_length: preamble symbols.
         header_symbols: header symbols (a power of two).
-        threshold: preamble detection threshold (0..1).
+        threshold: preamble detection threshold (0..1; 0: the waveform's default).
         list_size: SCL list size.
+        samples_per_symbol: samples per symbol of the RRC-shaped waveform (1: unshaped; the
+            transmitter's).
+        rolloff: RRC roll-off.
+        rrc_span: RRC length in symbols (even).
     """
 
     def __init__(
@@ -48,8 +54,11 @@ class comm_receiver(gr.hier_block2):
         blocklength: int = 256,
         preamble_length: int = 256,
         header_symbols: int = 1024,
-        threshold: float = 0.08,
+        threshold: float = 0.0,
         list_size: int = 8,
+        samples_per_symbol: int = 1,
+        rolloff: float = 0.35,
+        rrc_span: int = 12,
     ):
         if scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
@@ -58,10 +67,18 @@ class comm_receiver(gr.hier_block2):
         )
         self.scheme = scheme
         # children live on self: an unreferenced Python block is garbage-collected (docs/install.md)
-        self.frame_decoder = frame_decoder(
-            blocklength, preamble_length, header_symbols, threshold=threshold, list_size=list_size
-        )
         self.semantic_decoder = djscc_decoder(djscc_dir) if scheme == "djscc" else semantic_decoder(codec_dir)
+        self.frame_decoder = frame_decoder(
+            blocklength,
+            preamble_length,
+            header_symbols,
+            threshold=threshold,
+            list_size=list_size,
+            model_count=len(self.semantic_decoder.model_ids),
+            samples_per_symbol=samples_per_symbol,
+            rolloff=rolloff,
+            rrc_span=rrc_span,
+        )
         self.connect(self, self.frame_decoder)
         for port in ("bits", "image", "header_failed"):
             self.message_port_register_hier_out(port)

@@ -14,6 +14,7 @@ from ..errors import IsscInputError
 from ..link.pdus import dict_to_meta
 from ..physics.channels import EchoChannel
 from ..physics.geometry import Geometry, noise_powers_w
+from ..physics.impairments import ImpairmentSettings
 from ..physics.motion import scenario_trajectory
 from ..scenario import load_scenario
 from ..sensing.streaming import ECHO_TAG
@@ -33,13 +34,21 @@ class echo_channel(gr.sync_block):
     trajectory's position at the block's time ``block * motion.block_interval_s`` for the whole block.
     Non-finite input samples are replaced by 0 and logged.
 
+    Optionally the echo carries the sensing receiver's carrier impairments, common to its antennas (one
+    local oscillator), seeded from ``seed`` (:mod:`gnuradio.issc.physics.impairments`): a carrier frequency
+    offset and Wiener phase noise, in Hz at the scenario's sample rate. Its timing error is the sync error.
+    Both are off by default. The sensing estimator assumes a coherent echo (known ``beta_0``): with a CFO it
+    sees a rotating echo and its estimates degrade (that is what the option is for).
+
     Args:
         scenario: shipped scenario name or YAML path.
         noise_dbm: noise power per receive antenna (NaN: the scenario's; -inf: noise-free).
         sigma_ns: sync error standard deviation in ns (NaN: the scenario's).
-        seed: seed of the sync errors and the noise.
+        seed: seed of the sync errors, the noise and the phase noise.
         n_tx: number of inputs; must match the scenario's ``N_T`` (0: take it from the scenario).
         n_rx: number of outputs; must match the scenario's ``N_R`` (0: take it from the scenario).
+        cfo_hz: carrier frequency offset of the echo (Hz).
+        linewidth_hz: phase-noise 3 dB linewidth of the sensing receiver's oscillator (Hz; 0: none).
     """
 
     def __init__(
@@ -50,6 +59,8 @@ class echo_channel(gr.sync_block):
         seed: int = 0,
         n_tx: int = 0,
         n_rx: int = 0,
+        cfo_hz: float = 0.0,
+        linewidth_hz: float = 0.0,
     ):
         try:
             scn = load_scenario(scenario)
@@ -67,6 +78,7 @@ class echo_channel(gr.sync_block):
                 seed,
                 scenario_trajectory(scn) if scn.moving else None,
                 scn.block_interval_s(),
+                ImpairmentSettings.physical(scn.signal.bandwidth_hz, cfo_hz, linewidth_hz),
             )
         except IsscInputError as exc:
             raise ValueError(str(exc)) from None

@@ -37,8 +37,10 @@ class link_monitor(gr.basic_block):
     against the original, the optimiser's predictions (distortion, SINR, PSNR/MS-SSIM), the sensing
     error (RMS of the estimates reported for that frame, null until an estimator reports) and
     ``sqrt(tr HCRB)`` of the frame's design. Rows go to ``frames.jsonl`` in the output directory as
-    frames complete, and out of the ``frame`` port; ``summary.json`` is written when the flowgraph stops.
-    Malformed messages are logged and dropped.
+    frames complete (appended and flushed row by row), and out of the ``frame`` port; ``summary.json``
+    is written (atomically) when the flowgraph stops. Malformed messages are logged and dropped. Memory
+    does not grow with the run beyond the rows kept (``ledger.configure(keep_rows=...)`` bounds them):
+    a frame's images and payloads are dropped once its row is built.
 
     Message ports:
         sent_image (in): image PDUs from the image source.
@@ -62,8 +64,9 @@ class link_monitor(gr.basic_block):
 
     def __init__(self, out_dir: str = "", expect_sensing: bool = False):
         gr.basic_block.__init__(self, name="link_monitor", in_sig=None, out_sig=None)
-        # rows (PSNR, MS-SSIM) are built in the ledger's worker thread, off this block's message thread
-        self._rows_published = 0
+        # rows (PSNR, MS-SSIM) are built in the ledger's worker thread, off this block's message thread,
+        # and published from there, in row order (one worker)
+        self.rows_published = 0
         self._publish_lock = threading.Lock()
         self.ledger = FrameLedger(out_dir or None, expect_sensing, background=True, on_row=self._on_row)
         self._log = RateLimitedLog(self.logger)
@@ -77,7 +80,7 @@ class link_monitor(gr.basic_block):
         }
         self.messages_handled = {}
         self.sensing_rejected = 0
-        register_message_handlers(self, handlers, self._log, after=self._publish_rows, counter=self.messages_handled)
+        register_message_handlers(self, handlers, self._log, counter=self.messages_handled)
         self.message_port_register_out(pmt.intern("frame"))
 
     def _on_sent_image(self, msg):
@@ -109,7 +112,8 @@ class link_monitor(gr.basic_block):
 
     def _on_received_image(self, msg):
         meta, image = pdu_to_image(msg)
-        self.ledger.received_image(meta["seq"], image)
+        model = meta.get("model")
+        self.ledger.received_image(meta["seq"], image, model if isinstance(model, str) else None)
 
     def _on_header_failed(self, msg):
         self.ledger.header_failed()
@@ -130,17 +134,11 @@ class link_monitor(gr.basic_block):
         return self.ledger.worker_busy_s
 
     def _on_row(self, row):
-        self._publish_rows()
-
-    def _publish_rows(self):
-        with self._publish_lock:  # the message thread and the ledger's worker both publish, in row order
-            while self._rows_published < len(self.ledger.rows):
-                row = jsonable(self.ledger.rows[self._rows_published])
-                self.message_port_pub(pmt.intern("frame"), dict_to_meta(row))
-                self._rows_published += 1
+        with self._publish_lock:
+            self.message_port_pub(pmt.intern("frame"), dict_to_meta(jsonable(row)))
+            self.rows_published += 1
 
     def stop(self):
         self.summary = self.ledger.flush()
-        self._publish_rows()
         self.ledger.close()
         return True

@@ -46,6 +46,11 @@ class transmitter(gr.hier_block2):
         idle: frame encoder idle mode, 'wait' or 'zeros'.
         max_queue: frames waiting in the frame encoder at most.
         seed: seed of the sensing streams.
+        samples_per_symbol: samples per symbol of the RRC-shaped waveform (1: unshaped), for the frame
+            encoder and the sensing streams alike (one spectrum).
+        rolloff: RRC roll-off.
+        rrc_span: RRC length in symbols (even).
+        guard: the frame encoder's zero samples after a burst (-1: its default).
     """
 
     def __init__(
@@ -61,6 +66,10 @@ class transmitter(gr.hier_block2):
         idle: str = "wait",
         max_queue: int = 8,
         seed: int = 0,
+        samples_per_symbol: int = 1,
+        rolloff: float = 0.35,
+        rrc_span: int = 12,
+        guard: int = -1,
     ):
         if scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
@@ -71,8 +80,18 @@ class transmitter(gr.hier_block2):
         self.scheme = scheme
         # children live on self: an unreferenced Python block is garbage-collected (docs/install.md)
         self.semantic_encoder = djscc_encoder(djscc_dir) if scheme == "djscc" else semantic_encoder(codec_dir)
-        self.frame_encoder = frame_encoder(blocklength, preamble_length, header_symbols, idle=idle, max_queue=max_queue)
-        self.sensing_source = sensing_source(sensing_streams, seed)
+        self.frame_encoder = frame_encoder(
+            blocklength,
+            preamble_length,
+            header_symbols,
+            idle=idle,
+            max_queue=max_queue,
+            samples_per_symbol=samples_per_symbol,
+            rolloff=rolloff,
+            rrc_span=rrc_span,
+            guard=guard,
+        )
+        self.sensing_source = sensing_source(sensing_streams, seed, samples_per_symbol, rolloff, rrc_span)
         self.beamformer = beamformer(n_tx, sensing_streams)
         for port in ("image", "config"):
             self.message_port_register_hier_in(port)

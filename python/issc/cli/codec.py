@@ -12,17 +12,41 @@ import numpy as np
 import yaml
 
 from ..jsonutil import jsonable
-from .common import fail, positive_int, print_json
+from .common import (
+    fail,
+    guarded,
+    input_dir,
+    int_in,
+    output_dir,
+    output_file,
+    plot_file,
+    print_json,
+    read_input_bytes,
+    reading,
+    unique,
+)
+
+MAX_LAMBDAS = 64
 
 
 def lambda_list(text: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    if not values or any(not (v > 0 and np.isfinite(v)) for v in values):
-        raise argparse.ArgumentTypeError(f"lambdas must be positive, got {text!r}")
-    return values
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text[:60]!r}") from None
+    if not values or any(not (0 < v <= 1e3 and np.isfinite(v)) for v in values):
+        raise argparse.ArgumentTypeError(f"lambdas must be in (0, 1000], got {text[:60]!r}")
+    if len(values) > MAX_LAMBDAS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_LAMBDAS} lambdas, got {len(values)}")
+    return unique(values, "lambda")
+
+
+def patch_value(text: str) -> int:
+    """``--patch`` of ``issc train``: a multiple of 64 (the hyperprior's total stride) in [64, 1024]."""
+    value = int_in(64, 1024)(text)
+    if value % 64:
+        raise argparse.ArgumentTypeError(f"must be a multiple of 64 in [64, 1024], got {text!r}")
+    return value
 
 
 def register(subparsers):
@@ -37,13 +61,13 @@ def register(subparsers):
     data.add_argument("--out", required=True, metavar="DIR", help="output directory")
     opt = p.add_argument_group("training")
     opt.add_argument("--lambdas", type=lambda_list, default=None, help="comma-separated rate-distortion lambdas")
-    opt.add_argument("--patch", type=positive_int, default=128, help="crop size (default 128)")
-    opt.add_argument("--steps", type=positive_int, default=500, help="fine-tuning steps per model (default 500)")
-    opt.add_argument("--base-steps", type=positive_int, default=2500, help="base model steps (default 2500)")
-    opt.add_argument("--batch", type=positive_int, default=8)
+    opt.add_argument("--patch", type=patch_value, default=128, help="crop size, a multiple of 64 (default 128)")
+    opt.add_argument("--steps", type=int_in(1, 10**7), default=500, help="fine-tuning steps per model (default 500)")
+    opt.add_argument("--base-steps", type=int_in(1, 10**7), default=2500, help="base model steps (default 2500)")
+    opt.add_argument("--batch", type=int_in(1, 256), default=8, help="crops per step, 1..256 (default 8)")
     opt.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     opt.add_argument("--base", default=None, metavar="CKPT", help="start from this base checkpoint")
-    p.set_defaults(handler=cmd_train)
+    p.set_defaults(handler=guarded(cmd_train))
 
     p = subparsers.add_parser("codec", help="use the shipped codec family", description="The semantic codec family.")
     sub = p.add_subparsers(dest="codec_command", metavar="ACTION", parser_class=type(p))
@@ -51,18 +75,18 @@ def register(subparsers):
     info = sub.add_parser("info", help="the shipped models")
     info.add_argument("--json", action="store_true")
     _dir_argument(info)
-    info.set_defaults(handler=cmd_info)
+    info.set_defaults(handler=guarded(cmd_info))
     enc = sub.add_parser("encode", help="image -> container file")
     enc.add_argument("--model", required=True)
     enc.add_argument("--image", required=True, metavar="IN")
     enc.add_argument("--out", required=True, metavar="FILE")
     _dir_argument(enc)
-    enc.set_defaults(handler=cmd_encode)
+    enc.set_defaults(handler=guarded(cmd_encode))
     dec = sub.add_parser("decode", help="container file -> PNG")
     dec.add_argument("--in", dest="input", required=True, metavar="FILE")
     dec.add_argument("--out", required=True, metavar="OUT.png")
     _dir_argument(dec)
-    dec.set_defaults(handler=cmd_decode)
+    dec.set_defaults(handler=guarded(cmd_decode))
     tables = sub.add_parser(
         "tables",
         help="rebuild the entropy-table caches (<id>.tables.npz)",
@@ -70,13 +94,13 @@ def register(subparsers):
         "them beside the weights (the shipped caches were made this way; loading rebuilds a stale one itself).",
     )
     _dir_argument(tables)
-    tables.set_defaults(handler=cmd_tables)
+    tables.set_defaults(handler=guarded(cmd_tables))
     ev = sub.add_parser("eval", help="rate, PSNR, MS-SSIM per model, and JPEG at the same bpp")
     ev.add_argument("--images", default=None, metavar="DIR", help="default: the shipped held-out images")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--no-jpeg", action="store_true")
     _dir_argument(ev)
-    ev.set_defaults(handler=cmd_eval)
+    ev.set_defaults(handler=guarded(cmd_eval))
 
     p = subparsers.add_parser(
         "fit",
@@ -87,9 +111,11 @@ def register(subparsers):
     p.add_argument("--images", default=None, metavar="DIR", help="default: the shipped held-out images")
     p.add_argument("--out", required=True, metavar="PROFILE.yml")
     p.add_argument("--plot", default=None, metavar="FIG.png")
-    p.add_argument("--repetitions", type=positive_int, default=8, help="corrupted decodes per image and BER")
+    p.add_argument(
+        "--repetitions", type=int_in(1, 10_000), default=8, help="corrupted decodes per image and BER (<= 10000)"
+    )
     _dir_argument(p)
-    p.set_defaults(handler=cmd_fit)
+    p.set_defaults(handler=guarded(cmd_fit))
     _register_bench(subparsers)
 
 
@@ -105,9 +131,9 @@ def _register_bench(subparsers):
         "decode time per image per model, with one torch thread (as the blocks run).",
     )
     b.add_argument("--images", default=None, metavar="DIR", help="default: the shipped held-out images")
-    b.add_argument("--reps", type=positive_int, default=3, help="codings of each image per model (default 3)")
+    b.add_argument("--reps", type=int_in(1, 10_000), default=3, help="codings of each image per model (default 3)")
     _dir_argument(b)
-    b.set_defaults(handler=cmd_bench_codec)
+    b.set_defaults(handler=guarded(cmd_bench_codec))
 
 
 def _dir_argument(parser):
@@ -117,20 +143,31 @@ def _dir_argument(parser):
 def _codec(args, lazy: bool = False):
     from ..codec.codec import SemanticCodec, limit_torch_threads
 
+    if args.dir:
+        input_dir(args.dir, "--dir")
     limit_torch_threads(1)  # one image: a second intra-op thread does not pay for itself (docs/performance.md)
-    return SemanticCodec.load(args.dir, lazy=lazy)
+    with reading(f"--dir '{args.dir}'" if args.dir else "the shipped codec family"):
+        return SemanticCodec.load(args.dir, lazy=lazy)
 
 
-def _images(folder):
+def _images(folder, check: bool = True):
+    """The images of ``--images`` (default: the shipped held-out set) and their paths; ``check``: each must
+    suit the evaluation (:func:`gnuradio.issc.codec.evaluate.check_images`), checked before any work."""
+    from ..codec.evaluate import check_images
     from ..codec.images import list_images, load_rgb, shipped_images
 
     paths = shipped_images() if folder is None else list_images(folder)
-    return [load_rgb(p) for p in paths], [str(p) for p in paths]
+    images = [load_rgb(p) for p in paths]
+    if check:
+        check_images(images, [str(p) for p in paths])
+    return images, [str(p) for p in paths]
 
 
 def cmd_train(args):
     from ..codec.train import DEFAULT_LAMBDAS, train_family
 
+    input_dir(args.images, "--images")
+    output_dir(args.out, "--out")
     manifest = train_family(
         args.images,
         args.out,
@@ -149,12 +186,18 @@ def cmd_train(args):
 def cmd_info(args):
     from ..codec.profile import DATA_DIR, load_profile
 
-    directory = Path(args.dir) if args.dir else DATA_DIR
-    try:
-        manifest = yaml.safe_load((directory / "manifest.yml").read_text())
-    except FileNotFoundError:
+    directory = input_dir(args.dir, "--dir") if args.dir else DATA_DIR
+    manifest_path = directory / "manifest.yml"
+    if not manifest_path.is_file():
         fail(f"no codec manifest in '{directory}'")
-    lambdas = {m["id"]: m["lambda"] for m in manifest.get("models", [])}
+    with reading(f"codec manifest '{manifest_path}'"):
+        from ..scenario import load_yaml_text
+
+        manifest = load_yaml_text(read_input_bytes(manifest_path, "codec manifest", 1 << 20).decode("utf-8"))
+        entries = manifest.get("models", []) if isinstance(manifest, dict) else None
+        if not isinstance(entries, list):
+            fail(f"codec manifest '{manifest_path}': 'models' must be a list")
+        lambdas = {str(m["id"]): m["lambda"] for m in entries}
     profile_path = directory / "profile.yml"
     rows = []
     if profile_path.exists():
@@ -162,20 +205,37 @@ def cmd_info(args):
             rows.append({"id": model.id, "R_s_bits": model.r_s_bits, "bpp": model.bpp, "lambda": lambdas.get(model.id)})
     else:
         rows = [{"id": i, "R_s_bits": None, "bpp": None, "lambda": lam} for i, lam in lambdas.items()]
-    rows.sort(key=lambda r: (r["R_s_bits"] is None, r["R_s_bits"] or 0, r["lambda"] or 0))
+    with reading(f"codec manifest '{manifest_path}'"):
+        rows.sort(key=lambda r: (r["R_s_bits"] is None, r["R_s_bits"] or 0, float(r["lambda"] or 0)))
     print_json(rows)
     return 0
 
 
-def cmd_encode(args):
-    from ..codec.images import load_rgb
+def _image_format(path, what: str) -> str:
+    """The Pillow format an output image path names by its suffix (checked before any work)."""
+    from PIL import Image
 
+    suffix = Path(path).suffix.lower()
+    formats = Image.registered_extensions()
+    if suffix not in formats:
+        fail(f"{what} '{path}': unknown image format '{suffix or '(no suffix)'}' (use .png)")
+    return formats[suffix]
+
+
+def cmd_encode(args):
+    from ..codec.container import MAX_SIDE
+    from ..codec.images import load_rgb
+    from ..files import atomic_write_bytes
+
+    out = output_file(args.out, "--out")
     codec = _codec(args, lazy=True)  # loads only the model asked for
-    data = codec.encode(load_rgb(args.image), args.model)
+    with reading(f"--model '{args.model}'"):
+        codec._model(args.model)
+    data = codec.encode(load_rgb(args.image, max_pixels=MAX_SIDE * MAX_SIDE), args.model)
     try:
-        Path(args.out).write_bytes(data)
+        atomic_write_bytes(out, data)
     except OSError as exc:
-        fail(f"--out '{args.out}': cannot write ({exc})")
+        fail(f"--out '{args.out}': cannot write ({exc.strerror or exc})")
     print_json({"out": args.out, "bytes": len(data), "model": args.model})
     return 0
 
@@ -190,7 +250,7 @@ def cmd_bench_codec(args):
     import_s = time.perf_counter() - start
     codec = _codec(args)
     load_s = time.perf_counter() - start - import_s
-    images = _images(args.images)[0]
+    images = _images(args.images, check=False)[0]
     rows = []
     for model in codec.model_ids:
         encode_s, decode_s, sizes = [], [], []
@@ -228,29 +288,34 @@ def cmd_bench_codec(args):
 def cmd_tables(args):
     from ..codec.models import rebuild_tables
 
-    try:
+    if args.dir:
+        input_dir(args.dir, "--dir")
+    with reading(f"--dir '{args.dir}'" if args.dir else "the shipped codec family"):
         rows = rebuild_tables(args.dir)
-    except FileNotFoundError as exc:
-        fail(f"--dir: {exc}")
-    except (OSError, ValueError) as exc:
-        fail(str(exc))
     print_json({"models": rows})
     return 0
 
 
 def cmd_decode(args):
-    from ..codec.images import save_rgb
+    import io
 
+    from ..codec.container import MAX_CONTAINER_BYTES, unpack
+    from ..files import atomic_write_bytes
+
+    out = output_file(args.out, "--out")
+    image_format = _image_format(out, "--out")
+    data = read_input_bytes(args.input, "--in", MAX_CONTAINER_BYTES)
+    header, payload = unpack(data)  # shape and lengths checked before any model is loaded
     codec = _codec(args, lazy=True)  # loads only the container's model
+    image = codec.decode_parts(header, payload)
+    from PIL import Image
+
+    buffer = io.BytesIO()
     try:
-        data = Path(args.input).read_bytes()
-    except OSError as exc:
-        fail(f"--in '{args.input}': cannot read ({exc})")
-    image = codec.decode(data)
-    try:
-        save_rgb(np.round(image * 255).astype(np.uint8), args.out)
-    except (OSError, ValueError) as exc:
-        fail(f"--out '{args.out}': cannot write ({exc})")
+        Image.fromarray(np.round(image * 255).astype(np.uint8)).save(buffer, format=image_format)
+        atomic_write_bytes(out, buffer.getvalue())
+    except (OSError, ValueError, KeyError) as exc:
+        fail(f"--out '{args.out}': cannot write ({' '.join(str(exc).split())[:200]})")
     print_json({"out": args.out, "height": image.shape[0], "width": image.shape[1]})
     return 0
 
@@ -266,7 +331,12 @@ def cmd_eval(args):
 
 def cmd_fit(args):
     from ..codec.fit import measure_curves, plot_curves, profile_from_curves
+    from ..files import atomic_write_text
 
+    # every output path is checked before the measurement (minutes), not after it
+    output_file(args.out, "--out")
+    if args.plot:
+        plot_file(args.plot, "--plot")
     codec = _codec(args)
     images, paths = _images(args.images)
     shapes = {im.shape for im in images}
@@ -293,8 +363,8 @@ def cmd_fit(args):
             "bers": curves[codec.model_ids[0]]["bers"],
         },
     )
-    # the measured BER grid and fit results are NumPy values: plain Python for YAML
-    Path(args.out).write_text(yaml.safe_dump(jsonable(profile), sort_keys=False))
+    # the measured BER grid and fit results are NumPy values: plain Python for YAML; written atomically
+    atomic_write_text(args.out, yaml.safe_dump(jsonable(profile), sort_keys=False))
     if args.plot:
         plot_curves(curves, profile, args.plot)
     print_json(

@@ -11,10 +11,14 @@ from .common import (
     add_parallel_arguments,
     add_scenario_argument,
     fail,
+    guarded,
+    int_in,
     message,
+    output_dir,
     parallel_options,
-    positive_int,
     print_json,
+    seed_int,
+    unique,
 )
 from .djscc import abr_list
 from .optim import power_range
@@ -37,8 +41,13 @@ def sigma_list(text: str) -> list[float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated nanoseconds, got {text!r}") from None
     if not values or any(not (0 <= v < 1e6) for v in values):
-        raise argparse.ArgumentTypeError(f"sync-error spreads must be in [0, 1e6) ns, got {text!r}")
-    return values
+        raise argparse.ArgumentTypeError(f"sync-error spreads must be in [0, 1e6) ns, got {text[:60]!r}")
+    return unique(values, "spread")
+
+
+def figure_abr_list(text: str) -> list[float]:
+    """``--abrs`` of fig3/fig4: :func:`abr_list` without repeats (each ABR is one set of cells)."""
+    return unique(abr_list(text), "ABR")
 
 
 def register(subparsers):
@@ -68,13 +77,15 @@ def register(subparsers):
         metavar="S1,S2,...",
         help="sync-error spreads sigma_dt (default 1,10,100; quick: the scenario's)",
     )
-    sweep.add_argument("--trials", type=positive_int, default=None, help="blocks per cell (default 200; quick 30)")
+    sweep.add_argument(
+        "--trials", type=int_in(1, 1_000_000), default=None, help="blocks per cell (default 200; quick 30)"
+    )
     sweep.add_argument(
         "--quick", action="store_true", help="fewer powers, the scenario's spread, 30 trials (under a minute here)"
     )
-    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--seed", type=seed_int, default=0)
     add_parallel_arguments(est)
-    est.set_defaults(handler=cmd_estimator)
+    est.set_defaults(handler=guarded(cmd_estimator))
 
     for name, what in (
         ("fig3", "MS-SSIM of ASCC and DJSCC-WF-ZF against P_T, per ABR (ISSC Fig. 3)"),
@@ -101,14 +112,18 @@ def register(subparsers):
         if name == "fig3":
             grid.add_argument(
                 "--abrs",
-                type=abr_list,
+                type=figure_abr_list,
                 default=None,
                 metavar="A1,A2,...",
                 help="bandwidth ratios (default 1/48,1/32,1/16)",
             )
         else:
             grid.add_argument(
-                "--abrs", type=abr_list, default=None, metavar="A", help="bandwidth ratio (default: the scenario's)"
+                "--abrs",
+                type=figure_abr_list,
+                default=None,
+                metavar="A",
+                help="bandwidth ratio (default: the scenario's)",
             )
         grid.add_argument(
             "--schemes",
@@ -119,21 +134,21 @@ def register(subparsers):
         )
         grid.add_argument(
             "--frames",
-            type=positive_int,
+            type=int_in(1, 100_000),
             default=None,
             help=f"images per cell (default {preset['frames']}; quick {PAPER_QUICK[name]['frames']})",
         )
         grid.add_argument(
             "--sensing-every",
-            type=positive_int,
+            type=int_in(1, 100_000),
             default=None,
             metavar="K",
             help=f"estimate one sensing block in K (default {preset['sensing_every']})",
         )
         grid.add_argument("--quick", action="store_true", help="two powers, two images per cell (a few minutes)")
-        grid.add_argument("--seed", type=int, default=0)
+        grid.add_argument("--seed", type=seed_int, default=0)
         add_parallel_arguments(fig)
-        fig.set_defaults(handler=cmd_paper_figure, figure=name)
+        fig.set_defaults(handler=guarded(cmd_paper_figure), figure=name)
 
 
 def cmd_estimator(args):
@@ -145,11 +160,7 @@ def cmd_estimator(args):
     powers = args.power_dbm or preset["powers"]
     sigmas = args.sigma_ns or preset["sigmas"] or [scenario.sync.sigma_ns]
     trials = args.trials or preset["trials"]
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        fail(f"--out '{out}': cannot create ({exc})")
+    out = output_dir(args.out, "--out")
 
     def progress(point):
         message(
@@ -186,8 +197,8 @@ def scheme_list(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in SCHEMES]
     if not names or unknown:
-        raise argparse.ArgumentTypeError(f"schemes must be among {', '.join(SCHEMES)}, got {text!r}")
-    return names
+        raise argparse.ArgumentTypeError(f"schemes must be among {', '.join(SCHEMES)}, got {text[:60]!r}")
+    return unique(names, "scheme")
 
 
 def cmd_paper_figure(args):
@@ -216,11 +227,7 @@ def cmd_paper_figure(args):
                 f"--abrs: no shipped DJSCC model for ABR {', '.join(missing)} (have "
                 f"{', '.join(abr_label(a) for a in sorted(have))})"
             )
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        fail(f"--out '{out}': cannot create ({exc})")
+    out = output_dir(args.out, "--out")
 
     def progress(cell):
         message(

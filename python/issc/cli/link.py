@@ -8,7 +8,44 @@ import time
 
 import numpy as np
 
-from .common import add_parallel_arguments, add_scenario_argument, message, parallel_options, positive_int, print_json
+from .common import (
+    add_parallel_arguments,
+    add_scenario_argument,
+    fail,
+    guarded,
+    int_in,
+    message,
+    output_file,
+    parallel_options,
+    plot_file,
+    positive_int,
+    print_json,
+    seed_int,
+)
+
+MAX_BENCH_FRAMES = 100_000
+
+
+def blocklength_value(text: str) -> int:
+    """``--blocklength`` of calibrate-code: a power of two the polar code supports, up to 4096."""
+    import argparse
+
+    from ..link.calibration import MAX_BLOCKLENGTH
+
+    value = int_in(8, MAX_BLOCKLENGTH)(text)
+    if value & (value - 1):
+        raise argparse.ArgumentTypeError(f"must be a power of two in [8, {MAX_BLOCKLENGTH}], got {text!r}")
+    return value
+
+
+def size_value(text: str) -> int:
+    """``--size`` of bench link: 0 (images as they are) or a crop side in [16, 4096]."""
+    import argparse
+
+    value = int_in(0, 4096)(text)
+    if 0 < value < 16:
+        raise argparse.ArgumentTypeError(f"must be 0 or in [16, 4096], got {text!r}")
+    return value
 
 
 def register(subparsers):
@@ -28,12 +65,16 @@ def register(subparsers):
         metavar="K,K,...",
         help="information bits per block (default 16,32,48,64,96,128,160,192,256,320,384,448,496)",
     )
-    grid.add_argument("--blocklength", type=positive_int, default=256, help="L (default 256)")
-    grid.add_argument("--list-size", type=positive_int, default=8)
+    grid.add_argument(
+        "--blocklength", type=blocklength_value, default=256, help="L, a power of two in [8, 4096] (default 256)"
+    )
+    grid.add_argument("--list-size", type=int_in(1, 64), default=8, help="SCL list size, 1..64 (default 8)")
     run = p.add_argument_group("statistics")
     run.add_argument("--block-errors", type=positive_int, default=50, help="stop a point after this many block errors")
-    run.add_argument("--max-blocks", type=positive_int, default=1000, help="at most this many blocks per point")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--max-blocks", type=int_in(1, 10**7), default=1000, help="at most this many blocks per point (<= 1e7)"
+    )
+    run.add_argument("--seed", type=seed_int, default=0)
     run.add_argument("--quick", action="store_true", help="a coarse grid with few blocks (a minute)")
     add_parallel_arguments(p)
     out = p.add_argument_group("output")
@@ -44,7 +85,7 @@ def register(subparsers):
         help="table (default: print JSON); finished rates go to FILE.yml.points.jsonl, which a rerun resumes",
     )
     out.add_argument("--plot", default=None, metavar="FIG.png", help="BER measured vs the normal approximation")
-    p.set_defaults(handler=cmd_calibrate)
+    p.set_defaults(handler=guarded(cmd_calibrate))
 
     b = _bench_parser(subparsers).add_parser(
         "link",
@@ -52,11 +93,13 @@ def register(subparsers):
         description="Run the closed-loop link (shipped codec and profile) and report samples per second end to end.",
     )
     add_scenario_argument(b, required=False)
-    b.add_argument("--frames", type=positive_int, default=8)
-    b.add_argument("--size", type=int, default=0, help="crop images to SIZE x SIZE (default: as they are)")
+    b.add_argument("--frames", type=int_in(1, MAX_BENCH_FRAMES), default=8)
+    b.add_argument(
+        "--size", type=size_value, default=0, help="crop images to SIZE x SIZE, 16..4096 (default 0: as they are)"
+    )
     b.add_argument(
         "--sensing-every",
-        type=int,
+        type=int_in(0, MAX_BENCH_FRAMES),
         default=4,
         metavar="K",
         help="run the sensing estimator on one sensing block in K (0: no estimator; default 4)",
@@ -66,7 +109,7 @@ def register(subparsers):
         action="store_true",
         help="report each block's share of the busy time (JSON 'profile', and a table on stderr)",
     )
-    b.set_defaults(handler=cmd_bench_link)
+    b.set_defaults(handler=guarded(cmd_bench_link))
 
 
 def _bench_parser(subparsers):
@@ -85,6 +128,8 @@ def _grid(text):
         start, stop, step = (float(v) for v in text.split(":"))
     except ValueError:
         raise IsscInputError(f"--sinr-db must be START:STOP:STEP, got {text!r}") from None
+    if not all(np.isfinite([start, stop, step])) or max(abs(start), abs(stop)) > 1000:
+        raise IsscInputError(f"--sinr-db {text!r}: values must be finite and within [-1000, 1000] dB")
     if not (step > 0 and stop >= start and (stop - start) / step <= 400):
         raise IsscInputError(f"--sinr-db {text!r}: need STEP > 0, STOP >= START and at most 400 points")
     return [float(v) for v in np.arange(start, stop + step / 2, step)]
@@ -101,8 +146,16 @@ def cmd_calibrate(args):
     try:
         info_bits = [int(k) for k in args.info_bits.split(",")] if args.info_bits else list(DEFAULT_INFO_BITS)
     except ValueError:
-        raise IsscInputError(f"--info-bits must be comma-separated integers, got {args.info_bits!r}") from None
+        shown = args.info_bits if len(args.info_bits) <= 60 else args.info_bits[:57] + "..."
+        raise IsscInputError(f"--info-bits must be comma-separated integers, got {shown!r}") from None
     fmt = FrameFormat(blocklength=args.blocklength, list_size=args.list_size)
+    if any(not 1 <= k <= fmt.max_info_bits for k in info_bits):
+        fail(f"--info-bits: each must be in [1, {fmt.max_info_bits}] for --blocklength {fmt.blocklength}")
+    if args.out:  # before the simulation: the table, its journal beside it, and the plot must be writable
+        output_file(args.out, "--out")
+        output_file(f"{args.out}.points.jsonl", "--out (its journal FILE.yml.points.jsonl)")
+    if args.plot:
+        plot_file(args.plot, "--plot")
     if args.quick:
         sinr, info_bits = sinr[::3], info_bits[::3]
         args.block_errors, args.max_blocks = min(args.block_errors, 20), min(args.max_blocks, 100)
@@ -139,6 +192,7 @@ def plot_calibration(table: dict, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..codec.fit import save_figure
     from ..physics.ber import log10_ber
 
     sinr = np.asarray(table["sinr_db"], float)
@@ -170,7 +224,7 @@ def plot_calibration(table: dict, path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -181,10 +235,6 @@ def cmd_bench_link(args):
     import os
     import sys
 
-    from ..errors import IsscInputError
-
-    if args.sensing_every < 0:
-        raise IsscInputError(f"--sensing-every must be >= 0, got {args.sensing_every}")
     from ..flowgraphs.link import IsscLink
 
     link = IsscLink(args.scenario or "tradeoff", args.frames, size=args.size, sensing_every=args.sensing_every)

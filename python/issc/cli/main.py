@@ -11,10 +11,11 @@ from __future__ import annotations
 import sys
 
 from ..errors import IsscInputError
-from . import codec, djscc, experiment, link, optim, physics, sensing
+from . import codec, djscc, experiment, fuzz, link, optim, physics, replay, semantic, sensing, soak
 from .common import ArgumentParser
 
-COMMAND_MODULES = (physics, optim, sensing, codec, djscc, link, experiment)  # link, sensing add to optim's 'bench'
+# link, soak, sensing add to optim's 'bench'
+COMMAND_MODULES = (physics, optim, sensing, codec, djscc, link, soak, experiment, fuzz, replay, semantic)
 
 
 def build_parser() -> ArgumentParser:

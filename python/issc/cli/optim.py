@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import statistics
 import time
 from pathlib import Path
@@ -14,35 +15,43 @@ import numpy as np
 
 from ..scenario import load_scenario
 from .common import (
+    POWER_DBM_RANGE,
     add_parallel_arguments,
     add_scenario_argument,
     fail,
-    finite_float,
-    non_negative_float,
+    float_in,
+    guarded,
+    int_in,
+    output_dir,
     parallel_options,
-    positive_int,
+    power_dbm,
     print_json,
+    unique,
 )
 
 SOLVER_CHOICES = ("sdr", "paper", "zf-wf")
 
 
 def power_range(text: str) -> list[float]:
-    """``20:40:2`` (start:stop:step, inclusive) or a single value."""
+    """``20:40:2`` (start:stop:step, inclusive) or a single value, in dBm within :data:`POWER_DBM_RANGE`."""
     parts = text.split(":")
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected START:STOP:STEP or a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected START:STOP:STEP or a number, got {text[:60]!r}") from None
     if not all(np.isfinite(values)):
         raise argparse.ArgumentTypeError(f"values must be finite, got {text!r}")
+    lo, hi = POWER_DBM_RANGE
+    if not all(lo <= v <= hi for v in values[:2]):
+        raise argparse.ArgumentTypeError(f"powers must be in [{lo:g}, {hi:g}] dBm, got {text!r}")
     if len(values) == 1:
         return values
     if len(values) != 3 or values[2] <= 0 or values[1] < values[0]:
         raise argparse.ArgumentTypeError(f"expected START:STOP:STEP with STEP > 0 and STOP >= START, got {text!r}")
-    count = int(np.floor((values[1] - values[0]) / values[2] + 1e-9)) + 1
-    if count > 1000:
-        raise argparse.ArgumentTypeError(f"at most 1000 points, got {count}")
+    span = (values[1] - values[0]) / values[2]
+    if span + 1 > 1000:
+        raise argparse.ArgumentTypeError(f"at most 1000 points, got {span + 1:.4g} from {text!r}")
+    count = int(np.floor(span + 1e-9)) + 1
     return [values[0] + i * values[2] for i in range(count)]
 
 
@@ -65,29 +74,34 @@ def solver_list(text: str) -> list[str]:
     names = [s.strip() for s in text.split(",") if s.strip()]
     bad = [s for s in names if s not in SOLVER_CHOICES]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"solvers must be from {', '.join(SOLVER_CHOICES)}, got {text!r}")
-    return names
+        raise argparse.ArgumentTypeError(f"solvers must be from {', '.join(SOLVER_CHOICES)}, got {text[:60]!r}")
+    return unique(names, "solver")
 
 
 def _common_problem_args(p, power_help):
     add_scenario_argument(p)
     p.add_argument(
         "--pi",
-        type=non_negative_float,
+        type=float_in(0.0, 1.0e12, "m^2"),
         default=None,
         metavar="PI",
-        help="HCRB threshold on tr(HCRB), m^2 (default: the scenario's)",
+        help="HCRB threshold on tr(HCRB), m^2, 0..1e12 as in a scenario (default: the scenario's)",
     )
     p.add_argument("--abr", type=abr_value, default=None, help="bandwidth ratio, e.g. 1/32 (default: the scenario's)")
     p.add_argument(
         "--sensing-streams",
-        type=positive_int,
+        type=int_in(1, 256),
         default=None,
         metavar="R",
         help="number r_0 of sensing streams (default: the scenario's)",
     )
     p.add_argument("--profile", default=None, metavar="FILE", help="codec profile YAML (default: the shipped one)")
-    p.add_argument("--metric", choices=("mse", "ms_ssim"), default="mse", help="distortion to minimise")
+    p.add_argument(
+        "--metric",
+        choices=("mse", "ms_ssim"),
+        default=None,
+        help="distortion to minimise (default mse; multi-user scenarios score data users by ms_ssim only)",
+    )
     p.add_argument(
         "--ber-model",
         choices=("normal", "calibrated"),
@@ -106,15 +120,33 @@ def register(subparsers):
     p = subparsers.add_parser(
         "optimize",
         help="one frame decision: model, code rate and beams",
-        description="Solve the ASCC problem for one frame and print the configuration.",
+        description="Solve the ASCC problem for one frame and print the configuration. On a multi-user "
+        "scenario (a users list or sensing: none, docs/multiuser.md): every user's beam, model and code rate.",
     )
     _common_problem_args(p, "transmit power budget, dBm")
     p.add_argument(
-        "--power-dbm", type=finite_float, default=None, help="power budget P_T, dBm (default: the scenario's)"
+        "--power-dbm",
+        type=power_dbm,
+        default=None,
+        help=f"power budget P_T, dBm in [{POWER_DBM_RANGE[0]:g}, {POWER_DBM_RANGE[1]:g}] (default: the scenario's)",
     )
     p.add_argument("--solver", choices=SOLVER_CHOICES, default="sdr")
+    p.add_argument(
+        "--semantic-profile",
+        default=None,
+        metavar="FILE",
+        help="multi-user scenarios: the semantic users' profile JSON (default: the shipped one)",
+    )
+    p.add_argument(
+        "--code-rate",
+        type=code_rate_list,
+        default=None,
+        metavar="R[,R...]",
+        help="multi-user scenarios, --solver zf-wf: the fixed code rate in bits per channel use, one for all "
+        "users or one per user (default 1)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON (the default output is JSON as well)")
-    p.set_defaults(handler=cmd_optimize)
+    p.set_defaults(handler=guarded(cmd_optimize))
 
     p = subparsers.add_parser(
         "sweep",
@@ -135,7 +167,7 @@ def register(subparsers):
         "--out", required=True, metavar="DIR", help="output directory (finished points: points.jsonl, resumed)"
     )
     add_parallel_arguments(p)
-    p.set_defaults(handler=cmd_sweep)
+    p.set_defaults(handler=guarded(cmd_sweep))
 
     p = subparsers.add_parser("bench", help="benchmarks", description="Benchmarks (never part of the tests).")
     bench = p.add_subparsers(dest="bench_target", metavar="TARGET", parser_class=type(p))
@@ -147,28 +179,78 @@ def register(subparsers):
         "once, re-solved with a new power and threshold every frame.",
     )
     add_scenario_argument(b, required=False)
-    b.add_argument("--frames", type=positive_int, default=40, help="decisions per solver (default 40)")
+    b.add_argument("--frames", type=int_in(1, 100_000), default=40, help="decisions per solver (default 40)")
     b.add_argument("--solvers", type=solver_list, default=list(SOLVER_CHOICES))
     b.add_argument("--profile", default=None, metavar="FILE")
-    b.set_defaults(handler=cmd_bench_optimizer)
+    b.set_defaults(handler=guarded(cmd_bench_optimizer))
+
+
+def code_rate_list(text: str) -> list[float]:
+    """``1.0`` or ``1.8,1.3``: code rates in (0, 2] bits per channel use (the link's top rate is checked later)."""
+    parts = [t.strip() for t in text.split(",")]
+    if not parts or len(parts) > 16:
+        raise argparse.ArgumentTypeError(f"expected one to 16 comma-separated rates, got {text[:60]!r}")
+    return [float_in(0.0, 2.0, "bits per channel use")(t) for t in parts]
 
 
 def _optimizer(args, solver):
     from ..optim import Optimizer
 
+    if args.calibration is not None and args.ber_model != "calibrated":
+        # a table given but not used would be silently ignored: the user meant the calibrated model
+        fail("--calibration is read only with --ber-model calibrated; add it, or leave --calibration out")
+
     return Optimizer(
         args.scenario,
         args.profile,
         solver=solver,
-        metric=args.metric,
+        metric=args.metric or "mse",
         ber_model=args.ber_model,
         calibration=args.calibration,
     )
 
 
+def _refuse_multi_user(scenario, command: str):
+    from ..optim.multiuser import is_multi_user
+
+    if is_multi_user(scenario):
+        fail(
+            f"scenario '{scenario.name}' is multi-user (a users list or sensing: none): {command} supports "
+            "single-user scenarios only; use issc optimize"
+        )
+
+
 def cmd_optimize(args):
+    from ..optim.multiuser import is_multi_user
+
+    scenario = load_scenario(args.scenario)
+    if is_multi_user(scenario):
+        return _optimize_multi_user(args, scenario)
+    if args.semantic_profile is not None or args.code_rate is not None:
+        fail("--semantic-profile and --code-rate apply to multi-user scenarios only")
     decision = _optimizer(args, args.solver).decide(args.power_dbm, args.pi, args.abr, args.sensing_streams)
     print_json(decision.to_json())
+    return 0
+
+
+def _optimize_multi_user(args, scenario):
+    """``issc optimize`` on a multi-user scenario (docs/multiuser.md)."""
+    from ..optim.multiuser import MultiUserOptimizer
+
+    if args.metric not in (None, "ms_ssim"):
+        fail("multi-user scenarios score data users by MS-SSIM (the weighted sum adds 1 - MS-SSIM and error rates)")
+    if args.code_rate is not None and args.solver != "zf-wf":
+        fail("--code-rate applies to --solver zf-wf only (the other solvers choose the code rates)")
+    optimizer = MultiUserOptimizer(
+        scenario,
+        args.profile,
+        args.semantic_profile,
+        solver=args.solver,
+        ber_model=args.ber_model,
+        calibration=args.calibration,
+        code_rates=args.code_rate,
+    )
+    print_json(optimizer.decide(args.power_dbm, args.pi, args.abr, args.sensing_streams).to_json())
     return 0
 
 
@@ -195,12 +277,11 @@ SWEEP_COLUMNS = (
 
 def cmd_sweep(args):
     scenario = load_scenario(args.scenario)
+    _refuse_multi_user(scenario, "issc sweep")
     powers = args.power_dbm or scenario.power_sweep_dbm().tolist()
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        fail(f"--out '{out}': cannot create directory ({exc})")
+    _optimizer(args, args.solvers[0])  # profile and calibration read and checked here, before the points run
+    out = output_dir(args.out, "--out")
+    from ..files import atomic_write_text
     from ..parallel import run_points
 
     def absolute(path):
@@ -209,7 +290,7 @@ def cmd_sweep(args):
     common = {
         "scenario": absolute(args.scenario),
         "profile": absolute(args.profile),
-        "metric": args.metric,
+        "metric": args.metric or "mse",
         "ber_model": args.ber_model,
         "calibration": absolute(args.calibration),
         "pi": args.pi,
@@ -219,11 +300,12 @@ def cmd_sweep(args):
     points = [{**common, "solver": solver, "power_dbm": float(power)} for solver in args.solvers for power in powers]
     rows = run_points(points, sweep_point, out=out / "points.jsonl", desc="decisions", **parallel_options(args))
     csv_path = out / "sweep.csv"
-    with open(csv_path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=SWEEP_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in SWEEP_COLUMNS})
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=SWEEP_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in SWEEP_COLUMNS})
+    atomic_write_text(csv_path, text.getvalue())
     png_path = out / "sweep.png"
     plot_sweep(rows, args.solvers, png_path, scenario.name)
     print_json({"csv": str(csv_path), "png": str(png_path), "rows": len(rows)})
@@ -243,6 +325,8 @@ def plot_sweep(rows, solvers, path, title):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from ..codec.fit import save_figure
 
     has_ms_ssim = any(r.get("predicted_ms_ssim") is not None for r in rows)
     panels = [
@@ -278,7 +362,7 @@ def plot_sweep(rows, solvers, path, title):
     axes.flat[0].legend(title="solver (x: infeasible)")
     fig.suptitle(f"ASCC design versus power budget: scenario '{title}'")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -286,6 +370,7 @@ def cmd_bench_optimizer(args):
     from ..optim import Optimizer
 
     scenario = load_scenario(args.scenario)
+    _refuse_multi_user(scenario, "issc bench optimizer")
     rng = np.random.default_rng(1)
     sweep = scenario.power_sweep_dbm()
     results = {}

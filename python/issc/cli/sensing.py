@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from .common import add_scenario_argument, finite_float, positive_int, print_json
+from .common import add_scenario_argument, finite_float, guarded, int_in, print_json, seed_int
 from .link import _bench_parser
 
 WARMUP_BLOCKS = 3
@@ -24,7 +24,10 @@ def register(subparsers):
     )
     add_scenario_argument(b, required=False)
     b.add_argument(
-        "--blocks", type=positive_int, default=100, help="timed blocks (default 100; the median wants >= 50)"
+        "--blocks",
+        type=int_in(1, 1_000_000),
+        default=100,
+        help="timed blocks, at most 1e6 (default 100; the median wants >= 50)",
     )
     b.add_argument(
         "--power-dbm", type=finite_float, default=None, help="transmit power (default: the scenario's budget)"
@@ -36,8 +39,8 @@ def register(subparsers):
         default=None,
         help="sensing noise power sigma_s^2 per antenna (default: the scenario's)",
     )
-    b.add_argument("--seed", type=int, default=0)
-    b.set_defaults(handler=cmd_bench_estimator)
+    b.add_argument("--seed", type=seed_int, default=0)
+    b.set_defaults(handler=guarded(cmd_bench_estimator))
 
 
 def cmd_bench_estimator(args):
@@ -69,10 +72,12 @@ def cmd_bench_estimator(args):
     noise_std = float(np.sqrt(noise_powers_w(scenario)[1]))
     spread_m = SPEED_OF_LIGHT * scenario.sync.sigma_ns * 1e-9
     rng = np.random.default_rng(args.seed)
-    blocks = [
+    # one block at a time (the same blocks as simulating all first: the estimator draws no random numbers),
+    # so memory does not grow with --blocks
+    blocks = (
         simulate_block(estimator, rng, g.target, truncated_standard_normal(rng) * spread_m, power_w, noise_std, block)
         for _ in range(args.blocks + WARMUP_BLOCKS)
-    ]
+    )
     wall, cpu, squared, evaluations, accepted = [], [], [], [], 0
     for index, (echo, reference, start) in enumerate(blocks):
         wall_start, cpu_start = time.perf_counter(), time.process_time()

@@ -14,6 +14,7 @@ result clamped); malformed headers raise :class:`~gnuradio.issc.codec.container.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from pathlib import Path
@@ -85,7 +86,7 @@ class SemanticCodec:
         """``(header, payload)`` of an image (``H x W x 3`` uint8, or float in [0, 1])."""
         model = self._model(model_id)
         x, height, width = _to_tensor(image)
-        with self._lock, torch.inference_mode():
+        with self._lock, one_torch_thread(), torch.inference_mode():
             out = model.compress(x)
         y_string, z_string = out["strings"][0][0], out["strings"][1][0]
         header = ContainerHeader(model_id, height, width, len(z_string), len(y_string)).validate()
@@ -110,7 +111,7 @@ class SemanticCodec:
             [y_string + b"\0" * (PAD_BYTES_PER_SYMBOL * y_symbols)],
             [z_string + b"\0" * (PAD_BYTES_PER_SYMBOL * z_symbols)],
         ]
-        with self._lock, torch.inference_mode():
+        with self._lock, one_torch_thread(), torch.inference_mode():
             x_hat = model.decompress(strings, z_shape)["x_hat"]
         image = x_hat[0, :, : header.height, : header.width].permute(1, 2, 0).numpy().astype(np.float32)
         return np.clip(np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
@@ -137,6 +138,26 @@ def limit_torch_threads(threads: int = 1) -> None:
     """
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Run the enclosed torch code on one intra-op thread, then give the caller back its setting.
+
+    The convolutions' float sums are split across the intra-op threads, so their rounding (and with
+    it the decoded pixels, by one LSB, and in rare cases a quantised symbol of the bitstream) depends on
+    the thread count. Coding always on one thread makes bitstreams and pixels the same whatever the
+    caller set (docs/codec.md). With OpenMP (torch's CPU backend here) the setting is per calling
+    thread, so two codecs in two GNU Radio block threads cannot undo each other's.
+    """
+    before = torch.get_num_threads()
+    if before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            torch.set_num_threads(before)
 
 
 def _to_tensor(image):

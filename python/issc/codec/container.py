@@ -15,6 +15,15 @@
 
 The header fields (:class:`ContainerHeader`) travel in the frame's protected header; only the payload
 goes through the channel code and may get bit errors. Malformed containers raise :class:`CodecFormatError`.
+
+A container read from bytes (:func:`unpack`) must also be plausible for its declared shape before anything
+is allocated for it: decoding costs time and memory in proportion to the declared image (a 4096 x 4096
+decode takes tens of seconds and gigabytes), so a 21-byte file must not be able to ask for one. Each string
+is the rANS coder's output, whole 32-bit words ending with its 64-bit final state (at least
+:data:`MIN_STRING_BYTES`), and the payload has at least one byte per :data:`MAX_PIXELS_PER_BYTE` pixels.
+The shipped models never come near that rate: a flat grey image, the most compressible there is, codes at
+one byte per ~700 pixels with the lowest-rate model (512 x 512: 388 bytes), so the rule leaves a margin of
+about 6 and bounds the decoding work a container can cause per byte it holds.
 """
 
 from __future__ import annotations
@@ -28,6 +37,12 @@ MAGIC = b"ISC1"
 VERSION = 1
 MAX_SIDE = 4096
 MAX_STRING = 64 * 1024 * 1024
+HEADER_BYTES = 18  # without the model id
+MAX_CONTAINER_BYTES = HEADER_BYTES + 255 + 2 * MAX_STRING
+"""Largest well-formed container: read caps for container files use it."""
+RANS_WORD = 4
+MIN_STRING_BYTES = 8
+MAX_PIXELS_PER_BYTE = 4096
 
 
 class CodecFormatError(IsscInputError):
@@ -59,6 +74,29 @@ class ContainerHeader:
     def payload_bytes(self) -> int:
         return self.z_bytes + self.y_bytes
 
+    @property
+    def min_payload_bytes(self) -> int:
+        """Fewest payload bytes a real encoding of this shape has (module doc)."""
+        return max(2 * MIN_STRING_BYTES, -(-self.height * self.width // MAX_PIXELS_PER_BYTE))
+
+    def check_plausible(self) -> ContainerHeader:
+        """Refuse string lengths no rANS coder writes and a payload too small for the declared shape, before
+        any decoding work (module doc). The link's decoder gets its headers from the protected frame header
+        and skips this: a truncated payload there is decoded best-effort."""
+        for name in ("z_bytes", "y_bytes"):
+            value = getattr(self, name)
+            if value < MIN_STRING_BYTES or value % RANS_WORD:
+                raise CodecFormatError(
+                    f"{name} = {value} is not a rANS string length (a multiple of {RANS_WORD}, at least "
+                    f"{MIN_STRING_BYTES})"
+                )
+        if self.payload_bytes < self.min_payload_bytes:
+            raise CodecFormatError(
+                f"a {self.height} x {self.width} image needs at least {self.min_payload_bytes} payload bytes, "
+                f"the container has {self.payload_bytes}"
+            )
+        return self
+
 
 def pack(header: ContainerHeader, payload: bytes) -> bytes:
     header.validate()
@@ -75,7 +113,11 @@ def pack(header: ContainerHeader, payload: bytes) -> bytes:
 
 
 def unpack(data: bytes) -> tuple[ContainerHeader, bytes]:
+    """``(header, payload)`` of a complete container; :class:`CodecFormatError` for a malformed or
+    implausible one (:meth:`ContainerHeader.check_plausible`), checked before anything is allocated."""
     data = bytes(data)
+    if len(data) > MAX_CONTAINER_BYTES:
+        raise CodecFormatError(f"{len(data)} bytes is larger than any container ({MAX_CONTAINER_BYTES})")
     if len(data) < 6 or data[:4] != MAGIC:
         raise CodecFormatError("not an ISSC codec container (bad magic)")
     version, model_len = data[4], data[5]
@@ -93,4 +135,5 @@ def unpack(data: bytes) -> tuple[ContainerHeader, bytes]:
     payload = data[fixed_end:]
     if len(payload) != header.payload_bytes:
         raise CodecFormatError(f"payload has {len(payload)} bytes, the header says {header.payload_bytes}")
+    header.check_plausible()
     return header, payload

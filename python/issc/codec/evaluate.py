@@ -13,7 +13,25 @@ import io
 
 import numpy as np
 
+from ..errors import IsscInputError
 from ..metrics import ms_ssim, psnr
+
+MIN_SIDE = 33
+"""Smallest image side the evaluation takes: MS-SSIM's five scales with its smallest window need it."""
+MAX_SIDE = 4096
+"""Largest image side the codec codes (``codec.container.MAX_SIDE``)."""
+
+
+def check_images(images, names, what: str = "--images") -> None:
+    """Refuse, before any coding, an image the evaluation cannot score: a side below :data:`MIN_SIDE`
+    (MS-SSIM) or above :data:`MAX_SIDE` (the codec). The message names the image and the limits."""
+    for image, name in zip(images, names):
+        height, width = np.asarray(image).shape[:2]
+        if min(height, width) < MIN_SIDE or max(height, width) > MAX_SIDE:
+            raise IsscInputError(
+                f"{what}: image '{name}' is {height} x {width}; the evaluation needs sides in "
+                f"[{MIN_SIDE}, {MAX_SIDE}] pixels (MS-SSIM needs at least {MIN_SIDE})"
+            )
 
 
 def jpeg_at_bpp(image: np.ndarray, target_bpp: float):

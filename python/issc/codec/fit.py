@@ -166,5 +166,18 @@ def plot_curves(curves: dict, profile: dict, path) -> None:
         ax.legend(fontsize=7)
     fig.suptitle("Distortion versus payload bit-error rate: measured (points) and fitted (lines)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
+
+
+def save_figure(fig, path, dpi: int = 110) -> None:
+    """``fig`` at ``path`` in the format its suffix names (PNG without one), written atomically (a killed
+    run leaves the previous file or the new one, never a torn image)."""
+    import io
+    from pathlib import Path
+
+    from ..files import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, format=Path(path).suffix.lstrip(".").lower() or "png")
+    atomic_write_bytes(path, buffer.getvalue())

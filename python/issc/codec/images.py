@@ -8,6 +8,7 @@ images, and evaluated on held-out photos that are not in the training set (:data
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,11 @@ import numpy as np
 from ..errors import IsscInputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
+MAX_IMAGE_PIXELS = 8192 * 8192
+"""Largest image :func:`load_rgb` decodes by default (192 MiB as RGB): a PNG that declares more (a
+decompression bomb: a few kB for 30000 x 30000) is refused from its header, before any pixel is decoded."""
+MAX_FOLDER_ENTRIES = 200_000
+MAX_FOLDER_IMAGES = 20_000
 SHIPPED_IMAGE_DIR = Path(__file__).resolve().parents[1] / "data" / "images"
 HELD_OUT = ("astronaut", "coffee", "rocket", "motorcycle_right")
 """scikit-image photos reserved for evaluation: never in the training set."""
@@ -30,26 +36,64 @@ TRAIN_PHOTOS = (
 TRAIN_GRAY = ("camera", "coins", "moon", "page", "text", "grass", "gravel", "brick", "clock", "cell")
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files under ``folder`` (recursive), sorted."""
+def list_images(folder: str | Path, what: str = "--images") -> list[Path]:
+    """Image files under ``folder`` (recursive, symbolic links to folders not followed), sorted.
+
+    The walk is bounded: a folder with more than :data:`MAX_FOLDER_ENTRIES` entries or
+    :data:`MAX_FOLDER_IMAGES` images (``--images /``) is refused rather than read for minutes."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise IsscInputError(f"--images '{folder}': not a directory")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        raise IsscInputError(f"{what} '{folder}': not a directory")
+    files, seen = [], 0
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        seen += len(dirs) + len(names)
+        if seen > MAX_FOLDER_ENTRIES:
+            raise IsscInputError(f"{what} '{folder}': more than {MAX_FOLDER_ENTRIES} files and folders below it")
+        for name in names:
+            path = Path(root) / name
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+                files.append(path)
+        if len(files) > MAX_FOLDER_IMAGES:
+            raise IsscInputError(f"{what} '{folder}': more than {MAX_FOLDER_IMAGES} images")
     if not files:
-        raise IsscInputError(f"--images '{folder}': no images ({', '.join(IMAGE_SUFFIXES)}) found")
-    return files
+        raise IsscInputError(f"{what} '{folder}': no images ({', '.join(IMAGE_SUFFIXES)}) found")
+    return sorted(files)
 
 
-def load_rgb(path: str | Path) -> np.ndarray:
-    """An image file as ``H x W x 3`` uint8 (grey and RGBA converted)."""
+def load_rgb(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """An image file as ``H x W x 3`` uint8 (grey and RGBA converted).
+
+    Args:
+        path: the file (a regular file; a folder or device is refused).
+        max_pixels: refuse an image with more pixels than this, from its header, before decoding it
+            (a decompression bomb).
+    """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
+    path = Path(path)
+    if not path.is_file():
+        raise IsscInputError(f"image '{path}': " + ("no such file" if not path.exists() else "not a regular file"))
     try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise IsscInputError(f"image '{path}': cannot read ({exc})") from None
+        with warnings.catch_warnings():
+            # PIL warns above its own limit (89 Mpx) and raises above twice that; the limit here is ours
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise IsscInputError(
+                        f"image '{path}': {width} x {height} pixels, more than the {max_pixels} allowed "
+                        "(refused before decoding)"
+                    )
+                return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except Image.DecompressionBombError as exc:
+        raise IsscInputError(f"image '{path}': refused before decoding ({exc})") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError) as exc:
+        if isinstance(exc, IsscInputError):
+            raise
+        raise IsscInputError(f"image '{path}': cannot read ({' '.join(str(exc).split())[:200]})") from None
 
 
 def save_rgb(image: np.ndarray, path: str | Path) -> None:

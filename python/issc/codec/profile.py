@@ -41,6 +41,8 @@ FORMAT = "issc-codec-profile/1"
 METRICS = ("mse", "ms_ssim")
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "codecs"
 SHIPPED_PROFILE = DATA_DIR / "profile.yml"
+MAX_FILE_BYTES = 4 << 20
+MAX_SHAPE = 65536
 
 
 class ProfileError(IsscInputError):
@@ -140,8 +142,8 @@ class CodecProfile:
             raise ProfileError(f"profile '{source}': key '{key}': {message}")
 
         def number(value, key, positive=False):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                fail(key, f"must be a finite number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+                fail(key, f"must be a finite number, got {_short(value)}")
             if positive and value <= 0:
                 fail(key, f"must be > 0, got {value!r}")
             return float(value)
@@ -157,9 +159,9 @@ class CodecProfile:
         if (
             not isinstance(shape, list)
             or len(shape) != 3
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_SHAPE for s in shape)
         ):
-            fail("image_shape", f"must be [C, H, W] positive integers, got {shape!r}")
+            fail("image_shape", f"must be [C, H, W] integers in [1, {MAX_SHAPE}], got {_short(shape)}")
         raw_models = data.get("models")
         if not isinstance(raw_models, list) or not raw_models:
             fail("models", "must be a non-empty list")
@@ -170,7 +172,7 @@ class CodecProfile:
                 fail(key, "must be a mapping")
             model_id = raw.get("id")
             if not isinstance(model_id, str) or not model_id or model_id in seen:
-                fail(f"{key}.id", f"must be a unique non-empty string, got {model_id!r}")
+                fail(f"{key}.id", f"must be a unique non-empty string, got {_short(model_id)}")
             seen.add(model_id)
             fits = {}
             raw_fits = raw.get("fits")
@@ -183,9 +185,8 @@ class CodecProfile:
                     fail(f"{key}.fits.{metric}", "must have Ds, Dc, E1, E2")
                 p = {k: number(params[k], f"{key}.fits.{metric}.{k}") for k in ("Ds", "Dc", "E1", "E2")}
                 r2 = params.get("r2", float("nan"))
-                fits[metric] = DistortionFit(
-                    p["Ds"], p["Dc"], p["E1"], p["E2"], float(r2) if isinstance(r2, (int, float)) else float("nan")
-                )
+                usable = isinstance(r2, (int, float)) and not isinstance(r2, bool) and _finite(r2)
+                fits[metric] = DistortionFit(p["Ds"], p["Dc"], p["E1"], p["E2"], float(r2) if usable else float("nan"))
             models.append(
                 ModelProfile(
                     model_id,
@@ -199,13 +200,32 @@ class CodecProfile:
         return cls(tuple(models), tuple(shape), str(data.get("made_by", "")), source)
 
 
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the float range
+        return False
+
+
+def _short(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def load_profile(path: str | Path | None = None) -> CodecProfile:
-    """Load and validate a codec profile (default: the shipped one)."""
+    """Load and validate a codec profile (default: the shipped one): a regular file of at most
+    :data:`MAX_FILE_BYTES`, UTF-8 YAML without duplicate keys."""
+    from ..scenario import load_yaml_text
+
     path = Path(path) if path is not None else SHIPPED_PROFILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProfileError(f"profile '{path}': no such file") from None
+        if not path.is_file():
+            raise ProfileError(f"profile '{path}': " + ("no such file" if not path.exists() else "not a regular file"))
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ProfileError(f"profile '{path}': larger than {MAX_FILE_BYTES} bytes, not a codec profile")
+        data = load_yaml_text(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ProfileError(f"profile '{path}': cannot read: {exc}") from None
+        raise ProfileError(f"profile '{path}': cannot read: {' '.join(str(exc).split())[:300]}") from None
     return CodecProfile.from_dict(data, source=str(path))

@@ -7,10 +7,16 @@ than training each from scratch on 2 CPU cores). Loss: ``lambda 255^2 MSE + bpp`
 convention) plus the entropy bottleneck's auxiliary loss. Checkpoints every ``checkpoint_every`` steps
 under ``out/checkpoints``; ``resume`` continues from them. Results: ``out/<id>.pt`` (fp16) and
 ``out/manifest.yml``.
+
+Checkpoints hold tensors, numbers and strings only (model and optimiser state dicts, the step, the stats),
+so they load with ``torch.load(weights_only=True)``: a checkpoint file cannot run code. They are written
+atomically (:func:`save_checkpoint`), so a run killed at any instant leaves the previous checkpoint or the
+new one, never a torn file; a file that still does not load is a clean error naming it.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from pathlib import Path
@@ -20,10 +26,63 @@ import torch
 import yaml
 
 from ..errors import IsscInputError
+from ..files import atomic_write_bytes, atomic_write_text
 from .images import list_images, load_rgb
 from .models import DEFAULT_M, DEFAULT_N, build_model, save_fp16
 
 DEFAULT_LAMBDAS = (0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.05)
+MAX_PATCH = 1024
+MAX_TRAINING_BYTES = 4 << 30
+"""Most decoded pixel data a training set may hold in memory (the shipped one: about 70 MB)."""
+MAX_CHECKPOINT_BYTES = 2 << 30
+
+
+def save_checkpoint(state: dict, path) -> None:
+    """``torch.save`` of ``state`` (tensors, numbers, strings, lists and dicts of them) written atomically."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path, what: str = "checkpoint", keys=("model",)) -> dict:
+    """A checkpoint written by :func:`save_checkpoint` (or by earlier versions: the same plain dict),
+    loaded with ``weights_only=True``; anything else (missing, not a regular file, not a torch file, pickled
+    objects, missing ``keys``) is an :class:`IsscInputError` naming ``what`` and the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise IsscInputError(f"{what} '{path}': " + ("no such file" if not path.exists() else "not a regular file"))
+    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise IsscInputError(f"{what} '{path}': larger than {MAX_CHECKPOINT_BYTES} bytes, not a checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises pickle, runtime, zip and EOF errors alike
+        raise IsscInputError(f"{what} '{path}': not a loadable checkpoint ({_load_error(exc)})") from None
+    if not isinstance(state, dict) or any(key not in state for key in keys):
+        raise IsscInputError(f"{what} '{path}': not a checkpoint (needs the keys {', '.join(keys)})")
+    return state
+
+
+def _load_error(exc: Exception) -> str:
+    """The gist of a ``torch.load`` failure (torch's own text is a page of advice to load unsafely)."""
+    import re
+
+    text = str(exc)
+    found = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\. Please|\n\s*Check|$)", text, re.S)
+    if found:
+        gist = " ".join(found.group(1).split())
+        if "global" in gist.lower():
+            return f"it holds Python objects, which are not loaded ({gist[:120]}); only tensors and plain values are"
+        return f"not a torch file ({gist[:120]})"
+    return " ".join(text.split())[:160] or type(exc).__name__
+
+
+def load_model_state(model, state: dict, path, what: str = "checkpoint") -> None:
+    """``model.load_state_dict`` with a mismatch (another architecture or size) as a clean error."""
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        text = " ".join(str(exc).split())[:200]
+        raise IsscInputError(f"{what} '{path}': does not fit the model ({text})") from None
 
 
 class PatchSampler:
@@ -32,11 +91,19 @@ class PatchSampler:
     def __init__(self, folder, patch: int, seed: int):
         self.files = list_images(folder)
         self.images = []
+        held = 0
         for path in self.files:
             image = load_rgb(path)
             if min(image.shape[:2]) < patch:
                 pad = [(0, max(0, patch - image.shape[0])), (0, max(0, patch - image.shape[1])), (0, 0)]
-                image = np.pad(image, pad, mode="reflect")
+                # reflection needs the image longer than the padding; a tiny image repeats its edge instead
+                fits = all(before_after[1] < size for before_after, size in zip(pad, image.shape[:2]))
+                image = np.pad(image, pad, mode="reflect" if fits else "edge")
+            held += image.nbytes
+            if held > MAX_TRAINING_BYTES:
+                raise IsscInputError(
+                    f"--images '{folder}': more than {MAX_TRAINING_BYTES >> 30} GiB of pixels to hold in memory"
+                )
             self.images.append(image)
         self.patch = patch
         self.rng = np.random.default_rng(seed)
@@ -84,11 +151,14 @@ def train_one(
     done = 0
     stats, seconds = {}, 0.0
     if resume and checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        aux_optimiser.load_state_dict(state["aux_optimiser"])
-        done = state["step"]
+        state = load_checkpoint(checkpoint, keys=("model", "optimiser", "aux_optimiser", "step"))
+        load_model_state(model, state["model"], checkpoint)
+        try:
+            optimiser.load_state_dict(state["optimiser"])
+            aux_optimiser.load_state_dict(state["aux_optimiser"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IsscInputError(f"checkpoint '{checkpoint}': optimiser state does not fit ({exc})") from None
+        done = min(int(state["step"]), steps)
         stats, seconds = state.get("stats", {}), state.get("seconds", 0.0)
         sampler.rng = np.random.default_rng(state["step"] + 12345)
     model.train()
@@ -107,11 +177,16 @@ def train_one(
             aux = model.aux_loss()
             aux.backward()
             aux_optimiser.step()
-            stats = {"loss": float(loss), "bpp": float(bpp), "psnr": float(-10 * torch.log10(mse)), "aux": float(aux)}
+            stats = {
+                "loss": float(loss.detach()),
+                "bpp": float(bpp.detach()),
+                "psnr": float(-10 * torch.log10(mse.detach())),
+                "aux": float(aux.detach()),
+            }
             bar.set_postfix(bpp=f"{stats['bpp']:.3f}", psnr=f"{stats['psnr']:.2f}")
             bar.update(1)
             if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-                torch.save(
+                save_checkpoint(
                     {
                         "model": model.state_dict(),
                         "optimiser": optimiser.state_dict(),
@@ -146,16 +221,23 @@ def train_family(
     lambdas = sorted(float(v) for v in lambdas)
     if not lambdas or any(not (v > 0 and math.isfinite(v)) for v in lambdas):
         raise IsscInputError("--lambdas must be positive numbers")
+    if patch % 64 or not 64 <= patch <= MAX_PATCH:
+        raise IsscInputError(f"--patch must be a multiple of 64 in [64, {MAX_PATCH}] (the model's stride), got {patch}")
     out = Path(out)
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IsscInputError(f"--out '{out}': cannot create the folder ({exc.strerror or exc})") from None
+    model = build_model(n, m)
+    if base:
+        # checked before the images are read: a wrong --base fails at once
+        load_model_state(model, load_checkpoint(base, "--base")["model"], base, "--base")
     torch.manual_seed(seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     sampler = PatchSampler(images, patch, seed)
     base_lambda = lambdas[len(lambdas) // 2]
     base_ckpt = out / "checkpoints" / "base.pt"
-    model = build_model(n, m)
     if base:
-        model.load_state_dict(torch.load(base, map_location="cpu", weights_only=False)["model"])
         base_ckpt = Path(base)
     else:
         train_one(
@@ -170,7 +252,7 @@ def train_family(
             resume=resume or base_ckpt.exists(),
             log=log,
         )
-    base_state = torch.load(base_ckpt, map_location="cpu", weights_only=False)["model"]
+    base_state = load_checkpoint(base_ckpt, "--base" if base else "checkpoint")["model"]
     entries = []
     for index, lam in enumerate(lambdas, start=1):
         model_id = f"hp{index}"
@@ -206,5 +288,5 @@ def train_family(
         "data": {"images": str(images), "count": len(sampler.files)},
         "models": entries,
     }
-    (out / "manifest.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    atomic_write_text(out / "manifest.yml", yaml.safe_dump(manifest, sort_keys=False))
     return manifest

@@ -6,6 +6,9 @@ For each ABR a base model is trained at the middle SNR, then one model per SNR i
 (as ``issc train`` does for the codec family). The channel in training is AWGN at the model's SNR on
 unit-power symbols. Checkpoints every ``checkpoint_every`` steps under ``out/checkpoints``; a rerun
 continues from them. Results: ``out/<id>.pt`` (fp16) and ``out/manifest.yml``.
+
+Checkpoints are plain dicts of tensors and numbers, written atomically and loaded with
+``weights_only=True`` (:func:`gnuradio.issc.codec.train.save_checkpoint`, ``load_checkpoint``).
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ import numpy as np
 import torch
 import yaml
 
-from ..codec.train import PatchSampler, drop_learning_rate
+from ..codec.train import PatchSampler, drop_learning_rate, load_checkpoint, load_model_state, save_checkpoint
 from ..errors import IsscInputError
+from ..files import atomic_write_text
 from .losses import djscc_loss
 from .models import LOSSES, DeepJSCC, abr_label, channels_for_abr, save_fp16
 
 DEFAULT_ABRS = (1 / 48, 1 / 32, 1 / 16)
 DEFAULT_SNRS_DB = (0.0, 10.0, 20.0)
+MIN_SNR_DB, MAX_SNR_DB = -100.0, 100.0
+"""SNRs the training and the evaluation take: noise from 1e10 down to 1e-10 of the signal power."""
 
 
 def noise_variance_per_real(snr_db: float) -> float:
@@ -51,10 +57,13 @@ def train_one(model, sampler, snr_db, loss, steps, checkpoint, batch, lr, label,
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     done, stats, seconds = 0, {}, 0.0
     if checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        done, stats, seconds = state["step"], state.get("stats", {}), state.get("seconds", 0.0)
+        state = load_checkpoint(checkpoint, keys=("model", "optimiser", "step"))
+        load_model_state(model, state["model"], checkpoint)
+        try:
+            optimiser.load_state_dict(state["optimiser"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IsscInputError(f"checkpoint '{checkpoint}': optimiser state does not fit ({exc})") from None
+        done, stats, seconds = int(state["step"]), state.get("stats", {}), state.get("seconds", 0.0)
         sampler.rng = np.random.default_rng(done + 12345)
     model.train()
     started = time.time() - seconds
@@ -73,7 +82,7 @@ def train_one(model, sampler, snr_db, loss, steps, checkpoint, batch, lr, label,
             bar.set_postfix(psnr=f"{stats['psnr']:.2f}")
             bar.update(1)
             if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-                torch.save(
+                save_checkpoint(
                     {
                         "model": model.state_dict(),
                         "optimiser": optimiser.state_dict(),
@@ -113,8 +122,15 @@ def train_djscc(
     snrs_db = sorted(float(s) for s in snrs_db)
     if not snrs_db or any(not np.isfinite(s) for s in snrs_db):
         raise IsscInputError("--snrs must be finite numbers in dB")
+    if any(not MIN_SNR_DB <= s <= MAX_SNR_DB for s in snrs_db):
+        raise IsscInputError(f"--snrs must be in [{MIN_SNR_DB:g}, {MAX_SNR_DB:g}] dB, got {snrs_db}")
+    if patch % 4 or not 16 <= patch <= 1024:
+        raise IsscInputError(f"--patch must be a multiple of 4 in [16, 1024], got {patch}")
     out = Path(out)
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IsscInputError(f"--out '{out}': cannot create the folder ({exc.strerror or exc})") from None
     torch.manual_seed(seed)
     sampler = PatchSampler(images, patch, seed)
     base_snr = snrs_db[len(snrs_db) // 2]
@@ -135,7 +151,7 @@ def train_djscc(
             f"base ABR {abr_label(abr)} {base_snr:g} dB",
             cmc,
         )
-        base_state = torch.load(base_ckpt, map_location="cpu", weights_only=False)["model"]
+        base_state = load_checkpoint(base_ckpt)["model"]
         for snr in snrs_db:
             ident = model_id(abr, snr, loss)
             model = DeepJSCC(c, filters)
@@ -173,5 +189,5 @@ def train_djscc(
                 "data": {"images": str(images), "count": len(sampler.files)},
                 "models": entries,
             }
-            manifest_path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+            atomic_write_text(manifest_path, yaml.safe_dump(manifest, sort_keys=False))
     return manifest

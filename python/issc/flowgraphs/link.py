@@ -17,28 +17,133 @@ wired in one place (``transmitter``, ``channels``, ``comm_receiver``)::
 The transmitter's ``sent`` message paces the image source (one new image per frame on the air) and
 drives the controller's power/threshold schedule; its ``N_T`` antenna streams feed both the channels
 and the sensing estimator (its reference). The run ends when every frame has been decoded or reported
-lost (or on a timeout / Ctrl-C); the monitor then writes ``frames.jsonl`` and ``summary.json``.
+lost, or, short, on a timeout, a stall (nothing moved for ``stall_s``: a frame that will never come) or
+Ctrl-C; the summary says which (``end_reason``). The monitor writes ``frames.jsonl`` row by row and
+``summary.json`` at the end. Memory stays flat: no block keeps the images (the monitor drops each
+frame's once its row is built).
+
+The two ends can also run apart (``examples/issc_link.py --tx-to`` / ``--rx-from``):
+:class:`IsscLinkTx` runs the transmitter and the channels and records the samples the communication
+receiver gets to a ``cf32`` file (the flowgraph ends by itself when its frames are sent);
+:class:`IsscLinkRx` runs the receiver and the monitor on such a file, with no tags and no side
+channel: every frame's configuration comes from the air.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
+from pathlib import Path
 
+import numpy as np
 from gnuradio import blocks, gr
 
 from ..blocks.channels import channels
 from ..blocks.comm_receiver import comm_receiver
 from ..blocks.controller import controller
+from ..blocks.frame_encoder import SHAPED_GUARD
 from ..blocks.image_source import image_source
 from ..blocks.link_monitor import link_monitor
 from ..blocks.sensing_estimator import sensing_estimator
 from ..blocks.transmitter import transmitter
+from ..errors import IsscInputError
+from ..files import check_output_file
+from ..link.waveform import Waveform
+from ..physics.impairments import ImpairmentSettings
 from ..scenario import load_scenario
 
+DEFAULT_STALL_S = 300.0
+"""A run in which nothing moves (no frame, sample or message) for this long is over: whatever it
+waits for will not come. Generous: on a loaded machine one frame takes seconds, not minutes."""
+POLL_S = 0.02
+CF32_BYTES = 8  # one complex64 sample
 
-class IsscLink(gr.top_block):
+
+class _Runner:
+    """Start, poll until done, stop: the run loop the top blocks share (timeouts, stalls, Ctrl-C)."""
+
+    def _init_runner(self):
+        self._interrupted = threading.Event()
+        self.end_reason = None
+        self.elapsed_s = 0.0
+
+    def interrupt(self):
+        """Ask the run to stop (e.g. from a SIGINT handler)."""
+        self._interrupted.set()
+
+    def _progress(self) -> tuple:
+        raise NotImplementedError
+
+    def _poll(self, done, timeout_s, stall_s, on_poll) -> str:
+        """Poll ``done()`` until it holds ('complete'), or Ctrl-C ('interrupted'), ``timeout_s`` ('timeout'),
+        or ``stall_s`` seconds without progress ('stalled'); the flowgraph is running."""
+        now = time.monotonic()
+        deadline = math.inf if timeout_s is None else now + float(timeout_s)
+        stall_s = math.inf if stall_s is None else float(stall_s)
+        last, moved = self._progress(), now
+        while True:
+            if on_poll is not None:
+                on_poll(self)
+            if done():
+                return "complete"
+            if self._interrupted.is_set():
+                return "interrupted"
+            now = time.monotonic()
+            if now >= deadline:
+                return "timeout"
+            progress = self._progress()
+            if progress != last:
+                last, moved = progress, now
+            elif now - moved >= stall_s:
+                return "stalled"
+            self._interrupted.wait(POLL_S)
+
+
+IMPAIRMENT_KEYS = ("cfo_hz", "linewidth_hz", "timing_offset", "sro_ppm", "iq_gain_db", "iq_phase_deg")
+
+
+def _waveform_args(scn) -> dict:
+    """The scenario's pulse shape as the blocks' keyword arguments."""
+    return Waveform.from_scenario(scn).block_args()
+
+
+def _impairments(scn, impairments) -> dict:
+    """The communication channel's impairment arguments (``comm_channel``'s keywords), checked."""
+    impairments = dict(impairments or {})
+    unknown = sorted(set(impairments) - set(IMPAIRMENT_KEYS))
+    if unknown:
+        raise IsscInputError(f"unknown impairment(s) {', '.join(unknown)} (known: {', '.join(IMPAIRMENT_KEYS)})")
+    ImpairmentSettings.physical(scn.signal.bandwidth_hz, **impairments)  # the range checks, before building
+    return impairments
+
+
+def _guard(scn, impairments: dict) -> int:
+    """The frame encoder's zero samples after a burst: a resampling channel (timing or clock offset) holds
+    back its last ``48 + timing offset`` samples until more come, so the last frame needs that many more."""
+    shaped = Waveform.from_scenario(scn).shaped
+    if not (impairments.get("timing_offset") or impairments.get("sro_ppm")):
+        return -1  # the encoder's default: 128 shaped, none unshaped
+    return (SHAPED_GUARD if shaped else 64) + math.ceil(float(impairments.get("timing_offset", 0.0)))
+
+
+def _controller(scn, profile, solver, metric, abr, schedule, ber_model, tracking, scheme, djscc_dir):
+    return controller(
+        scn,
+        profile,
+        solver,
+        metric,
+        abr=float("nan") if abr is None else abr,
+        schedule=schedule,
+        ber_model=ber_model,
+        mode="tracking" if tracking else "known-geometry",
+        scheme=scheme,
+        djscc_dir=djscc_dir,
+    )
+
+
+class IsscLink(gr.top_block, _Runner):
     """The closed-loop link. When the scenario sets ``tracking.enabled``, the controller runs in mode
     ``tracking``: the estimator's reports feed its tracker and its track messages centre the estimator's
     search (``estimator --estimate--> controller --track--> estimator``); else mode ``known-geometry``.
@@ -69,6 +174,14 @@ class IsscLink(gr.top_block):
             ``djscc_encoder``/``decoder`` and analog frames; with solver 'zf-wf' it is DJSCC-WF-ZF).
         abr: bandwidth ratio (None: the scenario's); sets the ASCC channel-use budget and the DJSCC model.
         djscc_dir: DJSCC model directory ('' for the shipped models).
+        keep_rows: keep only the last ``keep_rows`` rows in ``monitor.ledger.rows`` (None: all); long runs
+            read them back from ``frames.jsonl``.
+        frames_dir: write ``frame_SEQ.png`` (original | received) there as frames complete ('' for none).
+        sigmf_dir: write SigMF recordings of the transmitted streams, the receiver's input and the echo
+            streams there ('' for none; ``issc replay`` replays them, docs/hardware.md).
+        impairments: the communication receiver's front-end impairments, ``comm_channel``'s keywords
+            (``cfo_hz``, ``linewidth_hz``, ``timing_offset``, ``sro_ppm``, ``iq_gain_db``, ``iq_phase_deg``;
+            None: none). The waveform (samples per symbol, roll-off) is the scenario's ``signal`` section.
     """
 
     def __init__(
@@ -90,8 +203,13 @@ class IsscLink(gr.top_block):
         scheme: str = "ascc",
         abr: float | None = None,
         djscc_dir: str = "",
+        keep_rows: int | None = None,
+        frames_dir: str = "",
+        sigmf_dir: str = "",
+        impairments: dict | None = None,
     ):
         gr.top_block.__init__(self, "issc_link")
+        self._init_runner()
         self.scenario = load_scenario(scenario)
         self.frames = int(frames)
         scn = self.scenario
@@ -100,37 +218,38 @@ class IsscLink(gr.top_block):
         if self.tracking and not sensing_every:
             raise ValueError("the scenario asks for tracking, which needs the sensing estimator (sensing_every >= 1)")
         self.scheme = scheme
-        self.controller = controller(
-            scn,
-            profile,
-            solver,
-            metric,
-            abr=float("nan") if abr is None else abr,
-            schedule=schedule,
-            ber_model=ber_model,
-            mode="tracking" if self.tracking else "known-geometry",
-            scheme=scheme,
-            djscc_dir=djscc_dir,
+        self.controller = _controller(
+            scn, profile, solver, metric, abr, schedule, ber_model, self.tracking, scheme, djscc_dir
         )
         streams = self.controller.current.sensing_streams
         blocklength = scn.signal.blocklength
+        self.impairments = _impairments(scn, impairments)
+        wave = _waveform_args(scn)
         self.image_source = image_source(images, frames, preload=2, size=size)
-        self.transmitter = transmitter(n_tx, streams, scheme, codec_dir, djscc_dir, blocklength, seed=seed)
-        self.channels = channels(scn, seed=seed + 1)
-        self.receiver = comm_receiver(scheme, codec_dir, djscc_dir, blocklength)
+        guard = _guard(scn, self.impairments)
+        self.transmitter = transmitter(
+            n_tx, streams, scheme, codec_dir, djscc_dir, blocklength, seed=seed, guard=guard, **wave
+        )
+        self.channels = channels(scn, seed=seed + 1, **self.impairments)
+        self.receiver = comm_receiver(scheme, codec_dir, djscc_dir, blocklength, **wave)
         self.estimator = (
             sensing_estimator(scn, sensing_every, scn.tracking.search_halfwidth_m) if sensing_every else None
         )
         self.monitor = link_monitor(out_dir, expect_sensing=bool(sensing_every))
-        self.sent_images = blocks.message_debug()
-        self.received_images = blocks.message_debug()
+        # the monitor is the one place the images go: it drops each frame's once its row is built (no
+        # message_debug store here: it kept every image of the run, ~31 KB per frame)
+        self.monitor.ledger.configure(keep_rows=keep_rows, frames_dir=frames_dir or None)
         self.echo_sinks = [
             blocks.vector_sink_c(1) if echo_sink else blocks.null_sink(gr.sizeof_gr_complex) for _ in range(n_rx)
         ]
+        self.recorders = []
+        if sigmf_dir:  # tx0.., comm_rx, echo0.. (flowgraphs/recordings.py)
+            from .recordings import attach_recorders
+
+            self.recorders = attach_recorders(self, scn, sigmf_dir, self.transmitter, self.channels, scheme)
 
         self.msg_connect(self.image_source, "out", self.transmitter, "image")
         self.msg_connect(self.image_source, "out", self.monitor, "sent_image")
-        self.msg_connect(self.image_source, "out", self.sent_images, "store")
         self.msg_connect(self.controller, "config", self.transmitter, "config")
         self.msg_connect(self.transmitter, "bits", self.monitor, "sent_bits")
         self.msg_connect(self.transmitter, "sent", self.image_source, "next")
@@ -152,8 +271,6 @@ class IsscLink(gr.top_block):
         self.msg_connect(self.receiver, "bits", self.monitor, "received_bits")
         self.msg_connect(self.receiver, "header_failed", self.monitor, "header_failed")
         self.msg_connect(self.receiver, "image", self.monitor, "received_image")
-        self.msg_connect(self.receiver, "image", self.received_images, "store")
-        self._interrupted = threading.Event()
 
     # the hier blocks' children, under the names the callers know (the source encoder/decoder pair of
     # the scheme keeps the ASCC names)
@@ -164,6 +281,20 @@ class IsscLink(gr.top_block):
     frame_decoder = property(lambda self: self.receiver.frame_decoder, doc="the receiver's frame decoder")
     semantic_decoder = property(lambda self: self.receiver.semantic_decoder, doc="the receiver's source decoder")
 
+    @property
+    def frames_expected(self) -> int:
+        """Frames that will go on the air: those asked for, less images that failed to load when due."""
+        return self.frames - self.image_source.failed
+
+    def air_through(self) -> bool:
+        """Every transmitted sample through the communication channel, and all it gave out through the
+        receiver (counted in samples: at several samples per symbol, and through a channel that resamples
+        and lags its input, the receiver's count differs from the transmitter's)."""
+        channel = self.channels.comm_channel
+        return channel.nitems_read(
+            0
+        ) >= self.frame_encoder.samples_sent and self.frame_decoder.receiver.samples_pushed >= channel.nitems_written(0)
+
     def finished(self) -> bool:
         """Every frame sent and every transmitted sample through the receiver, and every message the
         decoders published handled by the monitor (a frame whose preamble was never detected leaves no
@@ -171,9 +302,9 @@ class IsscLink(gr.top_block):
         handled = self.monitor.messages_handled
         receiver = self.frame_decoder.receiver
         return (
-            self.frame_encoder.frames_sent >= self.frames
+            self.frame_encoder.frames_sent >= self.frames_expected
             and self.frame_encoder.idle_now
-            and receiver.samples_pushed >= self.frame_encoder.symbols_sent
+            and self.air_through()
             and self.semantic_decoder.frames_decoded >= receiver.frames_decoded
             and handled.get("received_bits", 0) >= receiver.frames_decoded
             and handled.get("received_image", 0) >= self.semantic_decoder.frames_decoded
@@ -188,24 +319,341 @@ class IsscLink(gr.top_block):
             )
         )
 
-    def interrupt(self):
-        """Ask :meth:`run_frames` to stop (e.g. from a SIGINT handler)."""
-        self._interrupted.set()
+    def _progress(self) -> tuple:
+        receiver = self.frame_decoder.receiver
+        return (
+            self.image_source.sent,
+            self.semantic_encoder.frames_encoded,
+            self.frame_encoder.frames_sent,
+            self.frame_encoder.symbols_sent,
+            receiver.samples_pushed,
+            receiver.frames_decoded + receiver.headers_failed,
+            self.semantic_decoder.frames_decoded,
+            sum(self.monitor.messages_handled.values()),
+            self.monitor.rows_published,
+            None if self.estimator is None else self.estimator.samples_seen,
+        )
 
-    def run_frames(self, timeout_s: float | None = None) -> dict:
-        """Run until every frame is accounted for (or timeout / interrupt); returns the summary."""
-        deadline = math.inf if timeout_s is None else time.monotonic() + timeout_s
+    def run_frames(self, timeout_s: float | None = None, stall_s: float | None = DEFAULT_STALL_S, on_poll=None) -> dict:
+        """Run until every frame is accounted for, or Ctrl-C (:meth:`interrupt`), ``timeout_s`` or
+        ``stall_s`` seconds in which nothing moved; returns the summary.
+
+        Args:
+            timeout_s: give up after this long (None: no limit).
+            stall_s: give up when no frame, sample or message moved for this long (None: never).
+            on_poll: called with the link about every 20 ms while it runs (e.g. to sample memory).
+
+        Returns:
+            The monitor's summary plus ``frames_requested``, ``frames_sent``, ``samples``, ``elapsed_s``,
+            ``end_reason`` ('complete', 'interrupted', 'timeout' or 'stalled'), ``complete`` (every frame
+            asked for went on the air and was accounted for), ``interrupted``, ``images_skipped``
+            (unreadable files left out of the cycle) and ``images_failed`` (images that could not be read
+            when due: those frames never went out).
+        """
         started = time.monotonic()
         self.start()
         try:
-            while not self.finished() and not self._interrupted.is_set() and time.monotonic() < deadline:
-                self._interrupted.wait(0.02)
+            self.end_reason = self._poll(self.finished, timeout_s, stall_s, on_poll)
         finally:
             self.stop()
             self.wait()
         self.elapsed_s = time.monotonic() - started
         summary = dict(getattr(self.monitor, "summary", {}))
-        summary["elapsed_s"] = self.elapsed_s
-        summary["interrupted"] = self._interrupted.is_set()
-        summary["samples"] = self.frame_encoder.symbols_sent
+        summary.update(
+            frames_requested=self.frames,
+            frames_sent=self.frame_encoder.frames_sent,
+            elapsed_s=self.elapsed_s,
+            end_reason=self.end_reason,
+            complete=self.end_reason == "complete" and self.image_source.failed == 0,
+            interrupted=self.end_reason == "interrupted",
+            samples=self.frame_encoder.symbols_sent,
+            images_skipped=[str(p) for p, _ in self.image_source.skipped],
+            images_failed=self.image_source.failed,
+        )
+        return summary
+
+
+class IsscLinkTx(gr.top_block, _Runner):
+    """The transmitting end alone: image source, controller, transmitter and channels; the samples the
+    communication receiver gets (the comm channel's output: the beams, the sensing streams'
+    interference and the noise) go to ``out_file`` as raw ``cf32`` (complex64, native byte order). The
+    echo goes to null sinks (in tracking mode to the sensing estimator, whose estimates steer the
+    beams). The frame encoder stops after ``frames`` frames, so the flowgraph ends by itself
+    (:meth:`run_frames` returns when ``tb.wait()`` does). The same arguments as :class:`IsscLink` give
+    the same samples (the same seeds and configurations).
+
+    Args:
+        out_file: the ``cf32`` file to write (checked before anything is built).
+        sensing_every: tracking scenarios: the estimator's block spacing (else unused).
+        others: as :class:`IsscLink`.
+    """
+
+    def __init__(
+        self,
+        scenario="tradeoff",
+        frames: int = 8,
+        images="",
+        out_file: str = "",
+        seed: int = 0,
+        solver: str = "sdr",
+        metric: str = "mse",
+        schedule=None,
+        profile: str = "",
+        codec_dir: str = "",
+        size: int = 0,
+        sensing_every: int = 4,
+        ber_model: str = "calibrated",
+        scheme: str = "ascc",
+        abr: float | None = None,
+        djscc_dir: str = "",
+        impairments: dict | None = None,
+    ):
+        gr.top_block.__init__(self, "issc_link_tx")
+        self._init_runner()
+        self.out_file = check_output_file(out_file, "--tx-to")
+        self.scenario = scn = load_scenario(scenario)
+        self.frames = int(frames)
+        n_tx, n_rx = scn.arrays.n_tx, scn.arrays.n_rx
+        self.tracking = bool(scn.tracking.enabled)
+        if self.tracking and not sensing_every:
+            raise ValueError("the scenario asks for tracking, which needs the sensing estimator (sensing_every >= 1)")
+        self.controller = _controller(
+            scn, profile, solver, metric, abr, schedule, ber_model, self.tracking, scheme, djscc_dir
+        )
+        streams = self.controller.current.sensing_streams
+        self.image_source = image_source(images, frames, preload=2, size=size)
+        self.impairments = _impairments(scn, impairments)
+        self.transmitter = transmitter(
+            n_tx,
+            streams,
+            scheme,
+            codec_dir,
+            djscc_dir,
+            scn.signal.blocklength,
+            seed=seed,
+            guard=_guard(scn, self.impairments),
+            **_waveform_args(scn),
+        )
+        self.transmitter.frame_encoder.set_frame_limit(self.frames)
+        self.channels = channels(scn, seed=seed + 1, **self.impairments)
+        self.file_sink = blocks.file_sink(gr.sizeof_gr_complex, str(self.out_file), False)
+        self.file_sink.set_unbuffered(False)
+        self.estimator = (
+            sensing_estimator(scn, sensing_every, scn.tracking.search_halfwidth_m) if self.tracking else None
+        )
+        self.echo_sinks = [] if self.tracking else [blocks.null_sink(gr.sizeof_gr_complex) for _ in range(n_rx)]
+        self.msg_connect(self.image_source, "out", self.transmitter, "image")
+        self.msg_connect(self.controller, "config", self.transmitter, "config")
+        self.msg_connect(self.transmitter, "sent", self.image_source, "next")
+        self.msg_connect(self.transmitter, "sent", self.controller, "feedback")
+        for k in range(n_tx):
+            self.connect((self.transmitter, k), (self.channels, k))
+        self.connect((self.channels, 0), self.file_sink)
+        if self.estimator is not None:
+            for k in range(n_tx):
+                self.connect((self.transmitter, k), (self.estimator, k))
+            for k in range(n_rx):
+                self.connect((self.channels, 1 + k), (self.estimator, n_tx + k))
+            self.msg_connect(self.estimator, "estimate", self.controller, "estimate")
+            self.msg_connect(self.controller, "track", self.estimator, "track")
+        else:
+            for k in range(n_rx):
+                self.connect((self.channels, 1 + k), self.echo_sinks[k])
+
+    frame_encoder = property(lambda self: self.transmitter.frame_encoder, doc="the transmitter's frame encoder")
+    semantic_encoder = property(lambda self: self.transmitter.semantic_encoder, doc="the transmitter's source encoder")
+
+    def _progress(self) -> tuple:
+        return (
+            self.image_source.sent,
+            self.semantic_encoder.frames_encoded,
+            self.frame_encoder.frames_sent,
+            self.frame_encoder.symbols_sent,
+        )
+
+    def run_frames(self, timeout_s: float | None = None, stall_s: float | None = DEFAULT_STALL_S, on_poll=None) -> dict:
+        """Run until the flowgraph ends by itself (every frame sent and written), or Ctrl-C, a timeout or a
+        stall (see :meth:`IsscLink.run_frames`); returns ``frames_requested``, ``frames_sent``,
+        ``samples`` (written to the file), ``file``, ``elapsed_s``, ``end_reason``, ``complete``,
+        ``interrupted``, ``images_skipped``, ``images_failed``."""
+        started = time.monotonic()
+        ended = threading.Event()
+
+        def wait_for_end():
+            self.wait()
+            ended.set()
+
+        def done():
+            # an image that failed when due never becomes a frame: do not wait for it
+            limit = self.frames - self.image_source.failed
+            if limit != self.frame_encoder.frame_limit and limit > 0:
+                self.frame_encoder.set_frame_limit(limit)
+            return ended.is_set()
+
+        self.start()
+        waiter = threading.Thread(target=wait_for_end, name="issc-tx-wait", daemon=True)
+        waiter.start()
+        try:
+            self.end_reason = self._poll(done, timeout_s, stall_s, on_poll)
+        finally:
+            if not ended.is_set():
+                self.stop()
+            waiter.join()
+            self.file_sink.close()
+        self.elapsed_s = time.monotonic() - started
+        sent = self.frame_encoder.frames_sent
+        return {
+            "frames_requested": self.frames,
+            "frames_sent": sent,
+            "samples": self.frame_encoder.symbols_sent,
+            "file": str(self.out_file),
+            "elapsed_s": self.elapsed_s,
+            "end_reason": self.end_reason,
+            "complete": self.end_reason == "complete" and sent >= self.frames,
+            "interrupted": self.end_reason == "interrupted",
+            "images_skipped": [str(p) for p, _ in self.image_source.skipped],
+            "images_failed": self.image_source.failed,
+        }
+
+
+class _RecordedSamples(gr.sync_block):
+    """A ``cf32`` file as a stream that, unlike ``blocks.file_source``, does not end the flowgraph at the
+    end of the file (an ended stream tells the message-only blocks downstream to finish, and the monitor
+    would stop before the decoders' last messages): it idles, and :attr:`exhausted` says so. A torn last
+    sample (a recording killed mid-write) is left out."""
+
+    def __init__(self, path):
+        gr.sync_block.__init__(self, name="recorded_samples", in_sig=None, out_sig=[np.complex64])
+        self.path = Path(path)
+        self.total = os.path.getsize(self.path) // CF32_BYTES
+        self.produced = 0
+        self._file = open(self.path, "rb")  # noqa: SIM115 - closed in stop()
+        self._idle = threading.Event()
+
+    @property
+    def exhausted(self) -> bool:
+        return self.produced >= self.total
+
+    def work(self, input_items, output_items):
+        out = output_items[0]
+        n = min(len(out), self.total - self.produced)
+        if n <= 0:
+            self._idle.wait(0.05)  # nothing more will come: do not spin
+            return 0
+        view = memoryview(out[:n].view(np.uint8))
+        got = self._file.readinto(view) // CF32_BYTES
+        if got < n:  # the file shrank under us: it is over
+            self.total = self.produced + got
+        self.produced += got
+        return got
+
+    def stop(self):
+        self._idle.set()
+        return True
+
+    def close(self):
+        self._file.close()
+
+
+class IsscLinkRx(gr.top_block, _Runner):
+    """The receiving end alone, on samples recorded by :class:`IsscLinkTx`: the communication receiver
+    and the monitor, with no tag and no side channel (every frame's model, code rate and image shape
+    come from its header on the air). The monitor writes ``frames.jsonl`` and ``summary.json`` as in a
+    whole-link run; the transmitter's side of a row (power, predictions, sensing) is unknown here and
+    null, and PSNR/MS-SSIM are measured against ``images`` (the originals the transmitter cycled, if
+    given the same ``images`` and ``size``; a frame whose original has another shape gets none).
+
+    Args:
+        in_file: the ``cf32`` recording.
+        out_dir: where the monitor writes ('' for nowhere).
+        images: the transmitter's images ('' for the shipped test images, None for no reference).
+        size: the transmitter's crop size.
+        scenario: for the blocklength ``L`` of the frames and the waveform (``signal.samples_per_symbol``...).
+        scheme, codec_dir, djscc_dir: the receiver's decoder (as the transmitter's).
+        keep_rows, frames_dir: as :class:`IsscLink`.
+    """
+
+    def __init__(
+        self,
+        in_file: str,
+        out_dir: str = "",
+        images="",
+        size: int = 0,
+        scenario="tradeoff",
+        scheme: str = "ascc",
+        codec_dir: str = "",
+        djscc_dir: str = "",
+        keep_rows: int | None = None,
+        frames_dir: str = "",
+    ):
+        gr.top_block.__init__(self, "issc_link_rx")
+        self._init_runner()
+        path = Path(in_file)
+        if not path.is_file():
+            raise IsscInputError(f"--rx-from {path}: no such file")
+        if path.stat().st_size < CF32_BYTES:
+            raise IsscInputError(f"--rx-from {path}: empty (no cf32 sample)")
+        self.scenario = scn = load_scenario(scenario)
+        from ..blocks.image_source import ImageCycle
+
+        self.reference = None if images is None else ImageCycle(images, size)
+        self.source = _RecordedSamples(path)
+        self.receiver = comm_receiver(scheme, codec_dir, djscc_dir, scn.signal.blocklength, **_waveform_args(scn))
+        self.monitor = link_monitor(out_dir, expect_sensing=False)
+        reference = None if self.reference is None else (lambda seq: self.reference.image(seq)[1])
+        self.monitor.ledger.configure(
+            keep_rows=keep_rows, frames_dir=frames_dir or None, receive_only=True, reference=reference
+        )
+        self.connect(self.source, self.receiver)
+        self.msg_connect(self.receiver, "bits", self.monitor, "received_bits")
+        self.msg_connect(self.receiver, "header_failed", self.monitor, "header_failed")
+        self.msg_connect(self.receiver, "image", self.monitor, "received_image")
+
+    frame_decoder = property(lambda self: self.receiver.frame_decoder, doc="the receiver's frame decoder")
+    semantic_decoder = property(lambda self: self.receiver.semantic_decoder, doc="the receiver's source decoder")
+
+    def finished(self) -> bool:
+        """Every recorded sample through the receiver and every message of the decoders handled."""
+        handled = self.monitor.messages_handled
+        receiver = self.frame_decoder.receiver
+        return (
+            self.source.exhausted
+            and receiver.samples_pushed >= self.source.total
+            and self.semantic_decoder.frames_decoded >= receiver.frames_decoded
+            and handled.get("received_bits", 0) >= receiver.frames_decoded
+            and handled.get("received_image", 0) >= self.semantic_decoder.frames_decoded
+            and handled.get("header_failed", 0) >= receiver.headers_failed
+        )
+
+    def _progress(self) -> tuple:
+        receiver = self.frame_decoder.receiver
+        return (
+            self.source.produced,
+            receiver.samples_pushed,
+            receiver.frames_decoded + receiver.headers_failed,
+            self.semantic_decoder.frames_decoded,
+            sum(self.monitor.messages_handled.values()),
+            self.monitor.rows_published,
+        )
+
+    def run_frames(self, timeout_s: float | None = None, stall_s: float | None = DEFAULT_STALL_S, on_poll=None) -> dict:
+        """Run until the whole recording is decoded, or Ctrl-C, a timeout or a stall; returns the
+        monitor's summary plus ``samples``, ``elapsed_s``, ``end_reason``, ``complete``, ``interrupted``."""
+        started = time.monotonic()
+        self.start()
+        try:
+            self.end_reason = self._poll(self.finished, timeout_s, stall_s, on_poll)
+        finally:
+            self.stop()
+            self.wait()
+            self.source.close()
+        self.elapsed_s = time.monotonic() - started
+        summary = dict(getattr(self.monitor, "summary", {}))
+        summary.update(
+            samples=self.source.produced,
+            elapsed_s=self.elapsed_s,
+            end_reason=self.end_reason,
+            complete=self.end_reason == "complete",
+            interrupted=self.end_reason == "interrupted",
+        )
         return summary

@@ -34,6 +34,12 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "codes"
 SHIPPED_CALIBRATION = DATA_DIR / "polar_L256_scl8.yml"
 DEFAULT_INFO_BITS = (16, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 448, 496)
 DEFAULT_SINR_DB = tuple(float(v) for v in np.arange(-8.0, 16.5, 1.0))
+MAX_BLOCKLENGTH = 4096
+"""Longest blocklength calibrated: polar N = 8192; at L = 4096 one SCL-8 block takes about 70 ms here and
+the cost grows as N log N per list path, so longer codes are refused rather than simulated for hours."""
+MAX_CHANNEL_USES = 2 * 10**9
+"""Most channel uses a calibration grid may simulate at worst (every point to --max-blocks): about 25 times
+the default grid's, hours on one core."""
 
 
 @dataclass
@@ -122,10 +128,21 @@ def calibrate(
 
     info_bits = [int(k) for k in info_bits]
     sinr_db = [float(s) for s in sinr_db]
+    if fmt.blocklength > MAX_BLOCKLENGTH:
+        raise IsscInputError(f"--blocklength must be at most {MAX_BLOCKLENGTH} (polar N = {2 * MAX_BLOCKLENGTH})")
     if any(not 1 <= k <= fmt.max_info_bits for k in info_bits):
         raise IsscInputError(f"info bits must be in [1, {fmt.max_info_bits}]")
     if len(set(info_bits)) != len(info_bits):
         raise IsscInputError("info bits must not repeat")
+    if not sinr_db or not all(math.isfinite(s) and abs(s) <= 1000 for s in sinr_db):
+        raise IsscInputError("the SINR grid must be finite values in [-1000, 1000] dB")
+    worst = len(info_bits) * len(sinr_db) * int(max_blocks) * fmt.blocklength
+    if worst > MAX_CHANNEL_USES:
+        raise IsscInputError(
+            f"the grid could simulate {worst:.3g} channel uses ({len(info_bits)} rates x {len(sinr_db)} SINRs x "
+            f"{max_blocks} blocks x L = {fmt.blocklength}), more than {MAX_CHANNEL_USES:.0e}: reduce --max-blocks "
+            "or the grid"
+        )
     points = [
         {
             "format": asdict(fmt),
@@ -161,31 +178,83 @@ def calibrate(
 
 
 def save_calibration(table: dict, path: str | Path, made_by: str = "") -> None:
+    """Write the table as YAML, atomically (a killed run leaves the previous file or the new one)."""
+    from ..files import atomic_write_text
+
     table = dict(table)
     if made_by:
         table["made_by"] = made_by
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(yaml.safe_dump(table, sort_keys=False, width=200))
+    atomic_write_text(path, yaml.safe_dump(table, sort_keys=False, width=200))
+
+
+MAX_FILE_BYTES = 4 << 20
 
 
 def load_calibration(path: str | Path | None = None) -> dict:
+    """Read and validate a calibration table (default: the shipped one); every problem is an
+    :class:`IsscInputError` naming the file: not a regular file or too large, not UTF-8 YAML (duplicate
+    keys included), a wrong format, or values of the wrong type, size or range."""
+    from ..scenario import load_yaml_text
+
     path = Path(path) if path else SHIPPED_CALIBRATION
+    where = f"code calibration '{path}'"
+    if not path.is_file():
+        raise IsscInputError(f"{where}: " + ("no such file" if not path.exists() else "not a regular file"))
     try:
-        table = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise IsscInputError(f"code calibration '{path}': cannot read ({exc})") from None
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise IsscInputError(f"{where}: larger than {MAX_FILE_BYTES} bytes, not a calibration table")
+        table = load_yaml_text(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IsscInputError(f"{where}: cannot read ({' '.join(str(exc).split())[:200]})") from None
     except yaml.YAMLError as exc:
-        raise IsscInputError(f"code calibration '{path}': not YAML ({exc})") from None
+        raise IsscInputError(f"{where}: not YAML ({' '.join(str(exc).split())[:200]})") from None
     if not isinstance(table, dict) or table.get("format") != FORMAT:
-        raise IsscInputError(f"code calibration '{path}': 'format' must be {FORMAT}")
-    n_k, n_s = len(table.get("info_bits", [])), len(table.get("sinr_db", []))
-    for key in ("bit_errors", "block_errors", "blocks"):
-        values = np.asarray(table.get(key, []))
-        if values.shape != (n_k, n_s):
-            raise IsscInputError(f"code calibration '{path}': '{key}' must be {n_k} x {n_s}")
-    if n_k < 2 or n_s < 2:
-        raise IsscInputError(f"code calibration '{path}': needs at least 2 rates and 2 SINRs")
+        raise IsscInputError(f"{where}: 'format' must be {FORMAT}")
+    validate_table(table, where)
     return table
+
+
+def _integers(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_table(table: dict, where: str = "code calibration") -> None:
+    """Check a calibration table's fields (types, shapes, ranges); :class:`IsscInputError` naming the key."""
+    length = table.get("blocklength")
+    if not (_integers(length) and 8 <= length <= MAX_BLOCKLENGTH and length & (length - 1) == 0):
+        raise IsscInputError(f"{where}: 'blocklength' must be a power of two in [8, {MAX_BLOCKLENGTH}]")
+    info_bits, sinr_db = table.get("info_bits"), table.get("sinr_db")
+    if not (isinstance(info_bits, list) and all(_integers(k) and 1 <= k < 2 * length for k in info_bits)):
+        raise IsscInputError(f"{where}: 'info_bits' must be a list of integers in [1, {2 * length - 1}]")
+    if not (
+        isinstance(sinr_db, list)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= 1000 for v in sinr_db)
+    ):
+        raise IsscInputError(f"{where}: 'sinr_db' must be a list of numbers in [-1000, 1000] dB")
+    n_k, n_s = len(info_bits), len(sinr_db)
+    if n_k < 2 or n_s < 2:
+        raise IsscInputError(f"{where}: needs at least 2 rates and 2 SINRs")
+    if any(b <= a for a, b in zip(info_bits, info_bits[1:])) or any(b <= a for a, b in zip(sinr_db, sinr_db[1:])):
+        raise IsscInputError(f"{where}: 'info_bits' and 'sinr_db' must be increasing")
+    for key in ("bit_errors", "block_errors", "blocks"):
+        rows = table.get(key)
+        if not (
+            isinstance(rows, list)
+            and len(rows) == n_k
+            and all(isinstance(r, list) and len(r) == n_s and all(_integers(v) and v >= 0 for v in r) for r in rows)
+        ):
+            raise IsscInputError(f"{where}: '{key}' must be {n_k} x {n_s} non-negative integers")
+    for i, k in enumerate(info_bits):
+        for j in range(n_s):
+            blocks, block_errors, bit_errors = (table[key][i][j] for key in ("blocks", "block_errors", "bit_errors"))
+            if block_errors > blocks or bit_errors > blocks * k or bit_errors < block_errors:
+                raise IsscInputError(
+                    f"{where}: rate {k}, SINR {sinr_db[j]:g} dB: counts are inconsistent (need "
+                    "block_errors <= blocks and block_errors <= bit_errors <= blocks * K)"
+                )
 
 
 class CalibratedBer:

@@ -24,25 +24,31 @@
   estimate and the monitor.
 
 :class:`FrameReceiver` is the streaming receiver: feed it samples in chunks of any size and it returns
-decoded frames (and header failures) exactly as if it had the whole stream at once.
+decoded frames (and failures: failed or implausible headers, frames cut short by the next one) exactly
+as if it had the whole stream at once, in bounded memory. :class:`FrameLimits` says what a header may
+announce.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import struct
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.signal import correlate
 
 from ..errors import IsscInputError
+from .pdus import MAX_IMAGE_SIDE
 from .polar import polar_code
+from .waveform import FrameSynchroniser, SymbolTracker, Waveform
 
 HEADER_STRUCT = struct.Struct(">IBH3s3sHH")  # seq, model index, K, z bytes (u24), y bytes (u24), height, width
 HEADER_BITS = 8 * (HEADER_STRUCT.size + 4)  # + CRC-32
 MAX_U24 = (1 << 24) - 1
+CODEC_ALIGN = 64  # the codec codes an image padded to multiples of 64 pixels (codec/codec.py ALIGN)
 
 
 @functools.lru_cache(maxsize=4)
@@ -61,6 +67,14 @@ def prbs(degree: int, tap: int, length: int, seed: int = 1) -> np.ndarray:
 def scrambler_bits(length: int) -> np.ndarray:
     period = prbs(15, 14, 32767)
     return np.resize(period, length)
+
+
+@functools.lru_cache(maxsize=1)
+def _scrambler_signs() -> np.ndarray:
+    """One period of the scrambler as LLR signs: +1 for a 0 bit, -1 for a 1 bit."""
+    signs = 1.0 - 2.0 * prbs(15, 14, 32767)
+    signs.setflags(write=False)
+    return signs
 
 
 def qpsk_map(bits: np.ndarray) -> np.ndarray:
@@ -145,7 +159,18 @@ class FrameHeader:
 
     @classmethod
     def unpack(cls, data: bytes) -> FrameHeader | None:
-        """The header, or None if the CRC fails."""
+        """The header in the first 25 bytes of ``data``, or None if they are fewer or the CRC fails (any
+        bytes give one or the other; every field of a header that unpacks is in range, so it packs back to
+        the same bytes). Whether the link's transmitter could have sent it is
+        :meth:`FrameLimits.reject_reason`'s question.
+
+        Args:
+            data: a bytes-like object.
+        """
+        try:
+            data = memoryview(data).tobytes()
+        except TypeError:
+            raise IsscInputError(f"a frame header is read from bytes, got {type(data).__name__}") from None
         body, crc = data[: HEADER_STRUCT.size], data[HEADER_STRUCT.size : HEADER_STRUCT.size + 4]
         if len(crc) != 4 or struct.unpack(">I", crc)[0] != zlib.crc32(body):
             return None
@@ -245,10 +270,87 @@ def build_frame(fmt: FrameFormat, header: FrameHeader, payload: bytes) -> np.nda
     return np.concatenate(parts)
 
 
+@dataclass(frozen=True)
+class FrameLimits:
+    """What a transmitter of this link can announce: a header outside these limits is refused (reported as
+    a failed header) even when its CRC holds, so no header can make the receiver wait for more air time
+    or hold more memory than a real frame needs.
+
+    The defaults follow from the largest image the link carries (``MAX_IMAGE_SIDE`` = 8192, the image
+    PDU limit) and what the codec can produce: the shipped family's worst case is about 1 bit per pixel
+    (uniform noise at the highest rate; 0.1-0.6 on photos), so 24 bits per pixel (raw RGB) of the image
+    padded to the codec's 64-pixel grid leaves a wide margin; 4 MiB is a 4096 x 4096 image at 2 bits per
+    pixel; ``2^27`` payload symbols carry those 4 MiB at a code rate of 0.25 bits per channel use.
+
+    Args:
+        max_payload_bytes: coded payload (z + y strings) bytes at most; an analog payload has at most
+            ``max_payload_bytes / 8`` symbols (the size of its complex64 samples).
+        max_payload_symbols: payload channel symbols at most (``B L`` of a coded frame, the symbols of an
+            analog one): the air time a header may claim.
+        model_count: model indices ``0 .. model_count - 1`` are accepted (256: any).
+        max_image_side: height and width must lie in ``[1, max_image_side]``.
+        max_bits_per_pixel: coded payload bits per pixel of the image padded to multiples of
+            ``CODEC_ALIGN``.
+        min_info_bits: smallest ``K`` a transmitter uses (the largest is ``2L - 1``).
+    """
+
+    max_payload_bytes: int = 4 << 20
+    max_payload_symbols: int = 1 << 27
+    model_count: int = 256
+    max_image_side: int = MAX_IMAGE_SIDE
+    max_bits_per_pixel: float = 24.0
+    min_info_bits: int = 1
+
+    def __post_init__(self):
+        for name in ("max_payload_bytes", "max_payload_symbols", "model_count", "max_image_side", "min_info_bits"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise IsscInputError(f"frame limit '{name}' must be an integer >= 1, got {value!r}")
+        bpp = self.max_bits_per_pixel
+        if isinstance(bpp, bool) or not isinstance(bpp, (int, float, np.integer, np.floating)) or not bpp > 0:
+            raise IsscInputError(f"frame limit 'max_bits_per_pixel' must be > 0, got {bpp!r}")
+        if not np.isfinite(bpp):
+            raise IsscInputError(f"frame limit 'max_bits_per_pixel' must be finite, got {bpp!r}")
+
+    def max_analog_symbols(self) -> int:
+        return min(self.max_payload_bytes // 8, self.max_payload_symbols)
+
+    def reject_reason(self, fmt: FrameFormat, header: FrameHeader) -> str:
+        """Why ``header`` cannot come from a transmitter of this link ('' when it can)."""
+        if header.model_index >= self.model_count:
+            return f"model index {header.model_index} >= {self.model_count}"
+        side = self.max_image_side
+        if not (1 <= header.height <= side and 1 <= header.width <= side):
+            return f"image {header.height} x {header.width} outside [1, {side}]"
+        if header.analog:
+            if header.z_bytes:
+                return "analog frame with a z string"
+            if header.payload_symbols > self.max_analog_symbols():
+                return f"{header.payload_symbols} analog symbols > {self.max_analog_symbols()}"
+            return ""
+        if not self.min_info_bits <= header.info_bits <= fmt.max_info_bits:
+            return f"K = {header.info_bits} outside [{self.min_info_bits}, {fmt.max_info_bits}]"
+        if header.payload_bytes > self.max_payload_bytes:
+            return f"{header.payload_bytes} payload bytes > {self.max_payload_bytes}"
+        symbols = fmt.payload_blocks(header.payload_bytes, header.info_bits) * fmt.blocklength
+        if symbols > self.max_payload_symbols:
+            return f"{symbols} payload symbols > {self.max_payload_symbols}"
+        pixels = _aligned(header.height) * _aligned(header.width)
+        if 8 * header.payload_bytes > self.max_bits_per_pixel * pixels:
+            return f"{header.payload_bytes} bytes for a {header.height} x {header.width} image"
+        return ""
+
+
+def _aligned(side: int) -> int:
+    return -(-side // CODEC_ALIGN) * CODEC_ALIGN
+
+
 @dataclass
 class ReceivedFrame:
-    """What the receiver got: a decoded frame, or a detected preamble whose header failed (``header``
-    None, ``payload`` empty). An analog frame has an empty ``payload`` and its equalised symbols in
+    """What the receiver got: a decoded frame, or a failure (``header`` None, ``payload`` empty): a
+    detected preamble whose header failed its CRC or the link's limits (``reason`` says which), or a frame
+    lost because the next frame's preamble cut into its payload (``reason`` 'truncated', its decoded
+    header in ``lost_header``). An analog frame has an empty ``payload`` and its equalised symbols in
     ``symbols`` (``s + n / g``, noise variance ``noise_var / |g|^2``)."""
 
     start: int  # absolute sample index of the preamble's first symbol
@@ -260,151 +362,579 @@ class ReceivedFrame:
     detection_metric: float
     extra: dict = field(default_factory=dict)
     symbols: np.ndarray | None = None
+    reason: str = ""  # for a failure: 'crc', 'truncated' or the limit the header broke
+    lost_header: FrameHeader | None = None  # the header of a truncated frame
 
     @property
     def header_ok(self) -> bool:
         return self.header is not None
 
 
-class FrameReceiver:
-    """Streaming frame receiver: detection, timing, channel estimate, header, payload.
+@dataclass(frozen=True)
+class _Detection:
+    """A preamble found by :meth:`FrameReceiver._find_preamble` and its header (decoded or not)."""
 
-    Feed it chunks with :meth:`push`; it returns the frames completed by that chunk. Memory is bounded:
-    samples before the search point are dropped, and a header announcing more than ``max_payload_bytes``
-    is treated as failed.
+    start: int
+    metric: float
+    header: FrameHeader | None
+    reason: str
+    gain: complex
+    noise_var: float
+    sinr_db: float
+    acquisition: object = None  # shaped waveform: the synchroniser's acquisition, for a buffer from ``origin``
+    origin: int = 0
+
+    def failure(self) -> ReceivedFrame:
+        return ReceivedFrame(
+            self.start, None, b"", self.sinr_db, self.gain, self.noise_var, self.metric, reason=self.reason
+        )
+
+
+@dataclass
+class _Pending:
+    """A frame whose header decoded, while its payload arrives."""
+
+    found: _Detection
+    end: int  # absolute index one past the frame's last symbol
+    next_symbol: int  # first payload symbol not yet decoded (coded) or equalised (analog)
+    scan: int  # first position not yet checked for a preamble that would cut this frame short
+    payload: np.ndarray  # decoded bytes (coded) or equalised symbols (analog), filled as they arrive
+    resume: int  # where the search resumes after this frame (earlier than its end - P + 1 for a weak
+    # candidate whose header would end past the frame: the search decodes that header then)
+    filled: int = 0  # bytes of ``payload`` filled (coded)
+    carry: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))  # decoded bits not yet packed
+    cut_stop: int = 0  # one past the last position searched for a preamble that cuts this frame short
+    # shaped waveform: the symbol tracker, the frame's symbol count, and the tracked symbols from
+    # ``next_symbol`` (a frame symbol index there) not yet decoded
+    tracker: SymbolTracker | None = None
+    count: int = 0
+    held: np.ndarray = field(default_factory=lambda: np.zeros(0, np.complex128))
+
+
+# a candidate preamble inside a payload cuts the frame when its header decodes, or without a header when
+# its metric exceeds STRONG_EXPONENT / P: noise or scrambled data reach a metric m with probability about
+# exp(-m P) per position (9e-14 here), a real preamble's metric is about SINR / (1 + SINR)
+STRONG_EXPONENT = 30.0
+DEFAULT_THRESHOLD = 0.08  # unshaped: noise reaches a metric m with probability exp(-m P) = 1e-9 per position
+FALSE_ALARM = 1e-9  # shaped: the default threshold is the metric noise exceeds with this probability
+SEARCH_SEGMENT = 1 << 14  # metric positions per correlation call (bounds the work and memory of one step)
+DECODE_BATCH = 64  # payload codewords decoded per call (bounds the LLR arrays)
+
+
+class FrameReceiver:
+    """Streaming frame receiver: detection, header, payload, in that order, each its own stage.
+
+    Feed it chunks with :meth:`push`; it returns the frames (and failures) completed by that chunk, the
+    same whatever the chunking. Stages:
+
+    - detection (:meth:`_find_preamble`, :meth:`_metric`): the normalised preamble correlation
+      ``|sum y p*|^2 / (P sum |y|^2)``, which depends on the SINR only, never on the signal's level;
+      the peak within ``P`` samples of the first crossing of ``threshold`` is the frame start.
+    - header (:meth:`_header`): gain and noise-plus-interference power from the preamble, exact QPSK
+      LLRs, polar list decoding, CRC-32, then :meth:`FrameLimits.reject_reason`: a header no transmitter
+      of this link sends is a failure. After a failure the search resumes one sample after that preamble
+      start.
+    - payload (:meth:`_payload`): codewords are decoded as their samples arrive (analog symbols are
+      equalised), so only the decoded bytes are held, never the payload's samples; meanwhile the frame,
+      from the end of its preamble on, is searched for a preamble lying wholly inside it
+      (:meth:`_cut_by_next_frame`). One whose header decodes, or whose metric is strong
+      (``>= 30 / P``), means this frame was cut short: it is reported as ``truncated`` and the new frame
+      is decoded. It never waits for samples past the frame's end. A preamble straddling the end of a
+      frame (cut in its last ``P - 1`` symbols) is found by the search, which resumes ``P - 1`` samples
+      before each end; that frame itself is then returned as it decoded (best effort).
+
+    Memory is bounded: between pushes the receiver keeps fewer than :attr:`max_kept_samples`
+    ``= max(L, 2P + H)`` samples (1536 with the default format), plus the pending frame's decoded
+    payload (at most ``limits.max_payload_bytes``); during a push, that plus the push. Each push costs
+    time proportional to its own length (no copy of older samples beyond that bound).
+
+    With a shaped waveform (``waveform.sps > 1``, :mod:`gnuradio.issc.link.waveform`) the samples are
+    ``sps`` per symbol and the stages work on the matched-filter output: detection is the synchroniser's
+    carrier-tolerant metric (segments of ``Ls`` symbols combined non-coherently, about ``1 / Ls`` on
+    noise; :meth:`FrameSynchroniser.direct_metric`, computed directly so it is chunking-exact); the
+    header comes from the synchroniser's acquisition (timing, CFO, gain, noise) on a window around the
+    metric's peak and its tracked symbols; the payload from a :class:`SymbolTracker` (timing and carrier
+    phase across the frame, one timing block of samples held at a time) with the preamble and the
+    re-encoded header as known symbols, decoded codeword by codeword as the tracked symbols come out.
+    Positions (``start``, the search) are sample indices; a failed header moves the search ``sps``
+    samples past its peak (the neighbouring samples of a shaped peak also cross the threshold). The
+    bound on the samples kept is then about ``(2P + H) sps`` plus the filters (:attr:`max_kept_samples`),
+    plus the tracker's few arrays of symbols. ``sps = 1`` is the receiver above, unchanged.
 
     Args:
         fmt: the frame format.
         threshold: detection threshold of the normalised preamble correlation (0..1). The metric is
-            about ``SINR / (1 + SINR)`` at the true start and ``1/P`` on noise.
-        max_payload_bytes: largest payload accepted (an analog payload: at most ``max_payload_bytes / 8``
-            symbols, the size of its complex64 samples).
+            about ``SINR / (1 + SINR)`` at the true start and ``1/P`` on noise (shaped: ``1 / Ls``).
+            None: 0.08 unshaped (about ``exp(-20)`` false alarms per position); shaped, the metric that
+            noise exceeds with probability ``1e-9`` per position (0.21 with the defaults).
+        max_payload_bytes: overrides ``limits.max_payload_bytes`` (None: keep it).
         max_sinr_db: cap of the SINR estimate (bounds the LLRs of a noise-free link).
+        limits: what a header may announce (:class:`FrameLimits`; None: the defaults).
+        waveform: the pulse shape (None: unshaped, one sample per symbol).
+        max_cfo: shaped: the largest carrier offset searched, cycles per symbol.
+        max_ppm: shaped: the largest sample-rate offset expected, ppm.
     """
 
     def __init__(
-        self, fmt: FrameFormat, threshold: float = 0.08, max_payload_bytes: int = 4 << 20, max_sinr_db: float = 60.0
+        self,
+        fmt: FrameFormat,
+        threshold: float | None = None,
+        max_payload_bytes: int | None = None,
+        max_sinr_db: float = 60.0,
+        limits: FrameLimits | None = None,
+        waveform: Waveform | None = None,
+        max_cfo: float = 0.02,
+        max_ppm: float = 200.0,
     ):
-        if not 0.0 < threshold < 1.0:
+        waveform = Waveform() if waveform is None else waveform
+        if not isinstance(waveform, Waveform):
+            raise IsscInputError(f"waveform must be a Waveform, got {type(waveform).__name__}")
+        self.waveform = waveform
+        self.sync = FrameSynchroniser(waveform, preamble(fmt.preamble_length), max_cfo, max_ppm)
+        if threshold is None:
+            threshold = DEFAULT_THRESHOLD if not waveform.shaped else self.sync.noise_metric_quantile(FALSE_ALARM)
+        if not (isinstance(threshold, (int, float, np.integer, np.floating)) and 0.0 < threshold < 1.0):
             raise IsscInputError(f"detection threshold must be in (0, 1), got {threshold!r}")
+        if not (isinstance(max_sinr_db, (int, float, np.integer, np.floating)) and 0 < max_sinr_db <= 200):
+            raise IsscInputError(f"max_sinr_db must be in (0, 200], got {max_sinr_db!r}")
+        limits = limits if limits is not None else FrameLimits()
+        if max_payload_bytes is not None:
+            limits = dataclasses.replace(limits, max_payload_bytes=max_payload_bytes)
         self.fmt = fmt
+        self.limits = limits
         self.threshold = float(threshold)
-        self.max_payload_bytes = int(max_payload_bytes)
+        if waveform.shaped:
+            strong = self.sync.noise_metric_quantile(math.exp(-STRONG_EXPONENT))
+        else:
+            strong = STRONG_EXPONENT / fmt.preamble_length
+        self.strong_threshold = max(self.threshold, strong)
+        self._sps = waveform.sps
+        p, h = fmt.preamble_length, fmt.header_symbols
+        if waveform.shaped:
+            gd, taps = waveform.group_delay, self.sync.interp_half_taps
+            _, self._tail = self.sync.metric_span()  # a position's metric reads up to tail - 1 after it
+            # the acquisition window starts this far before a peak: the matched filter, the interpolator
+            # and a symbol either side for the fine timing
+            self._lead = gd + taps + 2 * waveform.sps + 8
+            drift = math.ceil((p + h - 1) * waveform.sps * (1 + max_ppm * 1e-6))
+            self._header_need = 2 * self._lead + 2 + drift + gd + taps + 2
+        else:
+            self._tail, self._lead, self._header_need = p, 0, p + h
         self.max_sinr_db = float(max_sinr_db)
         self._preamble = preamble(fmt.preamble_length).astype(np.complex128)
         self._buffer = np.zeros(0, np.complex64)
         self._base = 0  # absolute index of _buffer[0]
-        self._pending = None  # (start, header, gain, noise_var, metric) while waiting for the payload
+        self._search = 0  # detection stage: first position not yet searched
+        self._pending: _Pending | None = None
         self.frames_decoded = 0
         self.headers_failed = 0
+        self.frames_lost = 0
         self.samples_pushed = 0
+
+    @property
+    def max_payload_bytes(self) -> int:
+        return self.limits.max_payload_bytes
+
+    @property
+    def max_kept_samples(self) -> int:
+        """Bound on :attr:`samples_buffered` between pushes."""
+        fmt = self.fmt
+        if not self.waveform.shaped:
+            return max(fmt.blocklength, 2 * fmt.preamble_length + fmt.header_symbols)
+        # detection: a peak window of P sps positions, then the header's window from lead before the peak;
+        # payload: one timing block of the tracker (and the cut search, bounded like detection)
+        sps, taps = self._sps, self.sync.interp_half_taps
+        detection = self.fmt.preamble_length * sps + self._header_need + self._lead
+        tracking = math.ceil((self.sync.timing_block + 2) * sps * (1 + self.sync.max_ppm * 1e-6))
+        tracking += 2 * (self.waveform.group_delay + taps + SymbolTracker.MARGIN) + 2 * sps
+        return max(detection, tracking)
 
     @property
     def samples_buffered(self) -> int:
         return self._buffer.size
 
     def push(self, samples: np.ndarray) -> list[ReceivedFrame]:
-        samples = np.asarray(samples, np.complex64)
+        """Feed the next samples; returns the frames and failures they complete, in stream order.
+
+        Args:
+            samples: 1-D complex samples (non-finite ones count as 0).
+        """
+        samples = np.asarray(samples)
+        if samples.ndim != 1:
+            raise IsscInputError(f"samples must be a 1-D array, got shape {samples.shape}")
+        try:
+            samples = samples.astype(np.complex64)
+        except (TypeError, ValueError) as exc:
+            raise IsscInputError(f"samples must be complex numbers: {exc}") from None
         if not np.all(np.isfinite(samples)):
             samples = np.where(np.isfinite(samples), samples, 0).astype(np.complex64)
-        self._buffer = np.concatenate([self._buffer, samples])
-        results = []
+        self._buffer = np.concatenate([self._buffer, samples])  # the kept tail (bounded) and this push
+        results: list[ReceivedFrame] = []
         try:
-            while True:
-                result = self._step()
-                if result is None:
-                    return results
-                if result is not _CONTINUE:
-                    results.append(result)
+            while (step := self._step()) is not None:
+                results += step
         finally:
             self.samples_pushed += samples.size
+            self._keep_from(self._needed_from())
+        return results
 
-    # -- state machine ------------------------------------------------------------------------------------
-    def _drop(self, count: int):
-        count = max(0, min(count, self._buffer.size))
-        self._buffer = self._buffer[count:]
+    # -- buffer ---------------------------------------------------------------------------------------------
+    @property
+    def _end(self) -> int:
+        return self._base + self._buffer.size
+
+    def _samples(self, start: int, stop: int) -> np.ndarray:
+        return self._buffer[start - self._base : stop - self._base]
+
+    def _padded(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``[start, stop)`` as complex128, zeros before the stream's first sample."""
+        if start >= 0:
+            return self._samples(start, stop).astype(np.complex128)
+        out = np.zeros(stop - start, np.complex128)
+        out[-start:] = self._samples(0, stop)
+        return out
+
+    def _needed_from(self) -> int:
+        if self._pending is None:
+            return self._search - self._lead
+        pending = self._pending
+        if pending.tracker is None:
+            return min(pending.scan, pending.next_symbol, pending.resume)
+        tracking = pending.tracker.needed_from()
+        earliest = min(pending.scan, pending.resume) - self._lead
+        return earliest if tracking is None else min(earliest, tracking)
+
+    def _keep_from(self, position: int):
+        count = min(max(0, position - self._base), self._buffer.size)
+        # a copy, not a view: a view would keep the whole push alive until the next one
+        self._buffer = self._buffer[count:].copy()
         self._base += count
 
-    def _step(self):
+    # -- stages ---------------------------------------------------------------------------------------------
+    def _step(self) -> list[ReceivedFrame] | None:
+        """One decision: the results it completes (maybe none), or None when more samples are needed."""
         if self._pending is not None:
             return self._payload()
-        p = self.fmt.preamble_length
-        if self._buffer.size < 2 * p:
+        return self._detect()
+
+    def _detect(self) -> list[ReceivedFrame] | None:
+        """Detection stage: the next preamble from the search point and its header."""
+        crossing, peak, metric = self._find_preamble(self._search, None)
+        if peak is None:
+            self._search = crossing
             return None
-        metric = self._metric(self._buffer)
-        above = np.flatnonzero(metric >= self.threshold)
-        if above.size == 0:
-            self._drop(metric.size)  # keep the last P-1 samples for windows that straddle the chunks
+        found = self._header(peak, metric)
+        if found is None:
+            self._search = crossing  # the same peak is found again once the header is here
             return None
-        first = int(above[0])
-        if first + p > metric.size:  # the peak may lie in samples not here yet
-            self._drop(first)
-            return None
-        peak = first + int(np.argmax(metric[first : first + p]))
-        self._drop(peak)
-        return self._header(float(metric[peak]))
+        if found.header is None:
+            self.headers_failed += 1
+            self._search = peak + self._sps  # past the whole correlation peak (sps samples wide)
+            return [found.failure()]
+        self._start_payload(found)
+        return []
+
+    def _find_preamble(self, start: int, stop: int | None) -> tuple[int, int | None, float]:
+        """Search correlation positions ``[start, stop)`` (``stop`` None: no end) in the samples here.
+
+        Returns ``(position, peak, metric)``: ``peak`` None and ``position`` the first position not
+        searched when no crossing of the threshold was found; ``peak`` None and ``position`` the crossing
+        when the peak (the maximum over the ``P`` positions from the crossing, and before ``stop``) needs
+        samples not here yet; else the crossing, the peak and its metric.
+        """
+        width = self.fmt.preamble_length * self._sps  # the peak lies within a preamble's length of a crossing
+        last = self._end - self._tail  # last position whose window is complete
+        high = last + 1 if stop is None else min(stop, last + 1)
+        position = start
+        while position < high:
+            segment_end = min(high, position + SEARCH_SEGMENT)
+            metric = self._metric_range(position, segment_end)
+            above = np.flatnonzero(metric >= self.threshold)
+            if above.size == 0:
+                position = segment_end
+                continue
+            crossing = position + int(above[0])
+            peak_end = crossing + width if stop is None else min(crossing + width, stop)
+            if peak_end - 1 > last:
+                return crossing, None, 0.0
+            window = self._metric_range(crossing, peak_end)
+            best = int(np.argmax(window))
+            return crossing, crossing + best, float(window[best])
+        return max(position, start), None, 0.0
+
+    def _metric_range(self, start: int, stop: int) -> np.ndarray:
+        """The detection metric at positions ``[start, stop)`` (their samples must be here)."""
+        if not self.waveform.shaped:
+            return self._metric(self._samples(start, stop + self.fmt.preamble_length - 1))
+        lead, tail = self.sync.metric_span()
+        return self.sync.direct_metric(self._padded(start - lead, stop - 1 + tail))
 
     def _metric(self, samples: np.ndarray) -> np.ndarray:
-        p = self.fmt.preamble_length
-        corr = correlate(samples.astype(np.complex128), self._preamble, mode="valid", method="fft")
-        energy = np.convolve(np.abs(samples.astype(np.complex128)) ** 2, np.ones(p), mode="valid")
-        # an all-zero window (idle 'zeros' without noise) has energy exactly 0 and an FFT correlation of
-        # rounding noise: their ratio must not count as a detection
-        silent = energy <= 1e-12 * max(float(energy.max(initial=0.0)), 1e-30)
-        return np.where(silent, 0.0, np.abs(corr) ** 2 / (p * np.maximum(energy, 1e-30)))
+        """Normalised correlation ``|sum y p*|^2 / (P sum |y|^2)`` at each complete window of ``samples``.
 
-    def _header(self, metric: float):
+        Computed directly, window by window, in float64 (``P`` multiply-adds per sample): each value
+        depends on its own window's samples only, bit for bit, so neither the signal's level (1e-38 to
+        3e38 all fit), nor loud samples nearby (an FFT's rounding error scales with the loudest sample in
+        it), nor the chunking can change a decision; an all-zero window has metric 0.
+        """
+        p = self.fmt.preamble_length
+        if samples.size < p:
+            return np.zeros(0)
+        x = samples.astype(np.complex128)
+        corr = np.correlate(x, self._preamble, "valid")  # conjugates the preamble
+        energy = np.convolve(x.real**2 + x.imag**2, np.ones(p), "valid")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            metric = (corr.real**2 + corr.imag**2) / (p * energy)
+        return np.where(energy > 0, np.minimum(metric, 1.0), 0.0)
+
+    def _header(self, start: int, metric: float) -> _Detection | None:
+        """Header stage: the preamble's estimates and the header at ``start`` (None: samples not here)."""
         fmt = self.fmt
         p, h = fmt.preamble_length, fmt.header_symbols
-        if self._buffer.size < p + h:
-            # wait for more samples; the buffer now starts at the peak, so the next search finds it again
+        if self._header_end(start) > self._end:
             return None
-        received = self._buffer[:p].astype(np.complex128)
+        if self.waveform.shaped:
+            return self._header_shaped(start, metric)
+        received = self._samples(start, start + p).astype(np.complex128)
         gain = complex(np.vdot(self._preamble, received) / p)
+        power = abs(gain) ** 2
         noise_var = float(np.mean(np.abs(received - gain * self._preamble) ** 2))
-        floor = abs(gain) ** 2 * 10 ** (-self.max_sinr_db / 10)
-        noise_var = max(noise_var, floor, 1e-30)
-        sinr_db = float(10 * np.log10(max(abs(gain) ** 2, 1e-30) / noise_var))
-        llrs = qpsk_llrs(self._buffer[p : p + h], gain, noise_var)
-        llrs[scrambler_bits(llrs.size) == 1] *= -1
+        # floors relative to the gain (the SINR cap), never absolute: the level of the signal is arbitrary
+        noise_var = max(noise_var, power * 10 ** (-self.max_sinr_db / 10), np.finfo(float).tiny)
+        sinr_db = float(10 * np.log10(max(power, np.finfo(float).tiny) / noise_var))
+        llrs = self._llrs(self._samples(start + p, start + p + h), gain, noise_var, 0)
         bits = fmt.header_code().decode(llrs)[0]
         header = FrameHeader.unpack(np.packbits(bits).tobytes())
-        if header is None or not self._acceptable(header):
-            self.headers_failed += 1
-            start = self._base
-            self._drop(1)  # search again just after this peak
-            return ReceivedFrame(start, None, b"", sinr_db, gain, noise_var, metric)
-        self._pending = (self._base, header, gain, noise_var, sinr_db, metric)
-        return _CONTINUE
+        reason = "crc" if header is None else self.limits.reject_reason(fmt, header)
+        return _Detection(start, metric, None if reason else header, reason, gain, noise_var, sinr_db)
 
-    def _acceptable(self, header: FrameHeader) -> bool:
+    def _header_end(self, peak: int) -> int:
+        """One past the last sample the header stage reads for a preamble peak at ``peak``."""
+        return peak - self._lead + self._header_need
+
+    def _header_shaped(self, peak: int, metric: float) -> _Detection:
+        """Header stage of a shaped waveform: the acquisition on a window around the metric's peak, the
+        preamble and header symbols tracked, the header decoded from them."""
+        fmt, sync = self.fmt, self.sync
+        p, h = fmt.preamble_length, fmt.header_symbols
+        origin = peak - self._lead
+        window = self._padded(origin, self._header_end(peak))
+        acquisition = sync.acquire(window, search=2 * self._lead + 1)
+        symbols = sync.symbols(window, acquisition, p + h)[p:]
+        gain = acquisition.gain
+        power = abs(gain) ** 2
+        noise_var = max(acquisition.noise_var, power * 10 ** (-self.max_sinr_db / 10), np.finfo(float).tiny)
+        sinr_db = float(10 * np.log10(max(power, np.finfo(float).tiny) / noise_var))
+        bits = fmt.header_code().decode(self._llrs(symbols, gain, noise_var, 0))[0]
+        header = FrameHeader.unpack(np.packbits(bits).tobytes())
+        reason = "crc" if header is None else self.limits.reject_reason(fmt, header)
+        start = origin + acquisition.start
+        return _Detection(
+            start, metric, None if reason else header, reason, gain, noise_var, sinr_db, acquisition, origin
+        )
+
+    @staticmethod
+    def _llrs(symbols: np.ndarray, gain: complex, noise_var: float, scrambler_offset: int) -> np.ndarray:
+        """Descrambled bit LLRs of ``symbols``, whose first bit is bit ``scrambler_offset`` of the
+        scrambler; clipped to +-1e4 as the decoder does anyway (a garbage sample of 1e38 would overflow
+        its float32 input)."""
+        llrs = qpsk_llrs(symbols, gain, noise_var)
+        signs = _scrambler_signs()
+        llrs *= signs.take(np.arange(scrambler_offset, scrambler_offset + llrs.size) % signs.size)
+        return np.clip(llrs, -1e4, 1e4, out=llrs)
+
+    def _start_payload(self, found: _Detection):
+        fmt, header = self.fmt, found.header
+        first = found.start + fmt.preamble_length + fmt.header_symbols
         if header.analog:
-            return header.z_bytes == 0 and 8 * header.payload_symbols <= self.max_payload_bytes
-        return header.payload_bytes <= self.max_payload_bytes and 1 <= header.info_bits <= self.fmt.max_info_bits
+            payload = np.zeros(header.payload_symbols, np.complex64)
+        else:
+            payload = np.zeros(header.payload_bytes, np.uint8)
+        if self.waveform.shaped:
+            self._start_payload_shaped(found, payload)
+            return
+        end = found.start + fmt.frame_symbols(header)
+        # the search resumes P - 1 samples before the end: a frame cut in its last P - 1 symbols hides
+        # the next preamble there
+        # the cut search starts right after the preamble: the low-rate header code may decode a header
+        # whose last symbols are already the next frame's preamble
+        after = found.start + fmt.preamble_length
+        cut_stop = end - fmt.preamble_length + 1
+        self._pending = _Pending(found, end, first, after, payload, cut_stop, cut_stop=cut_stop)
 
-    def _payload(self):
-        start, header, gain, noise_var, sinr_db, metric = self._pending
-        fmt = self.fmt
-        total = fmt.frame_symbols(header)
-        if self._buffer.size < total:
+    def _start_payload_shaped(self, found: _Detection, payload: np.ndarray):
+        """The payload stage of a shaped waveform: the tracker from the frame's first symbol (the known
+        preamble and header symbols steer its phase), positions in samples. The frame's end in samples
+        depends on the sample-rate offset, so the cut search stops short of the nominal end by the
+        largest drift (``max_ppm``); a preamble there is found by the search after the frame."""
+        fmt, sps = self.fmt, self._sps
+        count = fmt.frame_symbols(found.header)
+        known = np.concatenate([self.sync.preamble, _header_symbols(fmt, found.header)])
+        tracker = SymbolTracker(self.sync, found.acquisition, count, known, origin=found.origin)
+        end = found.start + count * sps
+        slack = math.ceil(count * sps * self.sync.max_ppm * 1e-6) + sps
+        cut_stop = end - (fmt.preamble_length - 1) * sps - slack
+        after = found.start + fmt.preamble_length * sps
+        first = fmt.preamble_length + fmt.header_symbols  # a frame symbol index here
+        self._pending = _Pending(
+            found, end, first, after, payload, cut_stop, cut_stop=cut_stop, tracker=tracker, count=count
+        )
+
+    def _payload(self) -> list[ReceivedFrame] | None:
+        """Payload stage: look for a frame that cuts this one short, decode what arrived, finish."""
+        pending = self._pending
+        cut = self._cut_by_next_frame(pending)
+        if cut is not None:
+            return cut
+        self._decode_available(pending)
+        last = pending.end if pending.tracker is None else pending.count
+        if pending.next_symbol < last or pending.scan < self._cut_stop(pending):
             return None
-        offset = fmt.preamble_length + fmt.header_symbols
-        payload, symbols = b"", None
-        if header.analog:
-            # zero-forcing equalisation with the preamble's gain (the SINR cap floors the noise estimate, not
-            # the gain: a zero gain, which detection should never let through, gives zero symbols, not inf)
-            received = self._buffer[offset:total].astype(np.complex128)
-            symbols = (received / gain if abs(gain) > 1e-30 else np.zeros_like(received)).astype(np.complex64)
-        elif header.payload_bytes:
-            llrs = qpsk_llrs(self._buffer[offset:total], gain, noise_var)
-            scramble = scrambler_bits(2 * fmt.header_symbols + llrs.size)[2 * fmt.header_symbols :]
-            llrs[scramble == 1] *= -1
-            bits = fmt.payload_code(header.info_bits).decode(llrs).reshape(-1)
-            payload = np.packbits(bits[: 8 * header.payload_bytes]).tobytes()
         self._pending = None
-        self._drop(total)
+        self._search = pending.resume
         self.frames_decoded += 1
-        return ReceivedFrame(start, header, payload, sinr_db, gain, noise_var, metric, symbols=symbols)
+        found, header = pending.found, pending.found.header
+        payload, symbols = (b"", pending.payload) if header.analog else (pending.payload.tobytes(), None)
+        return [
+            ReceivedFrame(
+                found.start, header, payload, found.sinr_db, found.gain, found.noise_var, found.metric, symbols=symbols
+            )
+        ]
 
+    def _cut_stop(self, pending: _Pending) -> int:
+        """One past the last position where a preamble lies wholly inside the frame."""
+        return pending.cut_stop
 
-_CONTINUE = object()
+    def _cut_by_next_frame(self, pending: _Pending) -> list[ReceivedFrame] | None:
+        """The results when a preamble inside the payload window shows this frame was cut short (the frame
+        is reported lost, the new frame's header taken over), else None (searched as far as possible).
+
+        Never waits for samples past the frame's end (the last frame of a stream must come out): the
+        peak search stops at the window's end, and a candidate whose header would end past the frame is
+        judged on its metric alone: a strong one cuts the frame (the search then finds it again and
+        decodes its header), a weak one is left to the search after the frame.
+        """
+        stop = self._cut_stop(pending)
+        while pending.scan < stop:
+            crossing, peak, metric = self._find_preamble(pending.scan, stop)
+            if peak is None:
+                pending.scan = crossing
+                return None
+            if self._header_end(peak) > pending.end:  # decided on positions, not what is here: chunk-invariant
+                if metric < self.strong_threshold:
+                    pending.resume = min(pending.resume, crossing)
+                    pending.scan = peak + self._sps
+                    continue
+                self._search = crossing
+                return [self._lose(pending, peak)]
+            found = self._header(peak, metric)
+            if found is None:
+                pending.scan = crossing
+                return None
+            if found.header is None and metric < self.strong_threshold:
+                pending.scan = peak + self._sps  # the payload's own data or noise: keep going
+                continue
+            results = [self._lose(pending, peak)]
+            if found.header is None:
+                self.headers_failed += 1
+                self._search = peak + self._sps
+                results.append(found.failure())
+            else:
+                self._start_payload(found)
+            return results
+        return None
+
+    def _lose(self, pending: _Pending, cut_at: int) -> ReceivedFrame:
+        """End the pending frame as lost to truncation (the caller sets what comes next)."""
+        self._pending = None
+        self.frames_lost += 1
+        lost = pending.found
+        return ReceivedFrame(
+            lost.start,
+            None,
+            b"",
+            lost.sinr_db,
+            lost.gain,
+            lost.noise_var,
+            lost.metric,
+            extra={"cut_at": cut_at},
+            reason="truncated",
+            lost_header=lost.header,
+        )
+
+    def _decode_available(self, pending: _Pending):
+        """Decode the payload codewords (equalise the analog symbols) whose samples are all here."""
+        if pending.tracker is not None:
+            self._decode_tracked(pending)
+            return
+        fmt, found = self.fmt, pending.found
+        header = found.header
+        first = found.start + fmt.preamble_length + fmt.header_symbols
+        here = min(self._end, pending.end)
+        if header.analog:
+            if here > pending.next_symbol:
+                received = self._samples(pending.next_symbol, here).astype(np.complex128)
+                # zero-forcing with the preamble's gain; a zero gain (never detected) gives zeros, not inf,
+                # and garbage samples far above the preamble's level stay within complex64's range
+                equalised = received / found.gain if found.gain != 0 else np.zeros_like(received)
+                top = float(np.finfo(np.float32).max)
+                equalised = np.clip(equalised.real, -top, top) + 1j * np.clip(equalised.imag, -top, top)
+                pending.payload[pending.next_symbol - first : here - first] = equalised
+                pending.next_symbol = here
+            return
+        length = fmt.blocklength
+        code = fmt.payload_code(header.info_bits) if header.payload_bytes else None
+        while here - pending.next_symbol >= length:
+            blocks = min((here - pending.next_symbol) // length, DECODE_BATCH)
+            a = pending.next_symbol
+            b = a + blocks * length
+            # the scrambler runs on over header and payload: the payload's bits continue after the header's
+            llrs = self._llrs(
+                self._samples(a, b), found.gain, found.noise_var, 2 * fmt.header_symbols + 2 * (a - first)
+            )
+            self._store_bits(pending, code.decode(llrs).reshape(-1))
+            pending.next_symbol = b
+
+    def _decode_tracked(self, pending: _Pending):
+        """Shaped waveform: run the tracker on the samples here, then decode the payload codewords (equalise
+        the analog symbols) whose tracked symbols are out."""
+        fmt, found = self.fmt, pending.found
+        header = found.header
+        tracker = pending.tracker
+        tracker.advance(self._buffer, self._base)
+        new = tracker.pop()
+        m = fmt.preamble_length + fmt.header_symbols
+        skip = max(0, m - (tracker.emitted - new.size))  # the preamble and header symbols are not payload
+        held = np.concatenate([pending.held, new[skip:]])
+        if header.analog:
+            if held.size:
+                equalised = held / found.gain if found.gain != 0 else np.zeros_like(held)
+                top = float(np.finfo(np.float32).max)
+                equalised = np.clip(equalised.real, -top, top) + 1j * np.clip(equalised.imag, -top, top)
+                pending.payload[pending.next_symbol - m : pending.next_symbol - m + held.size] = equalised
+                pending.next_symbol += held.size
+            pending.held = held[:0]
+            return
+        length = fmt.blocklength
+        code = fmt.payload_code(header.info_bits) if header.payload_bytes else None
+        used = 0
+        while held.size - used >= length:
+            blocks = min((held.size - used) // length, DECODE_BATCH)
+            a = pending.next_symbol
+            llrs = self._llrs(
+                held[used : used + blocks * length], found.gain, found.noise_var, 2 * fmt.header_symbols + 2 * (a - m)
+            )
+            self._store_bits(pending, code.decode(llrs).reshape(-1))
+            used += blocks * length
+            pending.next_symbol = a + blocks * length
+        pending.held = held[used:].copy()
+
+    @staticmethod
+    def _store_bits(pending: _Pending, bits: np.ndarray):
+        """Pack decoded bits into the payload (the last codeword's zero padding is dropped)."""
+        room = 8 * (pending.payload.size - pending.filled) - pending.carry.size
+        bits = np.concatenate([pending.carry, bits[: max(room, 0)]])
+        whole = bits.size // 8
+        pending.payload[pending.filled : pending.filled + whole] = np.packbits(bits[: 8 * whole])
+        pending.filled += whole
+        pending.carry = bits[8 * whole :]

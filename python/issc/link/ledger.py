@@ -8,11 +8,16 @@ nothing is closed on arrival order alone. A frame that never arrives (its header
 receiver could not even say which frame it was) is closed as lost once a later frame has completed,
 or when the ledger is flushed. Rows are JSON-ready dicts with exactly the keys :data:`ROW_KEYS`, in
 that order, for every frame (None where a value does not apply), so ``frames.jsonl`` is one table.
+
+Memory stays flat over a long run: a closed frame's images and payloads are dropped once its row is
+built, the summary is kept as running totals, and ``rows`` can be bounded (:meth:`FrameLedger.configure`;
+``frames.jsonl`` keeps them all, appended and flushed one row at a time, so a killed run leaves every
+finished row readable with :func:`gnuradio.issc.files.read_json_lines`).
 """
 
 from __future__ import annotations
 
-import json
+import collections
 import math
 import threading
 import time
@@ -22,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import append_json_line, atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..jsonutil import jsonable
 from ..metrics import bit_error_rate, ms_ssim, psnr
 
@@ -57,6 +63,12 @@ ROW_KEYS = (
 )
 
 
+# frames held open (waiting for their pieces) at most, and how far behind a completed frame an image
+# whose bitstream never came is closed as lost: the ledger's memory is bounded by these, not by the run
+MAX_OPEN_FRAMES = 64
+STALE_FRAMES = 8
+
+
 @dataclass
 class _Frame:
     seq: int
@@ -70,14 +82,56 @@ class _Frame:
     truths: list = field(default_factory=list)
     symbols: np.ndarray | None = None  # analog frames: the sent and the received symbols
     received_symbols: np.ndarray | None = None
+    received_model: str | None = None  # the model the receiver decoded with (from the air)
+
+
+class _Totals:
+    """The summary's running sums, so it needs no row kept in memory."""
+
+    MEANS = (
+        "psnr",
+        "ms_ssim",
+        "sinr_db",
+        "ber",
+        "hcrb_rmse_m",
+        "sensing_error_m",
+        "tracking_error_m",
+    )
+
+    def __init__(self):
+        self.frames = self.received = self.headers_ok = self.bit_errors = self.track_lost = 0
+        self.sums = dict.fromkeys(self.MEANS, 0.0)
+        self.counts = dict.fromkeys(self.MEANS, 0)
+        self.max_tracking_error = None
+        self.models = set()
+
+    def add(self, row: dict) -> None:
+        self.frames += 1
+        self.received += bool(row["received"])
+        self.headers_ok += bool(row["header_ok"])
+        self.bit_errors += row["bit_errors"] or 0
+        self.track_lost += bool(row.get("track_lost"))
+        for key in self.MEANS:
+            value = row.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                self.sums[key] += float(value)
+                self.counts[key] += 1
+        error = row.get("tracking_error_m")
+        if error is not None:
+            self.max_tracking_error = error if self.max_tracking_error is None else max(self.max_tracking_error, error)
+        if row["model"]:
+            self.models.add(row["model"])
+
+    def mean(self, key: str) -> float | None:
+        return self.sums[key] / self.counts[key] if self.counts[key] else None
 
 
 class FrameLedger:
     """Per-frame join of the transmitter's and the receiver's view.
 
     Args:
-        out_dir: where ``frames.jsonl`` (one row per frame, written as frames complete) and
-            ``summary.json`` go; None keeps everything in memory.
+        out_dir: where ``frames.jsonl`` (one row per frame, appended and flushed as frames complete) and
+            ``summary.json`` (written atomically) go; None keeps the rows in memory only.
         expect_sensing: sensing reports come for every frame (in frame order): a complete frame is then
             closed only once a report for a later frame has arrived (or at flush), so its own reports,
             which may arrive after its image, are counted.
@@ -93,12 +147,18 @@ class FrameLedger:
     ):
         self.out_dir = Path(out_dir) if out_dir else None
         self.frames: dict[int, _Frame] = {}
-        self.rows: list[dict] = []
+        self.rows: list[dict] | collections.deque = []
         self.headers_failed = 0
         self.expect_sensing = bool(expect_sensing)
         self._latest_sensing_seq = -1
+        # closed frames: every seq below _closed_floor, and those in _closed (compacted into the floor)
         self._closed: set[int] = set()
-        self._file = None
+        self._closed_floor = 0
+        self._totals = _Totals()
+        self.receive_only = False
+        self.reference = None
+        self.frames_dir: Path | None = None
+        self._jsonl = None
         self.on_row = on_row
         self._rows_lock = threading.Lock()
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="issc-ledger") if background else None
@@ -106,10 +166,38 @@ class FrameLedger:
         self.worker_busy_s = 0.0  # seconds the worker spent building rows (for issc bench link --profile)
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.out_dir / "frames.jsonl", "w", encoding="utf-8")
+            self._jsonl = self.out_dir / "frames.jsonl"
+            atomic_write_text(self._jsonl, "")  # a new run starts a new table
+
+    def configure(self, keep_rows: int | None = None, frames_dir=None, receive_only: bool = False, reference=None):
+        """Options of a long or a split run (call before the first frame).
+
+        Args:
+            keep_rows: keep only the last ``keep_rows`` rows in :attr:`rows` (None: all; ``frames.jsonl``
+                and the summary always have all).
+            frames_dir: write ``frame_SEQ.png`` (original | received) for every closed frame with an
+                original image, from the row-building thread (None: no images).
+            receive_only: the receiver's side alone (a run from recorded samples): no sent images or
+                bitstreams come; a frame is complete when its received bitstream and image are in, and
+                its model and code rate are the ones the receiver read from the air.
+            reference: ``seq -> uint8 image`` (or None): the original of frame ``seq`` when no sent image
+                comes (receive-only runs), for PSNR, MS-SSIM and the side-by-side image.
+        """
+        if keep_rows is not None:
+            if int(keep_rows) != keep_rows or keep_rows < 0:
+                raise ValueError(f"keep_rows must be an integer >= 0 or None, got {keep_rows!r}")
+            self.rows = collections.deque(self.rows, maxlen=int(keep_rows))
+        self.frames_dir = Path(frames_dir) if frames_dir else None
+        if self.frames_dir is not None:
+            self.frames_dir.mkdir(parents=True, exist_ok=True)
+        self.receive_only = bool(receive_only)
+        self.reference = reference
+
+    def _is_closed(self, seq: int) -> bool:
+        return seq < self._closed_floor or seq in self._closed
 
     def _frame(self, seq: int) -> _Frame:
-        if seq in self._closed:
+        if self._is_closed(seq):
             return _Frame(seq)  # a late message for a frame already reported: nothing left to join
         if seq not in self.frames:
             self.frames[seq] = _Frame(seq)
@@ -156,11 +244,22 @@ class FrameLedger:
         self._latest_sensing_seq = max(self._latest_sensing_seq, seq)
         self._close_ready()
 
-    def received_image(self, seq: int, image: np.ndarray):
-        self._frame(seq).received_image = np.asarray(image)
+    def received_image(self, seq: int, image: np.ndarray, model: str | None = None):
+        """Frame ``seq``'s decoded image (and the model the receiver decoded it with, if known)."""
+        frame = self._frame(seq)
+        frame.received_image = np.asarray(image)
+        frame.received_model = model
+        if frame.image is None and self.reference is not None:
+            try:
+                original = self.reference(seq)
+            except Exception:  # noqa: BLE001 - a missing original only costs the quality columns
+                original = None
+            frame.image = None if original is None else np.asarray(original)
         self._close_ready()
 
     def _complete(self, frame: _Frame) -> bool:
+        if self.receive_only:
+            return frame.received_image is not None and frame.received_payload is not None
         return (
             frame.image is not None
             and frame.payload is not None
@@ -171,24 +270,30 @@ class FrameLedger:
 
     def _close_ready(self):
         """Close complete frames, and frames older than a completed one that were sent but never arrived."""
+        # memory stays bounded whatever arrives: past MAX_OPEN_FRAMES the oldest open frames close as lost
+        while len(self.frames) > MAX_OPEN_FRAMES:
+            self._close(min(self.frames))
         completed = [seq for seq, f in self.frames.items() if self._complete(f)]
         if not completed:
             return
         newest = max(completed)
         for seq in sorted(self.frames):
             frame = self.frames[seq]
-            if self._complete(frame) or (seq < newest and frame.payload is not None and frame.received_image is None):
+            sent_never_arrived = seq < newest and frame.payload is not None and frame.received_image is None
+            # an image the encoder never sent (a refused configuration): its bitstream cannot come once
+            # frames well after it have completed (ports may lag each other by a few messages, not more)
+            never_encoded = seq < newest - STALE_FRAMES and frame.payload is None and frame.received_image is None
+            if self._complete(frame) or sent_never_arrived or never_encoded:
                 self._close(seq)
 
     def flush(self) -> dict:
-        """Close every open frame (as lost if it never arrived) and write the summary."""
+        """Close every open frame (as lost if it never arrived) and write the summary (atomically)."""
         for seq in sorted(self.frames):
             self._close(seq)
         self.wait()
         summary = self.summary()
-        if self._file is not None:
-            self._file.flush()
-            (self.out_dir / "summary.json").write_text(json.dumps(jsonable(summary), indent=2, allow_nan=False))
+        if self.out_dir is not None:
+            atomic_write_json(self.out_dir / "summary.json", jsonable(summary))
         return summary
 
     def wait(self):
@@ -201,9 +306,6 @@ class FrameLedger:
         if self._worker is not None:
             self._worker.shutdown(wait=True)
             self._worker = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
     # -- rows -----------------------------------------------------------------------------------------------
     def _close(self, seq: int):
@@ -211,6 +313,9 @@ class FrameLedger:
         if frame is None:
             return
         self._closed.add(seq)
+        while self._closed_floor in self._closed:  # keep the closed set small: frames close mostly in order
+            self._closed.discard(self._closed_floor)
+            self._closed_floor += 1
         if self._worker is None:
             self._add_row(frame)
         else:
@@ -228,9 +333,15 @@ class FrameLedger:
         row = self._row(frame)
         with self._rows_lock:
             self.rows.append(row)
-            if self._file is not None:
-                self._file.write(json.dumps(jsonable(row), allow_nan=False) + "\n")
-                self._file.flush()
+            self._totals.add(row)
+            if self._jsonl is not None:
+                append_json_line(self._jsonl, jsonable(row))
+        if self.frames_dir is not None and frame.image is not None:
+            from .report import side_by_side_png
+
+            atomic_write_bytes(
+                self.frames_dir / f"frame_{frame.seq:04d}.png", side_by_side_png(frame.image, frame.received_image)
+            )
         if self.on_row is not None:
             self.on_row(row)
         if self._worker is not None:
@@ -272,8 +383,9 @@ class FrameLedger:
             "seq": frame.seq,
             "received": arrived,
             "power_dbm": cfg.get("power_budget_dbm"),
-            "model": cfg.get("model"),
-            "rate": cfg.get("code_rate"),
+            # a receive-only run knows the model and the rate from the air only
+            "model": cfg.get("model", frame.received_model),
+            "rate": cfg.get("code_rate", frame.received_meta.get("code_rate")),
             "sinr_db": frame.received_meta.get("sinr_db"),
             "predicted_sinr_db": cfg.get("sinr_db"),
             "ber": ber,
@@ -302,32 +414,26 @@ class FrameLedger:
         }
 
     def summary(self) -> dict:
-        rows = self.rows
-
-        def mean(key):
-            values = [r[key] for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
-            return float(np.mean(values)) if values else None
-
-        total_errors = sum(r["bit_errors"] for r in rows if r["bit_errors"] is not None)
-        return {
-            "frames": len(rows),
-            "frames_received": sum(1 for r in rows if r["received"]),
-            "headers_ok": sum(1 for r in rows if r["header_ok"]),
-            "headers_failed": self.headers_failed,
-            "mean_psnr": mean("psnr"),
-            "mean_ms_ssim": mean("ms_ssim"),
-            "mean_sinr_db": mean("sinr_db"),
-            "total_bit_errors": total_errors,
-            "mean_ber": mean("ber"),
-            "mean_hcrb_rmse_m": mean("hcrb_rmse_m"),
-            "mean_sensing_error_m": mean("sensing_error_m"),
-            "mean_tracking_error_m": mean("tracking_error_m"),
-            "max_tracking_error_m": max(
-                (r["tracking_error_m"] for r in rows if r.get("tracking_error_m") is not None), default=None
-            ),
-            "frames_track_lost": sum(1 for r in rows if r.get("track_lost")),
-            "models": sorted({r["model"] for r in rows if r["model"]}),
-        }
+        """Totals over every row so far (kept as running sums: the rows themselves may be gone)."""
+        with self._rows_lock:
+            t = self._totals
+            return {
+                "frames": t.frames,
+                "frames_received": t.received,
+                "headers_ok": t.headers_ok,
+                "headers_failed": self.headers_failed,
+                "mean_psnr": t.mean("psnr"),
+                "mean_ms_ssim": t.mean("ms_ssim"),
+                "mean_sinr_db": t.mean("sinr_db"),
+                "total_bit_errors": t.bit_errors,
+                "mean_ber": t.mean("ber"),
+                "mean_hcrb_rmse_m": t.mean("hcrb_rmse_m"),
+                "mean_sensing_error_m": t.mean("sensing_error_m"),
+                "mean_tracking_error_m": t.mean("tracking_error_m"),
+                "max_tracking_error_m": t.max_tracking_error,
+                "frames_track_lost": t.track_lost,
+                "models": sorted(t.models),
+            }
 
 
 def _root(trace) -> float | None:

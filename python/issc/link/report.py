@@ -1,13 +1,20 @@
 # Copyright 2026 gr-issc developers
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Reports of a link run: the per-frame table, side-by-side images and the summary figure."""
+"""Reports of a link run: the per-frame table, side-by-side images and the summary figure.
+
+Every file is written atomically (:mod:`gnuradio.issc.files`): a run killed while it reports leaves the
+previous file or the new one, never half an image.
+"""
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
 import numpy as np
+
+from ..files import atomic_write_bytes, read_json_lines
 
 COLUMNS = (
     ("seq", "{:>4d}", 4),
@@ -76,19 +83,42 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def save_side_by_side(pairs: dict, out_dir: str | Path) -> list[Path]:
-    """``{seq: (original, received)}`` uint8 images -> ``frame_SEQ.png`` (original left, received right)."""
-    from ..codec.images import save_rgb
+def load_rows(path: str | Path) -> list[dict]:
+    """The rows of a run's ``frames.jsonl``, sorted by ``seq``; a torn last row (a run killed while
+    writing it) is skipped (:func:`gnuradio.issc.files.read_json_lines`)."""
+    rows = [r for r in read_json_lines(path) if isinstance(r.get("seq"), int)]
+    return sorted(rows, key=lambda r: r["seq"])
 
+
+def side_by_side(original: np.ndarray, received: np.ndarray | None) -> np.ndarray:
+    """``original | 4 white columns | received`` (black where nothing, or nothing of that shape, arrived)."""
+    original = np.asarray(original, np.uint8)
+    if received is None or np.shape(received) != original.shape:
+        received = np.zeros_like(original)
+    received = np.asarray(received)
+    if received.dtype != np.uint8:  # a decoder's float image in [0, 1]
+        received = np.clip(np.rint(received.astype(np.float64) * 255), 0, 255).astype(np.uint8)
+    gap = np.full((original.shape[0], 4, 3), 255, np.uint8)
+    return np.concatenate([original, gap, received], axis=1)
+
+
+def side_by_side_png(original: np.ndarray, received: np.ndarray | None) -> bytes:
+    """:func:`side_by_side` as PNG bytes."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(side_by_side(original, received)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_side_by_side(pairs: dict, out_dir: str | Path) -> list[Path]:
+    """``{seq: (original, received)}`` images -> ``frame_SEQ.png`` (original left, received right)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for seq, (original, received) in sorted(pairs.items()):
-        if received is None or received.shape != original.shape:
-            received = np.zeros_like(original)
-        gap = np.full((original.shape[0], 4, 3), 255, np.uint8)
         path = out_dir / f"frame_{seq:04d}.png"
-        save_rgb(np.concatenate([original, gap, received], axis=1), path)
+        atomic_write_bytes(path, side_by_side_png(original, received))
         paths.append(path)
     return paths
 
@@ -135,5 +165,7 @@ def plot_summary(rows: list[dict], path: str | Path) -> None:
     ax.set_xlabel("frame")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=110, format="png")
     plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())

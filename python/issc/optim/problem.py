@@ -64,7 +64,13 @@ class DesignProblem:
         comm_noise, sensing_noise = noise_powers_w(scn)
         self.comm_noise_w = comm_noise
         self.fisher = FisherModel(
-            self.geometry, sensing_noise, scn.signal.sensing_block, scn.signal.bandwidth_hz, scn.sync.sigma_ns * 1e-9
+            self.geometry,
+            sensing_noise,
+            scn.signal.sensing_block,
+            scn.signal.bandwidth_hz,
+            scn.sync.sigma_ns * 1e-9,
+            scn.signal.samples_per_symbol,  # the pulse's spectrum weighs the delay information
+            scn.signal.rolloff,
         )
         self.h_c = self.geometry.h_c
 

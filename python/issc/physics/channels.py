@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The two propagation channels of the scene (docs/model.md §§3-4), streaming and chunk-exact.
 
-- :class:`CommChannel`: ``y_c[n] = h_c^H x[n] + n[n]``.
+- :class:`CommChannel`: ``y_c[n] = h_c^H x[n] + n[n]``, optionally through a receiver front end's
+  impairments (:mod:`gnuradio.issc.physics.impairments`: CFO, phase noise, timing and sample-rate offset,
+  IQ imbalance; all off by default).
 - :class:`EchoChannel`: ``y_s[n] = beta_0 a_NR(phi) a_NT(theta)^H x(n - tau_b) + n_s[n]`` with
   ``tau_b = (d_bo + d_or)/c + dtau_b`` constant over sensing block ``b`` (``N`` samples) and a fresh
   sync error ``dtau_b ~ N(0, sigma_dt^2)`` per block. The delay is the band-limited windowed-sinc
@@ -16,6 +18,8 @@ shortest delay is ``D_nominal - K sigma`` and the filter's half-length is
 clear error). The longest delay, ``D_max + K sigma``, sets how much past input the channel keeps
 (:func:`echo_history_samples`); the sensing estimator searches the same ``+-K sigma`` and keeps the
 same history, so every echo the channel can produce is one the estimator's model can reproduce.
+The echo can optionally carry the sensing receiver's carrier impairments (CFO, phase noise, IQ
+imbalance), common to its antennas (one local oscillator); its timing error is the sync error above.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from ..scenario import load_scenario
 from ..units import SPEED_OF_LIGHT
 from .dsp import DEFAULT_HALF_TAPS, delay_taps
 from .geometry import Geometry, noise_powers_w
+from .impairments import Impairments, ImpairmentSettings
 from .motion import scenario_trajectory
 
 # The sync error's normal distribution is truncated at this many sigma, by the channel's draw and in
@@ -48,16 +53,30 @@ def complex_noise(rng: np.random.Generator, shape, variance: float) -> np.ndarra
     return np.moveaxis(noise, 0, -1)
 
 
+def impairment_stage(settings: ImpairmentSettings | None, seed: int) -> Impairments | None:
+    """The streaming impairments of ``settings`` (None when there are none), their phase noise seeded
+    apart from the channel's noise so that turning them on leaves the noise stream as it was."""
+    if settings is None or not settings.active:
+        return None
+    return Impairments(settings, seed=[int(seed), 0x1A7])
+
+
 class CommChannel:
-    """``y_c = h_c^H x + n`` (docs/model.md §3).
+    """``y_c = h_c^H x + n`` (docs/model.md §3), optionally with receiver impairments.
+
+    With impairments the signal ``h_c^H x`` goes through the carrier (CFO, phase noise) and the sampling
+    clock (timing offset, sample-rate offset: the output then has ``n / (1 + ppm 1e-6)`` samples for ``n``
+    inputs, after a latency of the interpolator's half-length), the noise is added per output sample,
+    and the IQ imbalance acts on signal plus noise (:mod:`gnuradio.issc.physics.impairments`).
 
     Args:
         h_c: channel vector (``N_T``), including the path loss.
         noise_w: ``sigma_n^2`` in watts (0: noise-free).
-        seed: noise seed.
+        seed: noise seed (and, derived from it, the phase noise's).
+        impairments: :class:`~gnuradio.issc.physics.impairments.ImpairmentSettings` (None: none).
     """
 
-    def __init__(self, h_c, noise_w: float, seed: int = 0):
+    def __init__(self, h_c, noise_w: float, seed: int = 0, impairments: ImpairmentSettings | None = None):
         self.h_c = np.asarray(h_c, np.complex128).reshape(-1)
         if not np.all(np.isfinite(self.h_c)) or self.h_c.size == 0:
             raise IsscInputError("h_c must be a non-empty finite complex vector")
@@ -65,17 +84,28 @@ class CommChannel:
             raise IsscInputError(f"noise power must be finite and >= 0, got {noise_w!r}")
         self.noise_w = float(noise_w)
         self._rng = np.random.default_rng(seed)
+        self.impairments = impairment_stage(impairments, seed)
 
     @classmethod
-    def from_scenario(cls, scenario, seed: int = 0) -> CommChannel:
+    def from_scenario(cls, scenario, seed: int = 0, impairments: ImpairmentSettings | None = None) -> CommChannel:
         scn = load_scenario(scenario)
-        return cls(Geometry.from_scenario(scn).h_c, noise_powers_w(scn)[0], seed)
+        return cls(Geometry.from_scenario(scn).h_c, noise_powers_w(scn)[0], seed, impairments)
+
+    def inputs_for_outputs(self, outputs: int) -> int:
+        """The most input samples :meth:`process` may take next without giving more than ``outputs``."""
+        return self.impairments.inputs_for_outputs(outputs) if self.impairments else max(0, int(outputs))
+
+    def _noise(self, shape) -> np.ndarray:
+        return complex_noise(self._rng, shape, self.noise_w)
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        """``N_T x n`` transmitted samples -> ``n`` received samples."""
+        """``N_T x n`` transmitted samples -> received samples (``n`` of them unless the impairments
+        resample)."""
         y = self.h_c.conj() @ np.asarray(x)
+        if self.impairments is not None:
+            return self.impairments.process(y, self._noise if self.noise_w else None)
         if self.noise_w:
-            y = y + complex_noise(self._rng, y.shape, self.noise_w)
+            y = y + self._noise(y.shape)
         return y
 
 
@@ -145,6 +175,10 @@ class EchoChannel:
         seed: seed of the sync errors and the noise.
         trajectory: a :class:`~gnuradio.issc.physics.motion.Trajectory` (None: static target).
         block_interval_s: target time per block (None: ``N / B``).
+        impairments: the sensing receiver's carrier impairments
+            (:class:`~gnuradio.issc.physics.impairments.ImpairmentSettings`: CFO, phase noise, IQ imbalance;
+            None: none), common to its antennas. A timing or sample-rate offset is rejected: the echo's
+            timing error is the sync error.
     """
 
     def __init__(
@@ -157,7 +191,13 @@ class EchoChannel:
         seed: int = 0,
         trajectory=None,
         block_interval_s: float | None = None,
+        impairments: ImpairmentSettings | None = None,
     ):
+        if impairments is not None and impairments.resamples:
+            raise IsscInputError(
+                "the echo channel takes carrier impairments only (CFO, phase noise, IQ imbalance): its timing "
+                "error is the sync error sigma_dt"
+            )
         if not (block >= 1 and int(block) == block):
             raise IsscInputError(f"sensing block must be an integer >= 1, got {block!r}")
         if not (np.isfinite(noise_w) and noise_w >= 0):
@@ -185,9 +225,10 @@ class EchoChannel:
         self._block_index = -1
         self._sync_error_s = 0.0
         self._block_geometry = geometry
+        self.impairments = impairment_stage(impairments, seed)
 
     @classmethod
-    def from_scenario(cls, scenario, seed: int = 0) -> EchoChannel:
+    def from_scenario(cls, scenario, seed: int = 0, impairments: ImpairmentSettings | None = None) -> EchoChannel:
         scn = load_scenario(scenario)
         return cls(
             Geometry.from_scenario(scn),
@@ -198,6 +239,7 @@ class EchoChannel:
             seed,
             scenario_trajectory(scn) if scn.moving else None,
             scn.block_interval_s(),
+            impairments,
         )
 
     def _path_length_range(self) -> tuple[float, float]:
@@ -282,6 +324,9 @@ class EchoChannel:
             position = stop
         self._past = signal[:, -self._history :]
         self._next = end
+        if self.impairments is not None:
+            noise = (lambda shape: complex_noise(self._noise_rng, shape, self.noise_w)) if self.noise_w else None
+            return self.impairments.process(y, noise), tags
         if self.noise_w:
             y = y + complex_noise(self._noise_rng, y.shape, self.noise_w)
         return y, tags

@@ -118,3 +118,43 @@ def padded_columns(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
     if a - lo or hi - b:
         segment = np.pad(segment, [(0, 0)] * (segment.ndim - 1) + [(a - lo, hi - b)])
     return segment
+
+
+def interpolate_at(
+    x: np.ndarray,
+    positions: np.ndarray,
+    half_taps: int = DEFAULT_HALF_TAPS,
+    beta: float = DEFAULT_KAISER_BETA,
+    chunk: int = 8192,
+) -> np.ndarray:
+    """``x(t)`` at the real sample positions ``t = positions`` along the last axis of ``x`` (zero outside
+    ``0 .. len - 1``): the windowed sinc of :func:`delay_taps`, centred on the nearest sample, so every
+    point gets the same operator as a delay by its fraction (``|fraction| <= 1/2``). Vectorised over
+    the points (in chunks of ``chunk`` points to bound memory); the SRO resampler of the channel and the
+    receiver's symbol timing both use it.
+
+    Args:
+        x: samples, time on the last axis.
+        positions: real sample positions (any shape; the result has ``x.shape[:-1] + positions.shape``).
+        half_taps: half-length of the interpolation filter.
+        beta: Kaiser window parameter.
+        chunk: points interpolated per vectorised step.
+    """
+    x = np.asarray(x)
+    positions = np.asarray(positions, float)
+    flat = positions.reshape(-1)
+    offsets = np.arange(-half_taps, half_taps + 1)
+    grid = _kaiser_window(int(half_taps), float(beta))
+    out = np.empty(x.shape[:-1] + (flat.size,), np.result_type(x.dtype, np.float64))
+    n = x.shape[-1]
+    for lo in range(0, flat.size, chunk):
+        t = flat[lo : lo + chunk]
+        centre = np.rint(t)
+        # t = centre + u, |u| <= 1/2: weight of x[centre + j] is sinc(j - u) w(j - u), as delay_taps(-u)
+        rel = offsets[None, :] - (t - centre)[:, None]
+        weights = np.sinc(rel) * np.interp(rel, offsets, grid, left=0.0, right=0.0)
+        index = centre.astype(np.int64)[:, None] + offsets[None, :]
+        inside = (index >= 0) & (index < n)
+        gathered = x[..., np.clip(index, 0, max(n - 1, 0))] if n else np.zeros(x.shape[:-1] + index.shape, x.dtype)
+        out[..., lo : lo + t.size] = np.einsum("...pt,pt->...p", gathered, np.where(inside, weights, 0.0))
+    return out.reshape(x.shape[:-1] + positions.shape)

@@ -187,6 +187,18 @@ class Geometry:
         """CRE channel ``sqrt(eta_c) a_NT(varphi_c)`` (``y_c = h_c^H x + n``)."""
         return np.sqrt(self.eta_c) * self.a_tx(self.varphi_c)
 
+    def channel_to(self, position) -> np.ndarray:
+        """Channel to a single-antenna node at ``position`` with the model of :attr:`h_c`: line of sight,
+        ``sqrt(d^-eps) a_NT(angle)`` (``y = h^H x + n``); the multi-user system gives every user this
+        channel. Equal to :attr:`h_c` bit for bit at ``position = comm_rx``.
+
+        Args:
+            position: the node's 2-D position, metres.
+        """
+        position = np.asarray(position, float)
+        distance = float(np.linalg.norm(position - self.tx))
+        return np.sqrt(distance ** (-self.path_loss_exponent)) * self.a_tx(angle_of(self.tx, position))
+
     @property
     def echo_matrix(self) -> np.ndarray:
         """Echo channel ``H_0 = beta_0 a_NR(phi) a_NT(theta)^H`` (``N_R x N_T``)."""

@@ -17,6 +17,8 @@ through :func:`position_bound_from_fim`, the one place that inverts a FIM and de
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..scenario import Scenario, load_scenario
@@ -43,19 +45,37 @@ def position_bound_from_fim(fim, delta_known: bool = False) -> np.ndarray:
     computed as ``det S / lambda_max``, is not above ``SINGULAR_RCOND * lambda_max`` (this includes
     ``S`` indefinite, zero, or not finite), or when ``J_dd <= 0`` with ``delta`` unknown.
 
+    The FIM is first divided by a power of two near its largest entry, then ``S`` by one near its own
+    (exact, so the result is bit-identical to the unscaled formula wherever that neither overflows nor
+    underflows): a FIM with entries near the
+    largest double (a covariance of 1e300 W) gives its bound instead of an overflow to inf.
+
     Args:
         fim: the 3x3 FIM including the prior on ``delta`` (1/m^2). ``J_dd = inf`` (perfect
             synchronisation, :meth:`FisherModel.fim`) means ``delta`` is known.
         delta_known: use ``J_pp`` alone (the CRB without sync error) whatever ``J_dd`` is.
     """
     j = np.asarray(fim, float)
-    if delta_known or j[2, 2] == np.inf:
+    unidentifiable = np.full((2, 2), np.inf)
+    known = delta_known or j[2, 2] == np.inf
+    if not known and not j[2, 2] > 0:
+        return unidentifiable
+    finite = np.abs(j[:2, :2] if known else j)
+    size = float(finite.max())
+    if not (math.isfinite(size) and size > 0):
+        return unidentifiable
+    s = math.ldexp(1.0, math.frexp(size)[1] - 1)  # a power of two: J / s is exact, no product overflows
+    j = j / s
+    if known:
         schur = j[:2, :2]
     else:
-        j_dd = j[2, 2]
-        if not j_dd > 0:
-            return np.full((2, 2), np.inf)
-        schur = j[:2, :2] - np.outer(j[:2, 2], j[2, :2]) / j_dd
+        schur = j[:2, :2] - np.outer(j[:2, 2], j[2, :2]) / j[2, 2]
+    # and S by a power of two near its own size (J_dd >> J_pp would leave S so small that det S underflows)
+    top = float(np.abs(schur).max())
+    if not (math.isfinite(top) and top > 0):
+        return unidentifiable
+    t = math.ldexp(1.0, math.frexp(top)[1] - 1)
+    schur = schur / t
     a, c = float(schur[0, 0]), float(schur[1, 1])
     b = 0.5 * (float(schur[0, 1]) + float(schur[1, 0]))
     # closed form for [[a, b], [b, c]]: the larger eigenvalue, and the smaller as det / larger (at the
@@ -63,8 +83,9 @@ def position_bound_from_fim(fim, delta_known: bool = False) -> np.ndarray:
     largest = 0.5 * (a + c) + np.hypot(0.5 * (a - c), b)
     det = a * c - b * b
     if not (largest > 0 and det / largest > SINGULAR_RCOND * largest):
-        return np.full((2, 2), np.inf)
-    return np.array([[c, -b], [-b, a]]) / det
+        return unidentifiable
+    with np.errstate(over="ignore"):  # a bound beyond the double range is inf: not usable, as unidentifiable
+        return np.array([[c, -b], [-b, a]]) / det / t / s
 
 
 def angular_frequencies(n_samples: int, bandwidth_hz: float) -> np.ndarray:
@@ -72,25 +93,62 @@ def angular_frequencies(n_samples: int, bandwidth_hz: float) -> np.ndarray:
     return 2.0 * np.pi * np.fft.fftfreq(n_samples, d=1.0 / bandwidth_hz)
 
 
+def pulse_spectrum(n_samples: int, samples_per_symbol: int = 1, rolloff: float = 0.35) -> np.ndarray:
+    """Relative power of the transmitted samples in each frequency bin ``fftfreq(N)``, averaging 1 (unit
+    power per sample): all ones for white samples (one symbol per sample), the raised-cosine spectrum of
+    RRC pulses at ``samples_per_symbol`` (``1`` up to ``(1 - a) / (2 sps)`` of the sample rate, the cosine
+    roll-off to ``(1 + a) / (2 sps)``, zero beyond).
+
+    Args:
+        n_samples: bins ``N``.
+        samples_per_symbol: samples per symbol (1: white).
+        rolloff: the RRC roll-off ``a`` in (0, 1].
+    """
+    if int(samples_per_symbol) <= 1:
+        return np.ones(int(n_samples))
+    a = float(rolloff)
+    nu = np.abs(np.fft.fftfreq(int(n_samples))) * int(samples_per_symbol)  # cycles per symbol
+    edge = (1.0 - a) / 2.0
+    spectrum = np.where(nu <= edge, 1.0, np.where(nu <= (1 + a) / 2, 0.5 * (1 + np.cos(np.pi / a * (nu - edge))), 0.0))
+    return spectrum * (spectrum.size / spectrum.sum())
+
+
 class FisherModel:
     """The FIM of ``(o_x, o_y, delta)`` as a linear function of ``Sigma``, for one geometry.
+
+    With pulse-shaped samples (``samples_per_symbol > 1``) the transmit covariance of bin ``k`` is
+    ``Sigma S_k`` with the pulse's spectrum ``S`` (:func:`pulse_spectrum`, mean 1), so the sums over the
+    bins become ``sum_k S_k``, ``sum_k w_k S_k`` and ``sum_k w_k^2 S_k``: the delay information scales
+    with the mean square bandwidth, ``(1 + a^2 (3 - 24 / pi^2)) / sps^2`` of the white samples' at the
+    same sample rate (``a`` the roll-off), the angle information is unchanged.
 
     Args:
         geometry: the scene.
         sensing_noise_w: ``sigma_s^2`` per receive antenna, watts.
         n_samples: sensing block length ``N``.
-        bandwidth_hz: ``B`` (one sample per symbol).
+        bandwidth_hz: ``B``, the sample rate.
         sync_sigma_s: ``sigma_dt`` in seconds (0: perfect synchronisation).
+        samples_per_symbol: samples per symbol of the transmitted streams (1: white samples).
+        rolloff: their RRC roll-off (``samples_per_symbol > 1``).
     """
 
     def __init__(
-        self, geometry: Geometry, sensing_noise_w: float, n_samples: int, bandwidth_hz: float, sync_sigma_s: float
+        self,
+        geometry: Geometry,
+        sensing_noise_w: float,
+        n_samples: int,
+        bandwidth_hz: float,
+        sync_sigma_s: float,
+        samples_per_symbol: int = 1,
+        rolloff: float = 0.35,
     ):
         self.geometry = geometry
         self.sensing_noise_w = float(sensing_noise_w)
         self.n_samples = int(n_samples)
         self.bandwidth_hz = float(bandwidth_hz)
         self.sync_sigma_s = float(sync_sigma_s)
+        self.samples_per_symbol = int(samples_per_symbol)
+        self.rolloff = float(rolloff)
         self.zeta = self._zeta_matrices()
         # J_D[a,b] = Re tr(zeta_ab Sigma) * scale; tr(A Sigma) = sum(A^T * Sigma) as a vectorised map
         self.fim_scale = 2.0 / self.sensing_noise_w
@@ -107,6 +165,8 @@ class FisherModel:
             scn.signal.sensing_block,
             scn.signal.bandwidth_hz,
             sigma_ns * 1e-9,
+            scn.signal.samples_per_symbol,
+            scn.signal.rolloff,
         )
 
     # -- the geometry-only part -------------------------------------------------------------
@@ -130,7 +190,11 @@ class FisherModel:
     def _zeta_matrices(self) -> np.ndarray:
         h0, d_h, d_tau = self.echo_derivatives()
         w = angular_frequencies(self.n_samples, self.bandwidth_hz)
-        s0, s1, s2 = float(len(w)), float(w.sum()), float((w * w).sum())
+        if self.samples_per_symbol > 1:  # the bins weighted by the pulse's spectrum
+            weight = pulse_spectrum(self.n_samples, self.samples_per_symbol, self.rolloff)
+            s0, s1, s2 = float(weight.sum()), float((w * weight).sum()), float((w * w * weight).sum())
+        else:
+            s0, s1, s2 = float(len(w)), float(w.sum()), float((w * w).sum())
         n_tx = h0.shape[1]
         zeta = np.empty((3, 3, n_tx, n_tx), dtype=complex)
         hh = h0.conj().T @ h0
@@ -150,7 +214,10 @@ class FisherModel:
     def prior_information(self) -> float:
         """``1 / (c sigma_dt)^2`` in 1/m^2 (inf for perfect synchronisation)."""
         spread_m = SPEED_OF_LIGHT * self.sync_sigma_s
-        return np.inf if spread_m == 0 else 1.0 / spread_m**2
+        if spread_m == 0:
+            return np.inf
+        # spread^2 overflows (a Python OverflowError) beyond 1e154 m; (1/spread)^2 then underflows to 0 instead
+        return 1.0 / spread_m**2 if spread_m < 1e150 else (1.0 / spread_m) ** 2
 
     def data_fim(self, sigma: np.ndarray) -> np.ndarray:
         """``J_D`` (3x3, 1/m^2) for the transmit covariance ``Sigma`` (watts)."""
@@ -164,18 +231,52 @@ class FisherModel:
         return j
 
     def hcrb(self, sigma: np.ndarray) -> np.ndarray:
-        """2x2 HCRB of the position in m^2 (``(J_pp - J_pd J_dd^-1 J_dp)^-1``); inf if unidentifiable."""
-        return position_bound_from_fim(self.fim(sigma))
+        """2x2 HCRB of the position in m^2 (``(J_pp - J_pd J_dd^-1 J_dp)^-1``); inf if unidentifiable.
+
+        Evaluated as ``(J_D(Sigma/p) + J_B/p)^-1 / p`` (:meth:`scaled_bounds`): the same numbers as the
+        direct formula, and finite for any finite covariance whose bound is a double (1e300 W included)."""
+        bound, _, p = self.scaled_bounds(sigma, crb=False)
+        return _divide(bound, p)
 
     def crb(self, sigma: np.ndarray) -> np.ndarray:
-        """2x2 CRB of the position without sync error (delta known): ``J_D,pp^-1``."""
-        return position_bound_from_fim(self.data_fim(sigma), delta_known=True)
+        """2x2 CRB of the position without sync error (delta known): ``J_D,pp^-1`` (scaled as :meth:`hcrb`)."""
+        _, bound, p = self.scaled_bounds(sigma, hcrb=False)
+        return _divide(bound, p)
+
+    def scaled_bounds(self, sigma: np.ndarray, hcrb: bool = True, crb: bool = True):
+        """``(H, C, p)`` with HCRB ``= H / p`` and CRB ``= C / p`` for a power of two ``p`` near the largest
+        entry of ``Sigma`` (exact scaling; 1 for a zero or non-finite ``Sigma``). ``H``, ``C``: inf when not
+        identifiable (None where not asked for); a finite ``H`` with an infinite ``H / p`` is a bound beyond
+        the double range (a power near 1e-308 W), not an unidentifiable design."""
+        sigma = np.asarray(sigma, dtype=complex)
+        p = _power_scale(sigma) or 1.0
+        j = self.data_fim(sigma / p)
+        c = position_bound_from_fim(j, delta_known=True) if crb else None
+        if hcrb:
+            j[2, 2] += self.prior_information / p
+            h = position_bound_from_fim(j)
+        else:
+            h = None
+        return h, c, p
 
     def hcrb_trace(self, sigma: np.ndarray) -> float:
         return float(np.trace(self.hcrb(sigma)))
 
     def crb_trace(self, sigma: np.ndarray) -> float:
         return float(np.trace(self.crb(sigma)))
+
+
+def _power_scale(sigma) -> float | None:
+    """A power of two near the largest magnitude in ``sigma``; None for a zero or non-finite matrix."""
+    largest = float(np.max(np.abs(sigma))) if np.size(sigma) else 0.0
+    if not (math.isfinite(largest) and largest > 0):
+        return None
+    return math.ldexp(1.0, math.frexp(largest)[1] - 1)
+
+
+def _divide(bound: np.ndarray, p: float) -> np.ndarray:
+    with np.errstate(over="ignore"):  # a bound beyond the double range (p near 1e-308) becomes inf
+        return bound / p
 
 
 def hcrb_position(scenario, sigma) -> np.ndarray:

@@ -83,6 +83,8 @@ class TargetEstimator:
             the SNR where the HCRB is a few tens of m^2 (GLRT 20-35 there).
         half_taps: half-length of the fractional-delay filter; must be the echo channel's
             (:func:`gnuradio.issc.physics.channels.causal_half_taps`) so that model and channel are one operator.
+        samples_per_symbol, rolloff: the transmitted pulse shape (the spectrum that weighs the delay
+            information of :meth:`hcrb_trace_at`, :class:`~gnuradio.issc.physics.hcrb.FisherModel`).
     """
 
     def __init__(
@@ -95,8 +97,11 @@ class TargetEstimator:
         angle_step_rad: float | None = None,
         glrt_threshold: float = 12.0,
         half_taps: int = DEFAULT_HALF_TAPS,
+        samples_per_symbol: int = 1,
+        rolloff: float = 0.35,
     ):
         self.geometry = geometry
+        self.pulse = (int(samples_per_symbol), float(rolloff))
         self.bandwidth_hz = float(bandwidth_hz)
         self.noise_w = float(sensing_noise_w)
         self.sync_sigma_s = float(sync_sigma_s)
@@ -125,7 +130,7 @@ class TargetEstimator:
             scn.signal.bandwidth_hz,
             noise_powers_w(scn)[1],
             scn.sync.sigma_ns * 1e-9,
-            **kwargs,
+            **{"samples_per_symbol": scn.signal.samples_per_symbol, "rolloff": scn.signal.rolloff, **kwargs},
         )
 
     # -- model ------------------------------------------------------------------------------------------
@@ -307,7 +312,7 @@ class TargetEstimator:
         n = block_reference.shape[1]
         sample_cov = block_reference @ block_reference.conj().T / n
         return FisherModel(
-            self.geometry.with_target(position), self.noise_w, n, self.bandwidth_hz, self.sync_sigma_s
+            self.geometry.with_target(position), self.noise_w, n, self.bandwidth_hz, self.sync_sigma_s, *self.pulse
         ).hcrb_trace(sample_cov)
 
     def _non_estimate(self, reason: str) -> SensingEstimate:
