@@ -135,8 +135,9 @@ class controller(gr.basic_block):
         self.estimates_ignored = 0
         scn = self.optimizer.scenario
         self._static_target = np.asarray(scn.geometry.target, float)
-        # a frame of E_a^max channel uses spans this many sensing blocks
-        frame_blocks = self.optimizer.problem(abr=self._abr).channel_use_budget / scn.signal.sensing_block
+        # a frame of E_a^max channel uses (symbols, sps samples each) spans this many sensing blocks (samples)
+        frame_samples = self.optimizer.problem(abr=self._abr).channel_use_budget * scn.signal.samples_per_symbol
+        frame_blocks = frame_samples / scn.signal.sensing_block
         lead_s = TrackingPolicy.lead_time_s(lead_frames, frame_blocks, scn.block_interval_s())
         self.lead_frames = float(lead_frames)
         self.policy = TrackingPolicy(scn, lead_s=lead_s) if mode == "tracking" else None

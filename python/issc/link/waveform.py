@@ -151,6 +151,15 @@ class Waveform:
         return self.taps / self.sps
 
     @property
+    def symbol_snr_gain(self) -> float:
+        """The matched filter's gain on the SNR against white noise: the symbol SNR over the per-sample SNR,
+        ``sps`` (the taps carry ``sum h^2 = sps``: unit gain on the symbol, white noise of variance
+        ``sigma^2 / sps`` at the symbol instants; 1 without shaping). A stream shaped with this pulse on the
+        same symbol clock (the sensing streams) is not reduced: at the symbol instants the cascade is a
+        Nyquist raised cosine, so its per-sample power comes through unchanged."""
+        return float(self.sps)
+
+    @property
     def group_delay(self) -> int:
         """Delay of each filter in samples (``span sps / 2``; 0 without shaping)."""
         return self.span * self.sps // 2 if self.shaped else 0

@@ -73,6 +73,7 @@ import numpy as np
 from ..codec.profile import CodecProfile, load_profile
 from ..errors import IsscInputError
 from ..jsonutil import jsonable
+from ..link.waveform import Waveform
 from ..physics.geometry import Geometry
 from ..scenario import Scenario, load_scenario
 from ..semantic.profile import SemanticProfile, load_semantic_profile
@@ -189,6 +190,9 @@ class MultiUserProblem:
             self.sensing_streams = 0
             self.hcrb_threshold_m2 = None
         users = []
+        # the noise at the symbol instant: the matched filter of a shaped waveform divides the white
+        # per-sample noise by sps and keeps the (equally shaped) signal and interference (docs/optimizer.md)
+        gain = Waveform.from_scenario(scn).symbol_snr_gain
         for index, (position, task, weight, noise_dbm, channel_uses) in enumerate(scenario_users(scn)):
             noise = scn.channel.comm_noise_dbm if noise_dbm is None else noise_dbm
             uses = self.abr * data_dimensions if channel_uses is None else channel_uses
@@ -199,7 +203,7 @@ class MultiUserProblem:
                     float(weight),
                     np.asarray(position, float),
                     geometry.channel_to(position),
-                    float(dbm_to_w(noise)),
+                    float(dbm_to_w(noise)) / gain,
                     float(uses),
                 )
             )

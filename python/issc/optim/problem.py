@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import IsscInputError
+from ..link.waveform import Waveform
 from ..physics.ber import capacity
 from ..physics.geometry import Geometry, noise_powers_w
 from ..physics.hcrb import FisherModel
@@ -35,6 +36,11 @@ class DesignProblem:
         sensing_streams: ``r_0``, columns of ``W_0`` (1 reproduces the paper; ``N_T`` allows any ``R_0``).
         source_dimensions: ``M`` (``3 H W`` of the images the codec profile describes).
         target: position the beams are designed for (default: the scenario's).
+
+    Attributes:
+        sample_noise_w: the CRE's noise power per sample ``sigma_n^2`` (over the sample rate ``B``).
+        symbol_snr_gain: the receiver's matched-filter gain, ``signal.samples_per_symbol`` (1 unshaped).
+        comm_noise_w: the noise in the SINR, per symbol after the matched filter: ``sigma_n^2 / gain``.
     """
 
     scenario: Scenario
@@ -62,7 +68,14 @@ class DesignProblem:
         self.sensing_streams = int(self.sensing_streams)
         self.geometry = Geometry.from_scenario(scn, target=self.target)
         comm_noise, sensing_noise = noise_powers_w(scn)
-        self.comm_noise_w = comm_noise
+        # The SINR the receiver sees is per symbol, after its matched filter: the white noise (per-sample
+        # variance sigma_n^2) drops by the filter's gain (sps for the unit-power-per-sample RRC), while the
+        # communication beam and the sensing streams, shaped with the same pulse on the same symbol clock,
+        # come through at their per-sample powers (Nyquist cascade). So every SINR below is the per-sample
+        # formula with the noise sigma_n^2 / gain; at sps = 1 the gain is 1 and nothing changes.
+        self.sample_noise_w = comm_noise
+        self.symbol_snr_gain = Waveform.from_scenario(scn).symbol_snr_gain
+        self.comm_noise_w = comm_noise / self.symbol_snr_gain
         self.fisher = FisherModel(
             self.geometry,
             sensing_noise,
@@ -109,7 +122,8 @@ class DesignProblem:
 
     @property
     def channel_use_budget(self) -> float:
-        """``E_a^max = ABR * M`` channel uses per image."""
+        """``E_a^max = ABR * M`` channel uses per image. A channel use is a symbol of the code, whatever the
+        pulse: at ``samples_per_symbol = sps`` a frame of ``E_a`` symbols takes ``E_a sps`` samples."""
         return self.abr * self.source_dimensions
 
     @property
@@ -120,7 +134,8 @@ class DesignProblem:
 
     @property
     def mrt_snr(self) -> float:
-        """CRE SNR with all power on MRT (an upper bound on any design's SINR)."""
+        """CRE symbol SNR with all power on MRT (an upper bound on any design's SINR):
+        ``gain P_T |h_c|^2 / sigma_n^2`` with the matched filter's :attr:`symbol_snr_gain`."""
         return self.power_w * float(np.linalg.norm(self.h_c) ** 2) / self.comm_noise_w
 
     # -- evaluation of a design ------------------------------------------------------------------
@@ -129,6 +144,14 @@ class DesignProblem:
         return np.outer(w_c, np.conj(w_c)) + w_0 @ w_0.conj().T
 
     def sinr(self, w_c: np.ndarray, w_0: np.ndarray) -> float:
+        """The CRE's symbol SINR after the matched filter (what the frame receiver measures on the preamble),
+        ``|h^H w_c|^2 / (h^H R_0 h + sigma_n^2 / gain) = gain |h^H w_c|^2 / (gain h^H R_0 h + sigma_n^2)``
+        with ``gain`` = :attr:`symbol_snr_gain` (``sps``; 1 without pulse shaping: the per-sample SINR).
+
+        Args:
+            w_c: the communication beam (``N_T``).
+            w_0: the sensing beams (``N_T x r_0``).
+        """
         w_0 = np.asarray(w_0, complex).reshape(self.n_tx, -1)
         signal = abs(np.vdot(self.h_c, w_c)) ** 2
         interference = float(np.sum(np.abs(self.h_c.conj() @ w_0) ** 2))
