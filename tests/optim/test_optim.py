@@ -369,3 +369,16 @@ def test_sweep_cli_writes_csv_and_png(run_cli, synthetic_profile_path, tmp_path)
     assert len(rows) == 6 and {r["solver"] for r in rows} == {"sdr", "zf-wf"}
     assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 10000
     assert run_cli("sweep", "-s", "tradeoff", "--power-dbm", "40:20:2", "--out", tmp_path)[0] == 2
+
+
+def test_least_feasible_finds_the_first_feasible_point_not_any_feasible_point():
+    """least_feasible against closed forms: a threshold (t >= 0.3 gives 0.3 to the bisection's precision),
+    an island of feasibility before the threshold (found, though bisection alone over [0, 1] would miss
+    it), feasible at 0 (exactly 0.0) and nowhere (None)."""
+    from gnuradio.issc.optim.beams import least_feasible
+
+    assert abs(least_feasible(lambda t: t >= 0.3, 1.0) - 0.3) < 1e-12
+    island = least_feasible(lambda t: 0.105 <= t <= 0.125 or t >= 0.8, 1.0, grid_points=101)
+    assert abs(island - 0.105) < 1e-12
+    assert least_feasible(lambda t: True, 1.0) == 0.0
+    assert least_feasible(lambda t: False, 1.0) is None

@@ -164,9 +164,23 @@ def least_sensing_scale(
         return float(np.trace(position_bound_from_fim(fim)))
 
     pi = problem.hcrb_threshold_m2
-    grid = np.linspace(0.0, t_max, grid_points)
+    return least_feasible(lambda t: hcrb_at(t) <= pi, t_max, grid_points, refine_steps)
+
+
+def least_feasible(feasible, upper: float, grid_points: int = 96, refine_steps: int = 48):
+    """The smallest ``t`` in ``[0, upper]`` with ``feasible(t)``, or None: the first feasible point of a
+    uniform grid, refined by bisection against the grid point before it. For sensing scales, where
+    ``tr HCRB(t)`` need not be monotone (a grid, not bisection alone, finds the first feasible cell).
+
+    Args:
+        feasible: predicate of ``t``.
+        upper: the largest ``t``.
+        grid_points: points of the grid over ``[0, upper]``.
+        refine_steps: bisection steps inside the first feasible cell.
+    """
+    grid = np.linspace(0.0, upper, grid_points)
     # the first feasible grid point, evaluated lazily (the points after it are never needed)
-    first = next((k for k, t in enumerate(grid) if hcrb_at(t) <= pi), None)
+    first = next((k for k, t in enumerate(grid) if feasible(t)), None)
     if first is None:
         return None
     if first == 0:
@@ -174,7 +188,7 @@ def least_sensing_scale(
     lo, hi = grid[first - 1], grid[first]
     for _ in range(refine_steps):
         mid = 0.5 * (lo + hi)
-        if hcrb_at(mid) <= pi:
+        if feasible(mid):
             hi = mid
         else:
             lo = mid

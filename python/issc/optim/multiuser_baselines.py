@@ -44,6 +44,7 @@ import numpy as np
 
 from ..physics.ber import capacity
 from ..physics.hcrb import position_bound_from_fim
+from .beams import least_feasible
 from .multiuser import (
     COIN_FLIP_LOG10_BER,
     MultiUserDesign,
@@ -89,20 +90,7 @@ def least_sensing_power(
     def hcrb_at(t):
         return float(np.trace(position_bound_from_fim((power - t) * j_comm + t * j_sens + prior)))
 
-    grid = np.linspace(0.0, power, grid_points)
-    first = next((k for k, t in enumerate(grid) if hcrb_at(t) <= pi), None)
-    if first is None:
-        return None
-    if first == 0:
-        return 0.0
-    lo, hi = grid[first - 1], grid[first]
-    for _ in range(refine_steps):
-        mid = 0.5 * (lo + hi)
-        if hcrb_at(mid) <= pi:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return least_feasible(lambda t: hcrb_at(t) <= pi, power, grid_points, refine_steps)
 
 
 def _unit_shape(w: np.ndarray) -> np.ndarray:
@@ -203,20 +191,7 @@ class ZfWfMultiUserSolver:
             sigma = w @ w.conj().T + t * np.outer(v, v.conj())
             return float(np.trace(position_bound_from_fim(fisher.data_fim(sigma) + prior)))
 
-        grid = np.linspace(0.0, problem.power_w, grid_points)
-        first = next((i for i, t in enumerate(grid) if hcrb_at(t) <= pi), None)
-        if first is None:
-            return None
-        if first == 0:
-            return 0.0
-        lo, hi = grid[first - 1], grid[first]
-        for _ in range(refine_steps):
-            mid = 0.5 * (lo + hi)
-            if hcrb_at(mid) <= pi:
-                hi = mid
-            else:
-                lo = mid
-        return hi
+        return least_feasible(lambda t: hcrb_at(t) <= pi, problem.power_w, grid_points, refine_steps)
 
     def _choices(self, sources: UserSources, rates, sinrs) -> list:
         out = []
