@@ -53,6 +53,7 @@ from ..files import check_output_file
 from ..link.waveform import Waveform
 from ..physics.impairments import ImpairmentSettings
 from ..scenario import load_scenario
+from .receive_only import ReceiveOnly
 
 DEFAULT_STALL_S = 300.0
 """A run in which nothing moves (no frame, sample or message) for this long is over: whatever it
@@ -555,7 +556,7 @@ class _RecordedSamples(gr.sync_block):
         self._file.close()
 
 
-class IsscLinkRx(gr.top_block, _Runner):
+class IsscLinkRx(ReceiveOnly, gr.top_block, _Runner):
     """The receiving end alone, on samples recorded by :class:`IsscLinkTx`: the communication receiver
     and the monitor, with no tag and no side channel (every frame's model, code rate and image shape
     come from its header on the air). The monitor writes ``frames.jsonl`` and ``summary.json`` as in a
@@ -598,31 +599,15 @@ class IsscLinkRx(gr.top_block, _Runner):
 
         self.reference = None if images is None else ImageCycle(images, size)
         self.source = _RecordedSamples(path)
-        self.receiver = comm_receiver(scheme, codec_dir, djscc_dir, scn.signal.blocklength, **_waveform_args(scn))
-        self.monitor = link_monitor(out_dir, expect_sensing=False)
-        reference = None if self.reference is None else (lambda seq: self.reference.image(seq)[1])
-        self.monitor.ledger.configure(
-            keep_rows=keep_rows, frames_dir=frames_dir or None, receive_only=True, reference=reference
-        )
-        self.connect(self.source, self.receiver)
-        self.msg_connect(self.receiver, "bits", self.monitor, "received_bits")
-        self.msg_connect(self.receiver, "header_failed", self.monitor, "header_failed")
-        self.msg_connect(self.receiver, "image", self.monitor, "received_image")
-
-    frame_decoder = property(lambda self: self.receiver.frame_decoder, doc="the receiver's frame decoder")
-    semantic_decoder = property(lambda self: self.receiver.semantic_decoder, doc="the receiver's source decoder")
-
-    def finished(self) -> bool:
-        """Every recorded sample through the receiver and every message of the decoders handled."""
-        handled = self.monitor.messages_handled
-        receiver = self.frame_decoder.receiver
-        return (
-            self.source.exhausted
-            and receiver.samples_pushed >= self.source.total
-            and self.semantic_decoder.frames_decoded >= receiver.frames_decoded
-            and handled.get("received_bits", 0) >= receiver.frames_decoded
-            and handled.get("received_image", 0) >= self.semantic_decoder.frames_decoded
-            and handled.get("header_failed", 0) >= receiver.headers_failed
+        self._wire_receive_only(
+            scn,
+            scheme,
+            codec_dir,
+            djscc_dir,
+            out_dir,
+            self.reference,
+            keep_rows=keep_rows,
+            frames_dir=frames_dir or None,
         )
 
     def _progress(self) -> tuple:

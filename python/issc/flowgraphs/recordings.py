@@ -21,9 +21,7 @@ from pathlib import Path
 import numpy as np
 from gnuradio import blocks, gr
 
-from ..blocks.comm_receiver import comm_receiver
 from ..blocks.image_source import ImageCycle
-from ..blocks.link_monitor import link_monitor
 from ..blocks.sensing_estimator import sensing_estimator
 from ..blocks.sigmf_recorder import sigmf_recorder
 from ..blocks.sigmf_source import sigmf_source
@@ -32,8 +30,8 @@ from ..files import atomic_write_json, atomic_write_text
 from ..jsonutil import jsonable
 from ..link.pdus import meta_to_dict
 from ..link.recording import find_recordings, read_recording
-from ..link.waveform import Waveform
 from ..scenario import load_scenario
+from .receive_only import ReceiveOnly
 
 POLL_S = 0.02
 
@@ -118,7 +116,7 @@ class _Replay:
         return reason
 
 
-class ReplayComm(gr.top_block, _Replay):
+class ReplayComm(ReceiveOnly, gr.top_block, _Replay):
     """The communication receiver and the monitor (receive-only) on a ``comm_rx`` recording: no tags,
     no side channel, every frame's configuration from its header on the air. Writes ``frames.jsonl``
     and ``summary.json`` like the link monitor (the transmitter's side of a row null; PSNR against
@@ -162,31 +160,7 @@ class ReplayComm(gr.top_block, _Replay):
             raise IsscInputError(f"recording {rec.meta_path}: unknown issc:scheme {scheme!r}")
         reference = None if images is None else ImageCycle(images, size)
         self.source = sigmf_source(str(rec.meta_path), False, strict, False)
-        wave = Waveform.from_scenario(scn).block_args()  # the recorded scenario's pulse shape
-        self.receiver = comm_receiver(scheme, codec_dir, djscc_dir, scn.signal.blocklength, **wave)
-        self.monitor = link_monitor(out_dir, expect_sensing=False)
-        self.monitor.ledger.configure(
-            receive_only=True, reference=None if reference is None else (lambda seq: reference.image(seq)[1])
-        )
-        self.connect(self.source, self.receiver)
-        self.msg_connect(self.receiver, "bits", self.monitor, "received_bits")
-        self.msg_connect(self.receiver, "header_failed", self.monitor, "header_failed")
-        self.msg_connect(self.receiver, "image", self.monitor, "received_image")
-
-    frame_decoder = property(lambda self: self.receiver.frame_decoder, doc="the receiver's frame decoder")
-    semantic_decoder = property(lambda self: self.receiver.semantic_decoder, doc="the receiver's source decoder")
-
-    def finished(self) -> bool:
-        handled = self.monitor.messages_handled
-        receiver = self.frame_decoder.receiver
-        return (
-            self.source.exhausted
-            and receiver.samples_pushed >= self.source.total
-            and self.semantic_decoder.frames_decoded >= receiver.frames_decoded
-            and handled.get("received_bits", 0) >= receiver.frames_decoded
-            and handled.get("received_image", 0) >= self.semantic_decoder.frames_decoded
-            and handled.get("header_failed", 0) >= receiver.headers_failed
-        )
+        self._wire_receive_only(scn, scheme, codec_dir, djscc_dir, out_dir, reference)
 
     def run_replay(self, timeout_s: float | None = None) -> dict:
         reason = self._run(self.finished, timeout_s)
