@@ -41,9 +41,14 @@ from ..physics.geometry import Geometry, angle_of, bistatic_range_m, steering_ve
 from ..physics.hcrb import FisherModel
 from ..units import SPEED_OF_LIGHT
 
-# The refinement stops when its Gauss-Newton step is below this many posterior standard deviations: five
-# orders below the estimate's own error, so the result is the MAP point for every statistical purpose.
-REFINE_STEP_STDS = 1e-4
+# The refinement stops when the distance left to the MAP point, predicted from its Gauss-Newton steps, is
+# below this many posterior standard deviations: two orders below the estimate's own error, so the result
+# is the MAP point for every statistical purpose (the MSE moves by ~1e-4 of itself; docs/performance.md).
+REFINE_STEP_STDS = 1e-2
+REFINE_MAX_CONTRACTION = 0.95
+"""Largest contraction factor the stopping rule trusts: Gauss-Newton converges linearly where the echo is
+weak (the residual's curvature is not in ``J^T J``), so the distance left is the geometric series of the
+steps, ``step / (1 - rho)``, with ``rho`` the ratio of successive steps, capped here."""
 REFINE_MAX_ITERATIONS = 100
 REFINE_INITIAL_DAMPING = 1.0
 REFINE_MAX_EVALUATIONS = 400
@@ -388,9 +393,12 @@ class TargetEstimator:
 
         The cost is ``r^T r`` with ``r`` the whitened residuals (and the prior's), so ``J^T J`` is the
         Fisher information of the parameters and ``J^T J delta = -J^T r`` the Gauss-Newton step. The loop
-        stops when that step is below ``REFINE_STEP_STDS`` posterior standard deviations in every
-        direction (``delta^T J^T J delta``, the Newton decrement): the scale on which the estimate's
-        error lives, whatever the scenario's units. Marquardt's damping (scaled by the diagonal of
+        stops when the distance left to the optimum is below ``REFINE_STEP_STDS`` posterior standard
+        deviations: the step's size in those units is ``sqrt(delta^T J^T J delta)`` (the Newton decrement,
+        the scale on which the estimate's error lives whatever the scenario's units), and as Gauss-Newton
+        converges linearly on a weak echo, the distance left is the geometric series
+        ``step / (1 - rho)`` with ``rho`` the ratio of the last two steps (capped at
+        ``REFINE_MAX_CONTRACTION``). Marquardt's damping (scaled by the diagonal of
         ``J^T J``) only guards the steps far from the optimum; a rejected trial costs the model alone.
         """
         scale = 2.0 / self.noise_w
@@ -441,15 +449,21 @@ class TargetEstimator:
         cost, misfit, state = cost_at(x)
         evaluations = 1
         damping, growth = REFINE_INITIAL_DAMPING, 2.0
+        last_step_stds = math.inf
         for _ in range(REFINE_MAX_ITERATIONS):
             normal, gradient = normal_equations(state)
             try:
                 newton = np.linalg.solve(normal, -gradient)
             except np.linalg.LinAlgError:
                 newton = None
-            # the Gauss-Newton step in posterior standard deviations (its Newton decrement): converged
-            if newton is not None and float(-gradient @ newton) < REFINE_STEP_STDS**2:
-                break
+            if newton is not None:
+                # the Gauss-Newton step in posterior standard deviations (its Newton decrement), and the
+                # distance left if the steps keep shrinking by the last ratio
+                step_stds = math.sqrt(max(float(-gradient @ newton), 0.0))
+                contraction = min(step_stds / last_step_stds, REFINE_MAX_CONTRACTION)
+                if step_stds / (1.0 - contraction) < REFINE_STEP_STDS:
+                    break
+                last_step_stds = step_stds
             diagonal = np.maximum(np.diag(normal), np.finfo(float).tiny)
             accepted = False
             while not accepted and evaluations < REFINE_MAX_EVALUATIONS:
