@@ -18,6 +18,12 @@ impairments, which its synchroniser then has to undo:
 
     python examples/issc_link.py --sps 4 --rolloff 0.35 --cfo 0.01 --sro-ppm 100 --phase-noise-hz 1000
 
+A scenario with a users list of two or more users runs the multi-user link (docs/multiuser.md "The GNU
+Radio link": K users by superposition, each user's receiver keeps its own frames; frames.jsonl has one row
+per user and frame and one per slot; the default power schedule does not apply, --schedule does):
+
+    python examples/issc_link.py --scenario multiuser-sensing --frames 8 --out results
+
 Exit codes: 0 every frame sent and accounted for; 1 the run ended short (timeout, stall: the reason is
 printed and in summary.json); 2 bad arguments or input (e.g. an unreadable image file named with
 --images); 130 Ctrl-C.
@@ -117,6 +123,13 @@ def build_parser():
         help="ascc (hyperprior codec + polar code, default) or djscc (the deep JSCC benchmark's "
         "analog frames; with --solver zf-wf it is DJSCC-WF-ZF)",
     )
+    ctl.add_argument(
+        "--djscc-loss",
+        choices=("ae", "vae", "vscc"),
+        default="ae",
+        help="--scheme djscc: the models' training loss, ae (default), vae or vscc (best d per SNR; "
+        "VAE and VSCC models at ABR 1/16, docs/vscc.md)",
+    )
     ctl.add_argument("--solver", choices=("sdr", "paper", "zf-wf"), default="sdr")
     ctl.add_argument("--abr", type=abr_arg, default=None, help="bandwidth ratio, e.g. 1/32 (default: the scenario's)")
     ctl.add_argument("--metric", choices=("mse", "ms_ssim"), default="mse")
@@ -131,6 +144,12 @@ def build_parser():
         type=schedule_arg,
         default=schedule_arg(DEFAULT_SCHEDULE),
         help=f"power/threshold schedule FRAME:POWER_DBM[:PI_M2],... (default {DEFAULT_SCHEDULE}; '' for none)",
+    )
+    ctl.add_argument(
+        "--sensing-surplus",
+        choices=("on", "off"),
+        default="on",
+        help="sdr: spend the SINR the chosen model and rate do not need on sensing (default on)",
     )
     ctl.add_argument("--profile", default="", help="codec profile (default: shipped)")
     ctl.add_argument("--codec-dir", default="", help="codec family directory (default: shipped)")
@@ -202,16 +221,89 @@ def main(argv=None):
     from gnuradio.issc.files import check_output_dir
 
     try:
+        multiuser = is_multiuser(args)  # refuses a split (--tx-to/--rx-from) multi-user run
         if args.tx_to is not None:
             return run_tx(args)
         out = check_output_dir(args.out)
-        link = build_link(args, out) if args.rx_from is None else build_rx(args, out)
+        if multiuser:
+            link = build_multiuser_link(args, out)
+        else:
+            link = build_link(args, out) if args.rx_from is None else build_rx(args, out)
     except (IsscInputError, ValueError, OSError) as exc:
         sys.stderr.write(f"issc_link.py: error: {exc}\n")
         return 2
     signal.signal(signal.SIGINT, lambda *_: link.interrupt())
     summary = link.run_frames(args.timeout, args.stall_timeout)
-    return report(args, link, summary, out)
+    return report_multiuser(args, summary, out) if multiuser else report(args, link, summary, out)
+
+
+def is_multiuser(args):
+    """True for a scenario with a users list of two or more users (the multi-user link); a split run of one
+    is refused (IsscInputError)."""
+    from gnuradio.issc.errors import IsscInputError
+
+    scn = scenario_of(args)
+    if len(scn.users or []) < 2:
+        return False
+    if args.rx_from is not None or args.tx_to is not None:
+        raise IsscInputError(f"scenario '{scn.name}' has {len(scn.users)} users: --tx-to/--rx-from are single-user")
+    if args.scheme != "ascc":
+        raise IsscInputError("the multi-user link is --scheme ascc (codec and semantic families, polar frames)")
+    return True
+
+
+def build_multiuser_link(args, out):
+    from gnuradio.issc.flowgraphs.multiuser_link import IsscMultiUserLink
+
+    scn = scenario_of(args)
+    default = args.schedule == schedule_arg(DEFAULT_SCHEDULE)  # the single-user demo's powers: not these users'
+    return IsscMultiUserLink(
+        scn,
+        args.frames,
+        args.images,
+        str(out),
+        args.seed,
+        args.solver,
+        None if default else args.schedule,
+        args.profile,
+        args.codec_dir,
+        size=args.size,
+        sensing_every=args.sensing_every or 4,
+        ber_model=args.ber_model,
+    )
+
+
+def report_multiuser(args, summary, out):
+    """The per-user table and summary.json of a multi-user run; the exit code."""
+    from gnuradio.issc.files import atomic_write_json
+    from gnuradio.issc.jsonutil import jsonable
+
+    atomic_write_json(out / "summary.json", jsonable(summary))
+    print("user task      weight frames received bit_errors  SINR dB (predicted)  metric       models (R_c)")
+    for u in summary["users"]:
+        metric = "-" if u["task_metric"] is None else f"{u['metric_name']} {u['task_metric']:.3f}"
+        models = ", ".join(f"{m} x{n}" for m, n in u["models"].items()) or "none"
+        rate = "-" if u["code_rate"] is None else f"{u['code_rate']:.3f}"
+        print(
+            f"{u['user']:>4} {u['task']:<9} {u['weight']:>6.2f} {u['frames']:>6} {u['frames_received']:>8} "
+            f"{u['bit_errors']:>10}  {format_db(u['sinr_db'])} ({format_db(u['predicted_sinr_db'])})  "
+            f"{metric:<12} {models} ({rate})"
+        )
+    weighted, predicted = summary["weighted_distortion"], summary["predicted_weighted_distortion"]
+    print(
+        f"\n{summary['frames_delivered']} frames delivered in {summary['frames_sent']} slots of "
+        f"{len(summary['users'])} users; weighted distortion "
+        f"{'-' if weighted is None else f'{weighted:.4f}'} (predicted "
+        f"{'-' if predicted is None else f'{predicted:.4f}'}); {summary['samples']} samples in "
+        f"{summary['elapsed_s']:.1f} s. Results in {out}/"
+    )
+    if summary.get("sensing_estimates"):
+        rmse = summary["sensing_rmse_m"]
+        print(f"sensing: {summary['sensing_estimates']} estimates, RMSE {'-' if rmse is None else f'{rmse:.2f}'} m")
+    short = ended_short(summary)
+    if short:
+        sys.stderr.write(f"issc_link.py: {short}\n")
+    return exit_code(summary)
 
 
 def scenario_of(args):
@@ -266,6 +358,8 @@ def build_link(args, out):
         frames_dir=str(out / "frames"),
         sigmf_dir=args.sigmf,
         impairments=impairments_of(args, scn),
+        sensing_surplus=args.sensing_surplus == "on",
+        djscc_loss=args.djscc_loss,
     )
 
 
@@ -309,6 +403,7 @@ def run_tx(args):
             scheme=args.scheme,
             abr=args.abr,
             impairments=impairments_of(args, scn),
+            djscc_loss=args.djscc_loss,
         )
     except (IsscInputError, ValueError, OSError) as exc:
         sys.stderr.write(f"issc_link.py: error: {exc}\n")

@@ -78,8 +78,8 @@ def fig4_table(rows):
             line.append(
                 ""
                 if r is None
-                else f"{number(r['hcrb_trace']):.1f} / {number(r['crb_trace']):.1f} / "
-                f"{number(r['sensing_mse_m2']):.1f} ± {number(r['sensing_mse_ci']):.1f}"
+                else f"{number(r['hcrb_trace']):.3g} / {number(r['crb_trace']):.3g} / "
+                f"{number(r['sensing_mse_m2']):.3g} ± {number(r['sensing_mse_ci']):.2g}"
             )
         out.append("| " + " | ".join(line) + " |")
     return "\n".join(out)

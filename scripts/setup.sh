@@ -72,6 +72,9 @@ if [ "$(cat "$REQ_STAMP" 2>/dev/null)" != "$req_hash" ]; then
     pip_install -r "$ROOT/requirements.txt" -c "$ROOT/constraints.txt"
     "$VENV/bin/python" -W ignore::FutureWarning -c 'from gnuradio import gr; import torch, compressai, cvxpy' \
         || { log "dependency check failed"; exit 1; }
+    # the HEVC operating points need the x265 encoder the pillow-heif wheel bundles (docs/install.md)
+    "$VENV/bin/python" -c 'import pillow_heif, sys; sys.exit("x265" not in pillow_heif.libheif_info()["HEIF"])' \
+        || { log "pillow-heif has no x265 HEVC encoder (docs/install.md)"; exit 1; }
     echo "$req_hash" > "$REQ_STAMP"
 fi
 

@@ -32,8 +32,14 @@ BLOCKS = (
     "frame_encoder",
     "image_sink",
     "image_source",
+    "labelled_source",
     "link_monitor",
     "link_status",
+    "multiuser_beamformer",
+    "multiuser_controller",
+    "multiuser_frame_encoder",
+    "multiuser_monitor",
+    "multiuser_transmitter",
     "sample_counter",
     "semantic_decoder",
     "semantic_encoder",
@@ -42,7 +48,11 @@ BLOCKS = (
     "sensing_source",
     "sigmf_recorder",
     "sigmf_source",
+    "task_decoder",
+    "task_encoder",
     "transmitter",
+    "user_channels",
+    "user_receiver",
 )
 
 

@@ -1,7 +1,8 @@
 # Copyright 2026 gr-issc developers
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The shipped DJSCC benchmark models: complete (three ABRs x three training SNRs), intact (sha256),
-compact, exact in rate and power on a full-size image, and their recorded held-out scores reproducible."""
+"""The shipped DJSCC benchmark models: complete (three ABRs x three training SNRs of AE models the link
+picks, plus the VSCC paper's set, tests/djscc/test_vscc_models.py), intact (sha256), compact, exact in rate
+and power on a full-size image, and their recorded held-out scores reproducible."""
 
 import hashlib
 
@@ -16,13 +17,14 @@ MODELS = load_manifest(DATA_DIR)
 
 
 def test_every_abr_and_snr_is_shipped_intact_and_compact():
-    assert {(round(1 / m.abr), m.snr_db) for m in MODELS} == {(a, s) for a in (48, 32, 16) for s in (0.0, 10.0, 20.0)}
+    benchmark = {(round(1 / m.abr), m.snr_db) for m in MODELS if m.loss == "ae" and m.link}
+    assert benchmark == {(a, s) for a in (48, 32, 16) for s in (0.0, 10.0, 20.0)}
     total = 0
     for m in MODELS:
         data = (DATA_DIR / m.file).read_bytes()
         assert hashlib.sha256(data).hexdigest() == m.sha256, m.id
         total += len(data)
-    assert total < 16e6
+    assert total < 1.4e6 * len(MODELS)  # fp16: about 1.3 MB a model
 
 
 @pytest.mark.parametrize("info", MODELS, ids=[m.id for m in MODELS])

@@ -40,6 +40,8 @@ class comm_channel(gr.basic_block):
         sro_ppm: sample-rate offset (ppm; positive: the receiver samples slower).
         iq_gain_db: IQ gain imbalance (dB).
         iq_phase_deg: IQ phase imbalance (degrees).
+        user: -1: the CRE (``h_c``, the scenario's ``comm_noise_dbm``); ``k >= 0``: user ``k`` of the
+            scenario's ``users`` list (its channel ``h_k`` and noise; docs/multiuser.md, ``user_channels``).
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class comm_channel(gr.basic_block):
         sro_ppm: float = 0.0,
         iq_gain_db: float = 0.0,
         iq_phase_deg: float = 0.0,
+        user: int = -1,
     ):
         try:
             scn = load_scenario(scenario)
@@ -64,12 +67,20 @@ class comm_channel(gr.basic_block):
             raise ValueError(str(exc)) from None
         geometry = Geometry.from_scenario(scn)
         check_antennas("n_tx", n_tx, geometry.n_tx, scn)
-        noise_w = noise_powers_w(scn)[0] if math.isnan(noise_dbm) else float(dbm_to_w(noise_dbm))
+        h, noise_w = geometry.h_c, noise_powers_w(scn)[0]
+        if int(user) != user or not -1 <= user < len(scn.users):
+            raise ValueError(f"user must be -1 (the CRE) or in [0, {len(scn.users) - 1}], got {user!r}")
+        if user >= 0:  # a user of the multi-user scenario: its line-of-sight channel and its noise
+            entry = scn.users[int(user)]
+            h = geometry.channel_to(entry.position)
+            if entry.noise_dbm is not None:
+                noise_w = float(dbm_to_w(entry.noise_dbm))
+        noise_w = noise_w if math.isnan(noise_dbm) else float(dbm_to_w(noise_dbm))
         # a general block: a sample-rate offset changes the number of output samples
         gr.basic_block.__init__(
             self, name="comm_channel", in_sig=[np.complex64] * geometry.n_tx, out_sig=[np.complex64]
         )
-        self.channel = CommChannel(geometry.h_c, noise_w, seed, impairments)
+        self.channel = CommChannel(h, noise_w, seed, impairments)
         # a channel carries no stream tags: the receivers must work from the air alone
         self.set_tag_propagation_policy(gr.TPP_DONT)
         self._log = RateLimitedLog(self.logger)

@@ -83,6 +83,10 @@ class controller(gr.basic_block):
         ber_model: 'normal' (finite-blocklength approximation) or 'calibrated' (the measured polar-code table).
         scheme: 'ascc' (the codec family and the profile) or 'djscc' (the deep JSCC benchmark).
         djscc_dir: scheme 'djscc': the DJSCC model directory ('' for the shipped models).
+        sensing_surplus: scheme 'ascc', solver 'sdr': the second stage (keep the chosen model and rate, spend
+            the SINR they do not need on sensing: least ``tr HCRB`` at the same predicted quality).
+        djscc_loss: scheme 'djscc': the training loss of the models it picks, 'ae' (default), 'vae' or
+            'vscc' (docs/vscc.md; VAE and VSCC models are shipped at ABR 1/16).
         lead_frames: tracking mode: design for the position predicted this many frames after the estimated
             block (a configuration is used by the next image the encoder takes, which goes on the air after
             the frame on the air and the images queued before it; the link's image source queues 2).
@@ -104,6 +108,8 @@ class controller(gr.basic_block):
         lead_frames: float = 3.0,
         scheme="ascc",
         djscc_dir="",
+        sensing_surplus: bool = True,
+        djscc_loss="ae",
     ):
         gr.basic_block.__init__(self, name="controller", in_sig=None, out_sig=None)
         from ..optim import Optimizer  # cvxpy import only where a controller is used
@@ -116,9 +122,18 @@ class controller(gr.basic_block):
         if scheme == "djscc":
             from ..optim.djscc_decision import DjsccOptimizer
 
-            self.optimizer = DjsccOptimizer(scenario, djscc_dir or None, solver=solver, profile=profile or None)
+            self.optimizer = DjsccOptimizer(
+                scenario, djscc_dir or None, solver=solver, loss=djscc_loss or "ae", profile=profile or None
+            )
         else:
-            self.optimizer = Optimizer(scenario, profile or None, solver=solver, metric=metric, ber_model=ber_model)
+            self.optimizer = Optimizer(
+                scenario,
+                profile or None,
+                solver=solver,
+                metric=metric,
+                ber_model=ber_model,
+                sensing_surplus=bool(sensing_surplus),
+            )
         budget = self.optimizer.scenario.budget
         self._power_dbm = budget.power_dbm if _unset(power_dbm) else float(power_dbm)
         self._pi = budget.hcrb_threshold_m2 if _unset(hcrb_threshold_m2) else float(hcrb_threshold_m2)

@@ -44,7 +44,7 @@ class frame_decoder(gr.sync_block):
 
     Message ports:
         out (out): received bitstream PDUs.
-        header_failed (out): ``{start, sinr_db, reason}`` for every detected preamble whose header failed
+        header_failed (out): ``{start, sinr_db, reason, user}`` for every detected preamble whose header failed
             (``reason`` 'crc' or the limit it broke) and every frame lost to truncation (``reason``
             'truncated', plus its ``seq``).
 
@@ -64,6 +64,9 @@ class frame_decoder(gr.sync_block):
         rrc_span: RRC length in symbols, even (``samples_per_symbol > 1``).
         max_cfo: largest carrier offset searched, cycles per symbol (``samples_per_symbol > 1``).
         max_ppm: largest sample-rate offset expected, ppm (``samples_per_symbol > 1``).
+        user: the user whose frames to decode (0: the single-user link; docs/multiuser.md): its preamble
+            is searched for and a header of another user is refused (``header_failed``, ``reason``
+            'user N'). The output metadata carry ``user``.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class frame_decoder(gr.sync_block):
         rrc_span: int = 12,
         max_cfo: float = 0.02,
         max_ppm: float = 200.0,
+        user: int = 0,
     ):
         gr.sync_block.__init__(self, name="frame_decoder", in_sig=[np.complex64], out_sig=None)
         try:
@@ -94,6 +98,7 @@ class frame_decoder(gr.sync_block):
                 waveform=waveform,
                 max_cfo=float(max_cfo),
                 max_ppm=float(max_ppm),
+                user=int(user),
             )
         except IsscInputError as exc:
             raise ValueError(str(exc)) from None
@@ -108,6 +113,7 @@ class frame_decoder(gr.sync_block):
         for frame in self.receiver.push(samples):
             if frame.header is None:
                 failure = {"start": frame.start, "sinr_db": frame.sinr_db, "reason": frame.reason}
+                failure["user"] = self.receiver.user
                 if frame.lost_header is not None:
                     failure["seq"] = frame.lost_header.seq
                 self.message_port_pub(pmt.intern("header_failed"), dict_to_meta(failure))
@@ -123,6 +129,7 @@ class frame_decoder(gr.sync_block):
                 "height": h.height,
                 "width": h.width,
                 "start": frame.start,
+                "user": h.user,
             }
             if h.analog:
                 meta.update(

@@ -41,6 +41,21 @@ def lambda_list(text: str) -> list[float]:
     return unique(values, "lambda")
 
 
+def standard_model_list(text: str) -> list[str]:
+    """``--models`` of ``issc fit``: comma-separated standard-codec operating points (``hevc-q10,jpeg-q50``)."""
+    from ..codec.standard import parse_model_id
+
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names or len(names) > MAX_LAMBDAS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_LAMBDAS} comma-separated model ids, got {text[:60]!r}")
+    for name in names:
+        try:
+            parse_model_id(name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return unique(names, "model")
+
+
 def patch_value(text: str) -> int:
     """``--patch`` of ``issc train``: a multiple of 64 (the hyperprior's total stride) in [64, 1024]."""
     value = int_in(64, 1024)(text)
@@ -99,6 +114,14 @@ def register(subparsers):
     ev.add_argument("--images", default=None, metavar="DIR", help="default: the shipped held-out images")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--no-jpeg", action="store_true")
+    ev.add_argument(
+        "--models",
+        type=standard_model_list,
+        default=None,
+        metavar="ID[,ID...]",
+        help="evaluate standard-codec operating points (hevc-q<q>, jpeg-q<q>) instead of the learned family; "
+        "bpp counts the payload (the coded data), file_bpp the whole HEIF/JPEG file",
+    )
     _dir_argument(ev)
     ev.set_defaults(handler=guarded(cmd_eval))
 
@@ -112,8 +135,36 @@ def register(subparsers):
     p.add_argument("--out", required=True, metavar="PROFILE.yml")
     p.add_argument("--plot", default=None, metavar="FIG.png")
     p.add_argument(
-        "--repetitions", type=int_in(1, 10_000), default=8, help="corrupted decodes per image and BER (<= 10000)"
+        "--repetitions",
+        type=int_in(1, 10_000),
+        default=None,
+        help="corrupted decodes per image and BER (default 8), or with --bursts per image and bin (default 2)",
     )
+    p.add_argument(
+        "--bursts",
+        action="store_true",
+        help="measure the burst profile instead (one failed codeword at each fraction of the payload, "
+        "codec/bursts.py) and add it to the --base profile",
+    )
+    p.add_argument("--base", default=None, metavar="PROFILE.yml", help="--bursts: profile to add to (default: shipped)")
+    p.add_argument("--bins", type=int_in(1, 1024), default=16, help="--bursts: fraction bins of the payload")
+    p.add_argument(
+        "--models",
+        type=standard_model_list,
+        default=None,
+        metavar="ID[,ID...]",
+        help="profile standard-codec operating points instead of the learned family: hevc-q<quality> (HEVC intra, "
+        "pillow-heif/x265) or jpeg-q<quality> (Pillow), e.g. hevc-q0,hevc-q10,hevc-q20 (codec/standard.py)",
+    )
+    p.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PROFILE.yml",
+        help="add the models of this profile to the output (e.g. the shipped learned one: the mixed family); "
+        "repeatable",
+    )
+    p.add_argument("--block-bits", type=int_in(1, 1 << 20), default=384, help="--bursts: bits of the failed codeword")
     _dir_argument(p)
     p.set_defaults(handler=guarded(cmd_fit))
     _register_bench(subparsers)
@@ -324,8 +375,76 @@ def cmd_eval(args):
     from ..codec.evaluate import evaluate
 
     images, paths = _images(args.images)
-    rows = evaluate(_codec(args), images, with_jpeg=not args.no_jpeg)
+    if args.models:
+        from ..codec.standard import StandardCodec
+
+        codec = StandardCodec(args.models)
+        rows = evaluate(codec, images, with_jpeg=not args.no_jpeg)
+        for row in rows:  # the whole file too: the HEIF boxes or JPEG tables the header stands for
+            sizes = [
+                8 * len(codec.encode_file(image, row["id"])) / (image.shape[0] * image.shape[1]) for image in images
+            ]
+            row["file_bpp"] = float(np.mean(sizes))
+    else:
+        rows = evaluate(_codec(args), images, with_jpeg=not args.no_jpeg)
     print_json({"images": paths, "models": rows})
+    return 0
+
+
+def _included_profiles(paths) -> list:
+    """The raw mappings of ``issc fit --include`` profiles, each validated first (before the measurement)."""
+    from ..codec.profile import load_profile
+    from ..scenario import load_yaml_text
+
+    out = []
+    for path in paths:
+        load_profile(path)
+        out.append(load_yaml_text(Path(path).read_text(encoding="utf-8")))
+    return out
+
+
+def _fit_bursts(args):
+    """``issc fit --bursts``: the burst curves of every model added to the --base profile (codec/bursts.py)."""
+    from ..codec.bursts import add_bursts, measure_bursts
+    from ..codec.profile import SHIPPED_PROFILE, CodecProfile, load_profile
+    from ..files import atomic_write_text
+    from ..scenario import load_yaml_text
+
+    base_path = Path(args.base) if args.base else SHIPPED_PROFILE
+    base = load_profile(base_path)  # validates; the raw mapping keeps its 'data' entry
+    raw = load_yaml_text(base_path.read_text(encoding="utf-8"))
+    codec = _codec(args)
+    missing = [m.id for m in base.models if m.id not in codec.model_ids]
+    if missing:
+        fail(f"--base: the codec family has no model {', '.join(missing)}")
+    images, paths = _images(args.images)
+    repetitions = args.repetitions or 2
+    bursts = measure_bursts(
+        codec,
+        images,
+        bins=args.bins,
+        block_bits=args.block_bits,
+        repetitions=repetitions,
+        progress=lambda m: sys.stderr.write(f"\r{m}   "),
+    )
+    sys.stderr.write("\n")
+    made_by = (
+        f"issc fit --bursts --bins {args.bins} --block-bits {args.block_bits} --repetitions {repetitions}: "
+        f"{args.block_bits} bits of the real entropy-coded payload replaced by random bits at a uniform position "
+        f"in each of {args.bins} fraction bins, decoded best-effort, mean over {len(images)} held-out images x "
+        f"{repetitions}; made non-increasing (pool adjacent violators), at least the error-free distortion"
+    )
+    profile = jsonable(add_bursts(raw, bursts, made_by, [Path(p).name for p in paths]))
+    CodecProfile.from_dict(profile, source=str(args.out))  # what is written must load
+    atomic_write_text(args.out, yaml.safe_dump(profile, sort_keys=False))
+    print_json(
+        {
+            "out": args.out,
+            "fractions": bursts["fractions"],
+            "ms_ssim_at_start": {m: c["ms_ssim"][0] for m, c in bursts["models"].items()},
+            "clean_ms_ssim": {m: 1.0 - c["clean"]["ms_ssim"] for m, c in bursts["models"].items()},
+        }
+    )
     return 0
 
 
@@ -337,7 +456,20 @@ def cmd_fit(args):
     output_file(args.out, "--out")
     if args.plot:
         plot_file(args.plot, "--plot")
-    codec = _codec(args)
+    if args.bursts and (args.models or args.include):
+        fail("--models and --include profile bit flips; --bursts measures the learned family's burst curves")
+    if args.bursts:
+        return _fit_bursts(args)
+    args.repetitions = args.repetitions or 8
+    included = _included_profiles(args.include)
+    if args.models:
+        from ..codec.standard import StandardCodec
+
+        if args.dir:
+            fail("--dir names a learned family; --models profiles standard-codec operating points")
+        codec = StandardCodec(args.models)
+    else:
+        codec = _codec(args)
     images, paths = _images(args.images)
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
@@ -348,7 +480,12 @@ def cmd_fit(args):
     sys.stderr.write("\n")
     height, width, channels = images[0].shape
     made_by = (
-        f"issc fit --repetitions {args.repetitions}: bits of the real entropy-coded payload flipped "
+        f"issc fit --repetitions {args.repetitions}"
+        + (f" --models {','.join(args.models)}" if args.models else "")
+        + "".join(f" --include {p}" for p in args.include)
+        + ": bits of the real "
+        + ("HEVC/JPEG payload (the coded data, codec/standard.py)" if args.models else "entropy-coded payload")
+        + " flipped "
         f"independently at each BER, expectation over the number of flips (exact P(K=0) term, Monte "
         f"Carlo for K>=1), mean over {len(images)} held-out images; logistic fit by least squares"
     )
@@ -363,8 +500,12 @@ def cmd_fit(args):
             "bers": curves[codec.model_ids[0]]["bers"],
         },
     )
-    # the measured BER grid and fit results are NumPy values: plain Python for YAML; written atomically
-    atomic_write_text(args.out, yaml.safe_dump(jsonable(profile), sort_keys=False))
+    profile = jsonable(profile)  # the measured BER grid and fit results are NumPy values: plain Python for YAML
+    if included:
+        from ..codec.fit import merge_profiles
+
+        profile = merge_profiles([*included, profile], made_by)
+    atomic_write_text(args.out, yaml.safe_dump(profile, sort_keys=False))  # atomically
     if args.plot:
         plot_curves(curves, profile, args.plot)
     print_json(

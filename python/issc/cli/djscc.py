@@ -118,8 +118,15 @@ def register(subparsers):
     p = subparsers.add_parser("djscc", help="use the shipped DJSCC models", description="The DJSCC benchmark models.")
     sub = p.add_subparsers(dest="djscc_command", metavar="ACTION", parser_class=type(p))
     sub.required = True
-    info = sub.add_parser("info", help="the shipped models")
+    info = sub.add_parser(
+        "info",
+        help="the shipped models",
+        description="Every model of the directory with its ABR, training SNR, loss, VSCC channel-matching "
+        "constant (cmc) and whether the link's DJSCC-WF-ZF may pick it (link; of a VSCC d sweep only the "
+        "best d, best_cmc).",
+    )
     info.add_argument("--dir", default="", help="model directory (default: shipped)")
+    info.add_argument("--json", action="store_true", help="print JSON (the default output is JSON as well)")
     info.set_defaults(handler=guarded(cmd_info))
     ev = sub.add_parser("eval", help="PSNR / MS-SSIM over AWGN on the held-out images")
     ev.add_argument("--dir", default="", help="model directory (default: shipped)")
@@ -182,7 +189,16 @@ def cmd_info(args):
     models = _manifest(directory)
     with reading(f"DJSCC manifest in '{directory}'"):
         rows = [
-            {"id": m.id, "abr": abr_label(m.abr), "snr_db": m.snr_db, "loss": m.loss, "channels": m.channels}
+            {
+                "id": m.id,
+                "abr": abr_label(m.abr),
+                "snr_db": m.snr_db,
+                "loss": m.loss,
+                "cmc": m.cmc,
+                "channels": m.channels,
+                "link": m.link,
+                "best_cmc": m.loss == "vscc" and m.link,
+            }
             for m in models
         ]
     print_json({"dir": str(directory), "models": rows})

@@ -145,10 +145,57 @@ def register(subparsers):
             metavar="K",
             help=f"estimate one sensing block in K (default {preset['sensing_every']})",
         )
+        grid.add_argument(
+            "--sensing-surplus",
+            choices=("on", "off"),
+            default="on",
+            help="ascc-sdr: spend the SINR the chosen model and rate do not need on sensing (default on)",
+        )
         grid.add_argument("--quick", action="store_true", help="two powers, two images per cell (a few minutes)")
         grid.add_argument("--seed", type=seed_int, default=0)
         add_parallel_arguments(fig)
         fig.set_defaults(handler=guarded(cmd_paper_figure), figure=name)
+
+    vscc = sub.add_parser(
+        "vscc",
+        help="the VSCC paper's Figs. 7-9: AE, VAE and VSCC models at ABR 1/16 (docs/vscc.md)",
+        description="Transmitted- against fixed-variance resampling (Fig. 7), the channel-matching constant "
+        "sweep (Fig. 8) and VSCC against VAE against AE (Fig. 9), test SNR -10 to 25 dB over AWGN on the "
+        "held-out images; writes results.csv, fig7.png, fig8.png, fig9.png, summary.json and points.jsonl "
+        "(a rerun resumes from it).",
+    )
+    vscc.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    vscc.add_argument("--dir", default="", metavar="DIR", help="DJSCC model directory (default: shipped)")
+    vscc.add_argument(
+        "--quick",
+        action="store_true",
+        help="the 5 dB models, test SNRs -10,5,25, one image, 20/4 resamples (well under a minute)",
+    )
+    vscc.add_argument("--seed", type=seed_int, default=0)
+    vscc.set_defaults(handler=guarded(cmd_vscc))
+    register_multiuser(sub)
+
+
+def cmd_vscc(args):
+    from ..djscc.models import DATA_DIR
+    from ..experiments import vscc as exp
+    from .common import input_dir
+
+    directory = input_dir(args.dir, "--dir") if args.dir else DATA_DIR
+    preset = exp.QUICK if args.quick else exp.FULL
+    out = output_dir(args.out, "--out")
+
+    def progress(row):
+        message(
+            f"{row['set']:5s} {row['model']:24s} {row['test_snr_db']:5g} dB {row['resampling']:11s}: PSNR "
+            f"{row['psnr']:.2f} [{row['psnr_min']:.2f}, {row['psnr_max']:.2f}], SSIM {row['ssim']:.3f}, "
+            f"{row['resamples']} x {row['images']} in {row['seconds']:.1f} s"
+        )
+
+    rows = exp.run_experiment(preset, directory, args.seed, journal=out / "points.jsonl", progress=progress)
+    result = exp.write_outputs(rows, out, "quick" if args.quick else "full", args.seed)
+    print_json({"csv": str(out / "results.csv"), "plots": [str(out / f"fig{k}.png") for k in (7, 8, 9)], **result})
+    return 0
 
 
 def cmd_estimator(args):
@@ -249,6 +296,7 @@ def cmd_paper_figure(args):
             args.sensing_every or preset["sensing_every"],
             progress=progress,
             journal=out / "points.jsonl",
+            sensing_surplus=args.sensing_surplus == "on",
             **parallel_options(args),
         )
     except PointsInterrupted as stop:
@@ -270,6 +318,191 @@ def cmd_paper_figure(args):
             "cells": len(cells),
             "interrupted": interrupted,
             "gaps": exp.gaps(cells),
+            "journal": str(out / "points.jsonl"),
+        }
+    )
+    return 130 if interrupted else 0
+
+
+# -- the multi-user experiments (docs/multiuser.md "Experiments") ----------------------------------------
+def mu_power_list(text: str) -> list[float]:
+    """``--powers``: comma-separated dBm values or ``START:STOP:STEP`` ranges, no repeats."""
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            raise argparse.ArgumentTypeError(f"expected comma-separated powers, got {text[:60]!r}")
+        values += power_range(part)
+    return unique(values, "power")
+
+
+def mu_scheme_list(text: str) -> list[str]:
+    from ..experiments.multiuser import SCHEMES
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SCHEMES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"schemes must be among {', '.join(SCHEMES)}, got {text[:60]!r}")
+    return unique(names, "scheme")
+
+
+def mu_weight_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated weights in (0, 1), got {text[:60]!r}") from None
+    if not values or not all(0.0 < v < 1.0 for v in values):
+        raise argparse.ArgumentTypeError(f"data weights must be in (0, 1), got {text[:60]!r}")
+    return unique(values, "weight")
+
+
+def register_multiuser(sub):
+    """``issc experiment mu-power`` and ``mu-region``."""
+    from ..experiments.multiuser import FULL, QUICK, REGION_WEIGHTS
+
+    for name, what in (
+        (
+            "mu-power",
+            "weighted distortion of MU-ASCC, MU-ASCC-mixed, ZF-WF-BPG and ZF-WF-DJSCC against P_T, with and without "
+            "the sensing constraint (the seed's Fig. 7)",
+        ),
+        (
+            "mu-region",
+            "the achievable region: data users' MS-SSIM against semantic users' accuracy over the user weights, "
+            "with the benchmarks' points (the seed's Fig. 8)",
+        ),
+    ):
+        p = sub.add_parser(
+            name,
+            help=what,
+            description=what + ", measured through the streaming multi-user link: one run per point; writes "
+            f"results.csv, frames.jsonl, {name}.png and points.jsonl (a rerun resumes from it). zf-wf-djscc is "
+            "predicted only (the multi-user link does not carry analog frames yet).",
+        )
+        p.add_argument(
+            "--scenario",
+            "-s",
+            default="multiuser-sensing",
+            metavar="S",
+            help="multi-user scenario name or YAML path (default multiuser-sensing)",
+        )
+        p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+        grid = p.add_argument_group("sweep")
+        grid.add_argument(
+            "--schemes",
+            type=mu_scheme_list,
+            default=None,
+            metavar="S1,S2,...",
+            help="schemes (default mu-ascc,mu-ascc-mixed,zf-wf-bpg,zf-wf-djscc)",
+        )
+        if name == "mu-power":
+            grid.add_argument(
+                "--powers",
+                type=mu_power_list,
+                default=None,
+                metavar="P1,P2,...|START:STOP:STEP",
+                help=f"transmit powers, dBm (default {','.join(f'{v:g}' for v in FULL['powers'])}; quick "
+                f"{','.join(f'{v:g}' for v in QUICK['powers'])})",
+            )
+            grid.add_argument(
+                "--sensing",
+                choices=("both", "target", "none"),
+                default="both",
+                help="with the scenario's sensing target, without it (sensing: none), or both (default; a "
+                "scenario without a target: none)",
+            )
+        else:
+            grid.add_argument(
+                "--powers",
+                type=mu_power_list,
+                default=None,
+                metavar="P",
+                help="transmit power, dBm (default: the scenario's)",
+            )
+            grid.add_argument(
+                "--weights",
+                type=mu_weight_list,
+                default=None,
+                metavar="A1,A2,...",
+                help=f"the data users' total weight a, the semantic users' 1 - a (default "
+                f"{','.join(f'{v:g}' for v in REGION_WEIGHTS)}; quick {','.join(f'{v:g}' for v in QUICK['weights'])})",
+            )
+        grid.add_argument(
+            "--frames",
+            type=int_in(1, 100_000),
+            default=None,
+            help=f"slots per point (one frame per user each; default {FULL['frames']}; quick {QUICK['frames']})",
+        )
+        grid.add_argument(
+            "--quick",
+            action="store_true",
+            help="64 x 64 images, two powers or weights, two slots (well under a minute)",
+        )
+        grid.add_argument("--seed", type=seed_int, default=0)
+        add_parallel_arguments(p)
+        p.set_defaults(handler=guarded(cmd_multiuser), experiment_name=name)
+
+
+def cmd_multiuser(args):
+    from ..experiments import multiuser as exp
+    from ..parallel import PointsInterrupted
+    from ..scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if not scenario.users:
+        fail(f"--scenario: '{scenario.name}' has no users list (the multi-user experiments need one)")
+    preset = exp.QUICK if args.quick else exp.FULL
+    schemes = args.schemes or list(exp.SCHEMES)
+    frames = args.frames or preset["frames"]
+    name = args.experiment_name
+    if name == "mu-power":
+        powers = args.powers or preset["powers"]
+        if args.sensing == "both":
+            sensings = ["target", "none"] if scenario.sensing == "target" else ["none"]
+        elif args.sensing == "target" and scenario.sensing != "target":
+            fail(f"--sensing target: scenario '{scenario.name}' has no sensing target")
+        else:
+            sensings = [args.sensing]
+        points = exp.power_points(
+            _scenario_arg(args.scenario), schemes, powers, sensings, frames, args.seed, preset["size"]
+        )
+    else:
+        if args.powers and len(args.powers) != 1:
+            fail("mu-region takes one --powers value")
+        power = args.powers[0] if args.powers else scenario.budget.power_dbm
+        if {u.task for u in scenario.users} != {"data", "semantic"}:
+            fail(f"--scenario: '{scenario.name}' needs data and semantic users for a weight sweep")
+        weights = args.weights or (preset["weights"] or exp.REGION_WEIGHTS)
+        points = exp.region_points(
+            _scenario_arg(args.scenario), schemes, power, weights, frames, args.seed, preset["size"]
+        )
+    out = output_dir(args.out, "--out")
+
+    def progress(r):
+        message(
+            f"{r['scheme']:13s} {r['sensing']:6s} P_T {r['power_dbm']:5.1f} dBm weights {r['weights']}: weighted "
+            f"distortion {r['weighted_distortion']:.4f} (predicted {r['predicted_weighted_distortion']:.4f}), MS-SSIM "
+            f"{r['ms_ssim']:.3f}, accuracy {r['accuracy']:.3f}, {r['frames'] - r['frames_lost']}/{r['frames']} "
+            f"frames in {r['seconds']:.0f} s"
+        )
+
+    interrupted = False
+    try:
+        results = exp.run_points_for(points, journal=out / "points.jsonl", progress=progress, **parallel_options(args))
+    except PointsInterrupted as stop:
+        interrupted = True
+        results = [r for r in stop.results if r is not None]
+    exp.write_csv(results, out / "results.csv")
+    exp.write_frames(results, out / "frames.jsonl")
+    plot = out / f"{name}.png"
+    title = f"scenario '{scenario.name}', {frames} slots per point"
+    if results:
+        (exp.plot_power if name == "mu-power" else exp.plot_region)(results, plot, title)
+    print_json(
+        {
+            "csv": str(out / "results.csv"),
+            "plot": str(plot) if results else None,
+            "points": len(results),
+            "interrupted": interrupted,
             "journal": str(out / "points.jsonl"),
         }
     )

@@ -30,6 +30,10 @@ from .common import (
 )
 
 SOLVER_CHOICES = ("sdr", "paper", "zf-wf")
+MULTI_USER_SOLVERS = ("zf-wf-bpg", "zf-wf-jpeg", "zf-wf-djscc")
+"""``issc optimize --solver`` on multi-user scenarios also: zf-wf with the HEVC / JPEG operating points or the
+data users on the DJSCC models trained at 10 dB."""
+FAMILY_CHOICES = ("learned", "mixed", "hevc", "jpeg")
 
 
 def power_range(text: str) -> list[float]:
@@ -114,6 +118,33 @@ def _common_problem_args(p, power_help):
         metavar="FILE",
         help="code calibration table for --ber-model calibrated (default: the shipped one)",
     )
+    p.add_argument(
+        "--distortion-model",
+        choices=("burst", "ber"),
+        default=None,
+        help="burst: a failed codeword loses the rest of the stream, expected distortion from the calibrated "
+        "block error rate and the profile's burst curves (default with --ber-model calibrated); ber: the eq. 7 "
+        "profile at the scattered BER (docs/model.md §7)",
+    )
+    p.add_argument(
+        "--sinr-sigma-db",
+        type=float_in(0.0, 20.0),
+        default=None,
+        metavar="DB",
+        help="burst: the frame's SINR spread around the prediction in dB (default 0.35, measured on the link)",
+    )
+    add_sensing_surplus_argument(p)
+
+
+def add_sensing_surplus_argument(p):
+    """``--sensing-surplus on|off`` (the ``sdr`` solver's second stage, docs/optimizer.md)."""
+    p.add_argument(
+        "--sensing-surplus",
+        choices=("on", "off"),
+        default="on",
+        help="sdr solver, single-user: keep the chosen model and rate and spend the SINR they do not need on "
+        "sensing (least tr HCRB at the same predicted quality; default on; the other solvers ignore it)",
+    )
 
 
 def register(subparsers):
@@ -130,7 +161,20 @@ def register(subparsers):
         default=None,
         help=f"power budget P_T, dBm in [{POWER_DBM_RANGE[0]:g}, {POWER_DBM_RANGE[1]:g}] (default: the scenario's)",
     )
-    p.add_argument("--solver", choices=SOLVER_CHOICES, default="sdr")
+    p.add_argument(
+        "--solver",
+        choices=SOLVER_CHOICES + MULTI_USER_SOLVERS,
+        default="sdr",
+        help="multi-user scenarios also: zf-wf-bpg / zf-wf-jpeg (zf-wf with the HEVC intra / JPEG operating points), "
+        "zf-wf-djscc (zf-wf, data users on the DJSCC models trained at 10 dB)",
+    )
+    p.add_argument(
+        "--family",
+        choices=FAMILY_CHOICES,
+        default=None,
+        help="the data users' shipped codec family (instead of --profile): learned (default), mixed (learned + "
+        "HEVC intra, the solver picks per user), hevc or jpeg (docs/codec.md)",
+    )
     p.add_argument(
         "--semantic-profile",
         default=None,
@@ -142,8 +186,8 @@ def register(subparsers):
         type=code_rate_list,
         default=None,
         metavar="R[,R...]",
-        help="multi-user scenarios, --solver zf-wf: the fixed code rate in bits per channel use, one for all "
-        "users or one per user (default 1)",
+        help="multi-user scenarios, --solver zf-wf[-bpg|-jpeg]: the fixed code rate in bits per channel use, one "
+        "for all users or one per user (default 1)",
     )
     p.add_argument("--json", action="store_true", help="print JSON (the default output is JSON as well)")
     p.set_defaults(handler=guarded(cmd_optimize))
@@ -182,6 +226,7 @@ def register(subparsers):
     b.add_argument("--frames", type=int_in(1, 100_000), default=40, help="decisions per solver (default 40)")
     b.add_argument("--solvers", type=solver_list, default=list(SOLVER_CHOICES))
     b.add_argument("--profile", default=None, metavar="FILE")
+    add_sensing_surplus_argument(b)
     b.set_defaults(handler=guarded(cmd_bench_optimizer))
 
 
@@ -199,15 +244,33 @@ def _optimizer(args, solver):
     if args.calibration is not None and args.ber_model != "calibrated":
         # a table given but not used would be silently ignored: the user meant the calibrated model
         fail("--calibration is read only with --ber-model calibrated; add it, or leave --calibration out")
+    profile = args.profile
+    if getattr(args, "family", None) is not None:
+        from ..codec.profile import FAMILY_PROFILES
+
+        if profile is not None:
+            fail("give --profile or --family, not both")
+        profile = str(FAMILY_PROFILES[args.family])
 
     return Optimizer(
         args.scenario,
-        args.profile,
+        profile,
         solver=solver,
         metric=args.metric or "mse",
         ber_model=args.ber_model,
         calibration=args.calibration,
+        sensing_surplus=getattr(args, "sensing_surplus", "on") == "on",
+        **_distortion_arguments(args),
     )
+
+
+def _distortion_arguments(args) -> dict:
+    """``distortion_model`` and ``sinr_sigma_db`` of the optimisers from ``--distortion-model`` and
+    ``--sinr-sigma-db`` (absent or None: the optimiser's defaults)."""
+    out = {"distortion_model": getattr(args, "distortion_model", None)}
+    if getattr(args, "sinr_sigma_db", None) is not None:
+        out["sinr_sigma_db"] = args.sinr_sigma_db
+    return out
 
 
 def _refuse_multi_user(scenario, command: str):
@@ -228,6 +291,8 @@ def cmd_optimize(args):
         return _optimize_multi_user(args, scenario)
     if args.semantic_profile is not None or args.code_rate is not None:
         fail("--semantic-profile and --code-rate apply to multi-user scenarios only")
+    if args.solver in MULTI_USER_SOLVERS:
+        fail(f"--solver {args.solver} applies to multi-user scenarios only (single-user: --solver zf-wf --family ...)")
     decision = _optimizer(args, args.solver).decide(args.power_dbm, args.pi, args.abr, args.sensing_streams)
     print_json(decision.to_json())
     return 0
@@ -239,8 +304,11 @@ def _optimize_multi_user(args, scenario):
 
     if args.metric not in (None, "ms_ssim"):
         fail("multi-user scenarios score data users by MS-SSIM (the weighted sum adds 1 - MS-SSIM and error rates)")
-    if args.code_rate is not None and args.solver != "zf-wf":
-        fail("--code-rate applies to --solver zf-wf only (the other solvers choose the code rates)")
+    if args.code_rate is not None and args.solver not in ("zf-wf", *MULTI_USER_SOLVERS):
+        fail(
+            "--code-rate applies to --solver zf-wf only (and zf-wf-bpg, zf-wf-jpeg, zf-wf-djscc; the other solvers "
+            "choose the code rates)"
+        )
     optimizer = MultiUserOptimizer(
         scenario,
         args.profile,
@@ -249,6 +317,7 @@ def _optimize_multi_user(args, scenario):
         ber_model=args.ber_model,
         calibration=args.calibration,
         code_rates=args.code_rate,
+        family=args.family,
     )
     print_json(optimizer.decide(args.power_dbm, args.pi, args.abr, args.sensing_streams).to_json())
     return 0
@@ -296,6 +365,7 @@ def cmd_sweep(args):
         "pi": args.pi,
         "abr": args.abr,
         "sensing_streams": args.sensing_streams,
+        "sensing_surplus": args.sensing_surplus,
     }
     points = [{**common, "solver": solver, "power_dbm": float(power)} for solver in args.solvers for power in powers]
     rows = run_points(points, sweep_point, out=out / "points.jsonl", desc="decisions", **parallel_options(args))
@@ -375,7 +445,7 @@ def cmd_bench_optimizer(args):
     sweep = scenario.power_sweep_dbm()
     results = {}
     for solver in args.solvers:
-        optimizer = Optimizer(scenario, args.profile, solver=solver)
+        optimizer = Optimizer(scenario, args.profile, solver=solver, sensing_surplus=args.sensing_surplus == "on")
         start = time.perf_counter()
         optimizer.decide()  # compile once
         first_ms = 1e3 * (time.perf_counter() - start)

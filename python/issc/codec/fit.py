@@ -8,6 +8,12 @@ flips, ``E[D] = P(K = 0) D_0 + P(K >= 1) E[D | K >= 1]``, where ``D_0`` is the e
 and the conditional mean is estimated by Monte Carlo with ``K`` drawn from the zero-truncated binomial.
 Then ``log10 D = Ds + Dc / (1 + exp(-E1 (log10 rho - E2)))`` is fitted by least squares per model and
 metric (``mse``: MSE on [0, 1] pixels; ``ms_ssim``: 1 - MS-SSIM).
+
+The same measurement profiles the standard codecs' operating points (``hevc-q10``, ``jpeg-q50``:
+:class:`~gnuradio.issc.codec.standard.StandardCodec` has the learned family's ``encode_parts`` and
+``decode_parts``): bits of the real HEVC or JPEG payload flipped, decoded best-effort (a rejected stream
+is the mid-grey fallback). :func:`merge_profiles` puts the learned and the standard entries in one
+profile (the mixed family, docs/codec.md).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from scipy.optimize import curve_fit
 
 from ..metrics import ms_ssim, mse
 from .profile import METRICS, logistic_log10_distortion
+from .standard import is_standard, parse_model_id
 
 DEFAULT_BERS = tuple(10.0 ** np.arange(-7.0, -0.99, 0.5))
 FLOOR = 1e-12  # distortions are floored before the log (an exact decode of a synthetic test has D = 0)
@@ -119,15 +126,16 @@ def profile_from_curves(curves: dict, lambdas: dict, image_shape, made_by: str, 
             values = np.log10(np.maximum(np.asarray(curve[metric]), FLOOR))
             params, r2 = fit_logistic(np.log10(curve["bers"]), values)
             fits[metric] = {**params, "r2": r2}
-        models.append(
-            {
-                "id": model_id,
-                "R_s_bits": curve["R_s_bits"],
-                "bpp": curve["bpp"],
-                "lambda": float(lambdas.get(model_id, 0.0)),
-                "fits": fits,
-            }
-        )
+        entry = {
+            "id": model_id,
+            "R_s_bits": curve["R_s_bits"],
+            "bpp": curve["bpp"],
+            "lambda": float(lambdas.get(model_id, 0.0)),
+            "fits": fits,
+        }
+        if is_standard(model_id):
+            entry["codec"] = parse_model_id(model_id)[0]
+        models.append(entry)
     models.sort(key=lambda m: m["R_s_bits"])
     return {
         "format": "issc-codec-profile/1",
@@ -181,3 +189,29 @@ def save_figure(fig, path, dpi: int = 110) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, dpi=dpi, format=Path(path).suffix.lstrip(".").lower() or "png")
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def merge_profiles(parts: list, made_by: str) -> dict:
+    """One profile dict with the models of every profile dict in ``parts`` (e.g. the learned family's and the
+    HEVC operating points'); each part's ``made_by`` and ``data`` are kept under ``data.parts``. The image
+    shapes must agree and the ids be unique; burst curves are left out."""
+    from .profile import CodecProfile, ProfileError
+
+    shapes = {tuple(p.get("image_shape", (3, 256, 256))) for p in parts}
+    if len(shapes) != 1:
+        raise ProfileError(f"the profiles to merge have different image shapes: {sorted(shapes)}")
+    # burst curves (codec/bursts.py) are measured per profile with its own bins: not merged
+    models = [{k: v for k, v in m.items() if k != "burst"} for p in parts for m in p["models"]]
+    ids = [m["id"] for m in models]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ProfileError(f"the profiles to merge both have model {', '.join(duplicates)}")
+    merged = {
+        "format": "issc-codec-profile/1",
+        "image_shape": list(shapes.pop()),
+        "made_by": made_by,
+        "data": {"parts": [{"made_by": p.get("made_by", ""), "data": p.get("data", {})} for p in parts]},
+        "models": sorted(models, key=lambda m: m["R_s_bits"]),
+    }
+    CodecProfile.from_dict(merged, source="<merged>")  # what is returned must load
+    return merged

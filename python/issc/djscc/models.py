@@ -124,6 +124,8 @@ class DjsccModelInfo:
     sha256: str
     tile: int = 64
     held_out: tuple = ()  # ((snr_db, psnr, ms_ssim), ...) on the held-out images, sorted by SNR
+    cmc: float | None = None  # VSCC's channel-matching constant d (None for AE and VAE)
+    link: bool = True  # whether the link's DJSCC-WF-ZF may pick it (False: a model for docs/vscc.md only)
 
     def predicted_quality(self, snr_db: float) -> dict:
         """PSNR and MS-SSIM expected at ``snr_db``: the held-out AWGN evaluation, linearly interpolated in
@@ -183,6 +185,8 @@ def load_manifest(directory: str | Path = DATA_DIR) -> list[DjsccModelInfo]:
                     str(entry["sha256"]),
                     int(entry.get("patch", 64)),
                     held_out,
+                    None if entry.get("cmc") is None else float(entry["cmc"]),
+                    bool(entry.get("link", True)),
                 )
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -191,10 +195,12 @@ def load_manifest(directory: str | Path = DATA_DIR) -> list[DjsccModelInfo]:
 
 
 def select_model(models: list[DjsccModelInfo], abr: float, snr_db: float, loss: str | None = None) -> DjsccModelInfo:
-    """The model for ``abr`` trained at the SNR closest to ``snr_db`` (the benchmark's adaptation)."""
-    candidates = [m for m in models if abs(m.abr - abr) < 1e-9 and (loss is None or m.loss == loss)]
+    """The model for ``abr`` trained at the SNR closest to ``snr_db`` (the benchmark's adaptation), among
+    the models the link may pick (``link``; of the VSCC ``d`` sweep only the best ``d`` per SNR is) and of
+    ``loss`` unless None."""
+    candidates = [m for m in models if abs(m.abr - abr) < 1e-9 and m.link and (loss is None or m.loss == loss)]
     if not candidates:
-        have = sorted({abr_label(m.abr) for m in models})
+        have = sorted({abr_label(m.abr) for m in models if m.link and (loss is None or m.loss == loss)})
         raise IsscInputError(
             f"no DJSCC model for ABR {abr_label(abr)}"
             + (f" and loss {loss}" if loss else "")

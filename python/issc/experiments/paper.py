@@ -141,6 +141,7 @@ def run_cell(
     images="",
     timeout_s: float = 900.0,
     link_hook=None,
+    sensing_surplus: bool = True,
 ) -> CellResult:
     """One streaming run of ``frames`` held-out images at a fixed power.
 
@@ -155,6 +156,8 @@ def run_cell(
         images: image folder ('' for the shipped held-out images).
         timeout_s: give up on the run after this long.
         link_hook: called with the link before it runs (e.g. to keep it for a SIGINT handler).
+        sensing_surplus: the ``sdr`` decision's second stage (least ``tr HCRB`` at the chosen model's
+            predicted quality, docs/optimizer.md); the other schemes ignore it.
     """
     from ..flowgraphs.link import IsscLink
 
@@ -172,6 +175,7 @@ def run_cell(
         sensing_every=sensing_every,
         scheme=source,
         abr=abr,
+        sensing_surplus=sensing_surplus,
     )
     feasible = bool(link.controller.current.predicted.get("feasible", False))
     if link_hook is not None:
@@ -181,7 +185,15 @@ def run_cell(
 
 
 def experiment_points(
-    scenario: str, schemes, powers, abrs, frames: int, seed: int = 0, sensing_every: int = 4, images=""
+    scenario: str,
+    schemes,
+    powers,
+    abrs,
+    frames: int,
+    seed: int = 0,
+    sensing_every: int = 4,
+    images="",
+    sensing_surplus: bool = True,
 ) -> list[dict]:
     """The cells as points of :func:`gnuradio.issc.parallel.run_points` (ABR, then scheme, then power).
 
@@ -198,6 +210,7 @@ def experiment_points(
             "seed": int(seed + 1000 * a + 10 * p),
             "sensing_every": int(sensing_every),
             "images": str(images),
+            "sensing_surplus": bool(sensing_surplus),
         }
         for a, abr in enumerate(abrs)
         for scheme in schemes
@@ -216,6 +229,7 @@ def cell_task(point: dict) -> dict:
         point["seed"],
         point["sensing_every"],
         point["images"],
+        sensing_surplus=point.get("sensing_surplus", True),
     )
     return asdict(cell)
 
@@ -239,6 +253,7 @@ def run_experiment(
     workers: int | None = None,
     scheduler: str | None = None,
     journal=None,
+    sensing_surplus: bool = True,
 ) -> list[CellResult]:
     """Every (scheme, ABR, power) cell, each a task of :func:`gnuradio.issc.parallel.run_points`.
 
@@ -247,13 +262,14 @@ def run_experiment(
         progress: called with each new cell as it finishes.
         workers, scheduler: the cluster (see :func:`~gnuradio.issc.parallel.run_points`).
         journal: JSON lines file of the finished cells; a rerun skips the cells in it.
+        sensing_surplus: the ``sdr`` decision's second stage (see :func:`run_cell`).
 
     Raises:
         gnuradio.issc.parallel.PointsInterrupted: Ctrl-C; its ``results`` are the finished cells' dicts.
     """
     from ..parallel import run_points
 
-    points = experiment_points(scenario, schemes, powers, abrs, frames, seed, sensing_every, images)
+    points = experiment_points(scenario, schemes, powers, abrs, frames, seed, sensing_every, images, sensing_surplus)
 
     def report(_index, _point, result):
         if progress is not None:

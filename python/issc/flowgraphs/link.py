@@ -129,7 +129,20 @@ def _guard(scn, impairments: dict) -> int:
     return (SHAPED_GUARD if shaped else 64) + math.ceil(float(impairments.get("timing_offset", 0.0)))
 
 
-def _controller(scn, profile, solver, metric, abr, schedule, ber_model, tracking, scheme, djscc_dir):
+def _controller(
+    scn,
+    profile,
+    solver,
+    metric,
+    abr,
+    schedule,
+    ber_model,
+    tracking,
+    scheme,
+    djscc_dir,
+    sensing_surplus=True,
+    djscc_loss="ae",
+):
     return controller(
         scn,
         profile,
@@ -141,6 +154,8 @@ def _controller(scn, profile, solver, metric, abr, schedule, ber_model, tracking
         mode="tracking" if tracking else "known-geometry",
         scheme=scheme,
         djscc_dir=djscc_dir,
+        sensing_surplus=sensing_surplus,
+        djscc_loss=djscc_loss,
     )
 
 
@@ -183,6 +198,10 @@ class IsscLink(gr.top_block, _Runner):
         impairments: the communication receiver's front-end impairments, ``comm_channel``'s keywords
             (``cfo_hz``, ``linewidth_hz``, ``timing_offset``, ``sro_ppm``, ``iq_gain_db``, ``iq_phase_deg``;
             None: none). The waveform (samples per symbol, roll-off) is the scenario's ``signal`` section.
+        sensing_surplus: solver 'sdr', scheme 'ascc': the optimiser's second stage (least ``tr HCRB`` at the
+            chosen model's and rate's predicted quality; docs/optimizer.md).
+        djscc_loss: scheme 'djscc': the training loss of the DJSCC models, 'ae' (default), 'vae' or 'vscc'
+            (docs/vscc.md).
     """
 
     def __init__(
@@ -208,6 +227,8 @@ class IsscLink(gr.top_block, _Runner):
         frames_dir: str = "",
         sigmf_dir: str = "",
         impairments: dict | None = None,
+        sensing_surplus: bool = True,
+        djscc_loss: str = "ae",
     ):
         gr.top_block.__init__(self, "issc_link")
         self._init_runner()
@@ -220,7 +241,18 @@ class IsscLink(gr.top_block, _Runner):
             raise ValueError("the scenario asks for tracking, which needs the sensing estimator (sensing_every >= 1)")
         self.scheme = scheme
         self.controller = _controller(
-            scn, profile, solver, metric, abr, schedule, ber_model, self.tracking, scheme, djscc_dir
+            scn,
+            profile,
+            solver,
+            metric,
+            abr,
+            schedule,
+            ber_model,
+            self.tracking,
+            scheme,
+            djscc_dir,
+            sensing_surplus,
+            djscc_loss,
         )
         streams = self.controller.current.sensing_streams
         blocklength = scn.signal.blocklength
@@ -408,6 +440,7 @@ class IsscLinkTx(gr.top_block, _Runner):
         abr: float | None = None,
         djscc_dir: str = "",
         impairments: dict | None = None,
+        djscc_loss: str = "ae",
     ):
         gr.top_block.__init__(self, "issc_link_tx")
         self._init_runner()
@@ -419,7 +452,17 @@ class IsscLinkTx(gr.top_block, _Runner):
         if self.tracking and not sensing_every:
             raise ValueError("the scenario asks for tracking, which needs the sensing estimator (sensing_every >= 1)")
         self.controller = _controller(
-            scn, profile, solver, metric, abr, schedule, ber_model, self.tracking, scheme, djscc_dir
+            scn,
+            profile,
+            solver,
+            metric,
+            abr,
+            schedule,
+            ber_model,
+            self.tracking,
+            scheme,
+            djscc_dir,
+            djscc_loss=djscc_loss,
         )
         streams = self.controller.current.sensing_streams
         self.image_source = image_source(images, frames, preload=2, size=size)

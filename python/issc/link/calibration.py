@@ -13,7 +13,8 @@ Each rate (row) is one task of :func:`gnuradio.issc.parallel.run_points`, seeded
 :class:`CalibratedBer` interpolates ``log10 BER`` bilinearly in (SINR dB, R_c). Where a point saw no
 error, it uses the normal approximation capped by the measurement's 95 % upper bound
 (``3 / bits``); outside the grid it clamps to the edge in rate and falls back to the normal
-approximation above the SINR range.
+approximation above the SINR range. :class:`CalibratedBler` does the same with the block error rate
+(``block_errors / blocks``), what the burst-aware distortion of the optimiser needs (docs/model.md §7).
 """
 
 from __future__ import annotations
@@ -257,30 +258,28 @@ def validate_table(table: dict, where: str = "code calibration") -> None:
                 )
 
 
-class CalibratedBer:
-    """``log10 BER(sinr, R_c)`` of the real code, from a calibration table (module doc).
+WATERFALL_POINTS = 3
+"""Measured points of a row the BLER waterfall line is fitted to (:class:`CalibratedBler`)."""
+MIN_WATERFALL_SLOPE = -0.5
+"""Shallowest waterfall slope (log10 BLER per dB) :class:`CalibratedBler` continues a row with."""
 
-    Args:
-        table: a calibration dict (:func:`load_calibration`).
-    """
+
+class _CalibratedTable:
+    """Bilinear interpolation of a ``log10`` table over (SINR dB, R_c), clamped to the rate range, with
+    ``above(sinr_linear, rate)`` (the normal approximation) capping it above the SINR range."""
 
     def __init__(self, table: dict):
         self.table = table
         self.blocklength = int(table["blocklength"])
         self.rates = np.asarray(table["info_bits"], float) / self.blocklength
         self.sinr_db = np.asarray(table["sinr_db"], float)
-        bits = np.asarray(table["blocks"], float) * np.asarray(table["info_bits"], float)[:, None]
-        errors = np.asarray(table["bit_errors"], float)
-        measured = np.where(errors > 0, np.log10(np.maximum(errors, 1) / np.maximum(bits, 1)), np.nan)
-        grid_s, grid_r = np.meshgrid(self.sinr_db, self.rates)
-        normal = normal_log10_ber(10.0 ** (grid_s / 10.0), grid_r, self.blocklength)
-        # no error seen: the normal approximation, but never above the measurement's 95 % upper bound
-        bound = np.where(bits > 0, np.log10(3.0 / np.maximum(bits, 1)), np.inf)
-        self.log10_table = np.where(np.isnan(measured), np.minimum(normal, bound), measured)
-        self.log10_table = np.minimum(self.log10_table, math.log10(0.5))
+        self.log10_table = np.zeros((len(self.rates), len(self.sinr_db)))
+
+    def _normal(self, sinr, rate):
+        raise NotImplementedError
 
     @classmethod
-    def load(cls, path=None) -> CalibratedBer:
+    def load(cls, path=None):
         return cls(load_calibration(path))
 
     def __call__(self, sinr, rate, blocklength=None):
@@ -306,9 +305,86 @@ class CalibratedBer:
         )
         out[inside] = value[inside]
         if np.any(~inside):
-            above = normal_log10_ber(10.0 ** (sinr_db[~inside] / 10.0), rate[~inside], self.blocklength)
+            above = self._normal(10.0 ** (sinr_db[~inside] / 10.0), rate[~inside])
             out[~inside] = np.minimum(above, value[~inside])
         return out if out.ndim else float(out)
+
+
+class CalibratedBer(_CalibratedTable):
+    """``log10 BER(sinr, R_c)`` of the real code, from a calibration table (module doc).
+
+    Args:
+        table: a calibration dict (:func:`load_calibration`).
+    """
+
+    def __init__(self, table: dict):
+        super().__init__(table)
+        bits = np.asarray(table["blocks"], float) * np.asarray(table["info_bits"], float)[:, None]
+        errors = np.asarray(table["bit_errors"], float)
+        measured = np.where(errors > 0, np.log10(np.maximum(errors, 1) / np.maximum(bits, 1)), np.nan)
+        grid_s, grid_r = np.meshgrid(self.sinr_db, self.rates)
+        normal = self._normal(10.0 ** (grid_s / 10.0), grid_r)
+        # no error seen: the normal approximation, but never above the measurement's 95 % upper bound
+        bound = np.where(bits > 0, np.log10(3.0 / np.maximum(bits, 1)), np.inf)
+        self.log10_table = np.where(np.isnan(measured), np.minimum(normal, bound), measured)
+        self.log10_table = np.minimum(self.log10_table, math.log10(0.5))
+
+    def _normal(self, sinr, rate):
+        return normal_log10_ber(sinr, rate, self.blocklength)
+
+
+class CalibratedBler(_CalibratedTable):
+    """``log10 BLER(sinr, R_c)``: the probability that a payload codeword decodes wrong, from the same
+    calibration table's ``block_errors / blocks``, interpolated like :class:`CalibratedBer` (bilinear in
+    SINR dB and ``R_c`` on the log10 values, the rate clamped to the table's range).
+
+    A point without a block error continues the row's measured waterfall: the straight line in
+    (SINR dB, log10 BLER) fitted to the row's last :data:`WATERFALL_POINTS` measured points (slope at most
+    :data:`MIN_WATERFALL_SLOPE` decades per dB), capped by the measurement's 95 % upper bound ``3 / blocks``
+    (a point not simulated: capped at 1 only). The normal approximation is no estimate there: it is a
+    bound for good codes, and the SCL polar code's waterfall is about 2 dB to its right and a quarter as
+    steep, so between a measured rate and a clean one it would promise BLERs of 1e-50 where the code
+    loses one block in a hundred. Above the SINR range the line goes on. At most 1 (``log10 <= 0``).
+
+    Args:
+        table: a calibration dict (:func:`load_calibration`).
+    """
+
+    def __init__(self, table: dict):
+        super().__init__(table)
+        blocks = np.asarray(table["blocks"], float)
+        errors = np.asarray(table["block_errors"], float)
+        measured = np.where(errors > 0, np.log10(np.maximum(errors, 1) / np.maximum(blocks, 1)), np.nan)
+        bound = np.where(blocks > 0, np.log10(3.0 / np.maximum(blocks, 1)), 0.0)
+        self.slopes = np.full(len(self.rates), MIN_WATERFALL_SLOPE)
+        self.anchors = np.zeros((len(self.rates), 2))  # (SINR dB, log10 BLER) of each row's last measured point
+        estimate = np.zeros_like(measured)
+        for i, row in enumerate(measured):
+            seen = np.flatnonzero(~np.isnan(row))
+            if seen.size == 0:  # no error anywhere in the row: only the bounds
+                estimate[i] = bound[i]
+                self.anchors[i] = (self.sinr_db[0], 0.0)
+                continue
+            last = seen[-WATERFALL_POINTS:]
+            if last.size >= 2:
+                fitted = np.polyfit(self.sinr_db[last], row[last], 1)[0]
+                self.slopes[i] = min(float(fitted), MIN_WATERFALL_SLOPE)
+            self.anchors[i] = (self.sinr_db[seen[-1]], row[seen[-1]])
+            line = row[seen[-1]] + self.slopes[i] * (self.sinr_db - self.sinr_db[seen[-1]])
+            estimate[i] = np.minimum(line, bound[i])
+        self.log10_table = np.minimum(np.where(np.isnan(measured), estimate, measured), 0.0)
+
+    def _normal(self, sinr, rate):
+        """Above the SINR range: each row's waterfall line, interpolated in rate like the table."""
+        sinr_db = 10.0 * np.log10(np.maximum(np.asarray(sinr, float), 1e-30))
+        sinr_db, rate = np.broadcast_arrays(sinr_db, np.clip(np.asarray(rate, float), self.rates[0], self.rates[-1]))
+        i = np.clip(np.searchsorted(self.rates, rate) - 1, 0, len(self.rates) - 2)
+        tr = (rate - self.rates[i]) / (self.rates[i + 1] - self.rates[i])
+
+        def line(row):
+            return self.anchors[row, 1] + self.slopes[row] * (sinr_db - self.anchors[row, 0])
+
+        return np.minimum((1 - tr) * line(i) + tr * line(i + 1), 0.0)
 
 
 def ber_model(name: str, calibration=None):

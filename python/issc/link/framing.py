@@ -12,6 +12,15 @@
 - Header (:class:`FrameHeader`): sequence, codec model index, ``K``, the two string lengths and the
   image shape, protected by CRC-32 and a low-rate polar code (default ``2H = 2048`` coded bits for
   168 information bits, 0.16 bits per channel use, usable down to about -8 dB SINR).
+- Users (the multi-user link, docs/multiuser.md): a frame belongs to user ``u`` (0-255). Its CRC-32 is
+  XORed with the user's mask (:func:`user_crc_mask`, 0 for user 0), as LTE scrambles a control
+  message's CRC with the receiver's RNTI: the header keeps its 168 bits and user 0's frames are the
+  single-user frames bit for bit. Its preamble is the user's own (:func:`preamble`: the PRBS-23 XOR a
+  second PRBS-23 seeded by ``u``; user 0's is the single-user preamble) and its scrambler starts at its
+  own place in the PRBS-15 (:func:`scrambler_start`), so the K users' frames can go out at the same
+  instant: each receiver correlates with its own preamble, its gain and noise estimates see the other
+  users' signals as interference (the measured SINR is the SINR), and a header of another user that
+  decodes anyway is refused (``reason`` 'user N').
 - Payload: the codec strings (``z`` then ``y``) as bits, cut into blocks of ``K = R_c L`` bits (the
   last zero-padded), each a polar codeword of ``N = 2L`` bits = ``L`` QPSK symbols (one channel-code
   block = ``L`` channel uses, docs/model.md §3).
@@ -33,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import math
 import struct
 import zlib
@@ -49,6 +59,30 @@ HEADER_STRUCT = struct.Struct(">IBH3s3sHH")  # seq, model index, K, z bytes (u24
 HEADER_BITS = 8 * (HEADER_STRUCT.size + 4)  # + CRC-32
 MAX_U24 = (1 << 24) - 1
 CODEC_ALIGN = 64  # the codec codes an image padded to multiples of 64 pixels (codec/codec.py ALIGN)
+MAX_USERS = 256  # user ids 0..255
+
+
+@functools.lru_cache(maxsize=1)
+def _user_masks() -> tuple:
+    """The CRC masks of users 0..255 (user 0: none): the first 4 bytes of SHA-256 of a per-user string (not a
+    CRC of it: a CRC is linear, and the masks of ids differing in one bit would differ by a single-bit error's
+    syndrome), all distinct, no two differing by the CRC change of a single-bit error in the header
+    (tests/link/test_framing_users.py checks both)."""
+    return (0,) + tuple(
+        int.from_bytes(hashlib.sha256(b"issc-user-%d" % u).digest()[:4], "big") for u in range(1, MAX_USERS)
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _mask_users() -> dict:
+    return {mask: u for u, mask in enumerate(_user_masks())}
+
+
+def user_crc_mask(user: int) -> int:
+    """The 32-bit mask XORed into the header CRC of user ``user``'s frames (0 for user 0)."""
+    if isinstance(user, bool) or not isinstance(user, (int, np.integer)) or not 0 <= user < MAX_USERS:
+        raise IsscInputError(f"user id must be an integer in [0, {MAX_USERS - 1}], got {user!r}")
+    return _user_masks()[int(user)]
 
 
 @functools.lru_cache(maxsize=4)
@@ -64,9 +98,17 @@ def prbs(degree: int, tap: int, length: int, seed: int = 1) -> np.ndarray:
     return out
 
 
-def scrambler_bits(length: int) -> np.ndarray:
+def scrambler_start(user: int) -> int:
+    """Where user ``user``'s scrambler starts in the PRBS-15 period (0 for user 0, the single-user link):
+    users sending the same bits (the same image, model and rate) still put different symbols on the air."""
+    user_crc_mask(user)  # the range check
+    return int(user) * 4099 % 32767
+
+
+def scrambler_bits(length: int, user: int = 0) -> np.ndarray:
     period = prbs(15, 14, 32767)
-    return np.resize(period, length)
+    start = scrambler_start(user)
+    return np.resize(np.roll(period, -start) if start else period, length)
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,9 +134,16 @@ def qpsk_llrs(symbols: np.ndarray, gain: complex, noise_var: float) -> np.ndarra
     return llrs
 
 
-@functools.lru_cache(maxsize=8)
-def preamble(length: int) -> np.ndarray:
-    symbols = qpsk_map(prbs(23, 18, 2 * length, seed=0x5A5A5))
+@functools.lru_cache(maxsize=32)
+def preamble(length: int, user: int = 0) -> np.ndarray:
+    """The ``length`` known QPSK symbols that start user ``user``'s frames: the PRBS-23 ``x^23 + x^18 + 1``,
+    for users ``u > 0`` XORed with the PRBS-23 ``x^23 + x^5 + 1`` seeded by ``u`` (a Gold-like family: low
+    cross-correlation at every lag, so a receiver does not detect another user's frames)."""
+    user_crc_mask(user)  # the range check
+    bits = prbs(23, 18, 2 * length, seed=0x5A5A5)
+    if user:
+        bits = bits ^ prbs(23, 5, 2 * length, seed=int(user) * 0x9E37 % ((1 << 23) - 1) or 1)
+    symbols = qpsk_map(bits)
     symbols.setflags(write=False)
     return symbols
 
@@ -109,6 +158,7 @@ class FrameHeader:
         info_bits: ``K`` information bits per payload block.
         z_bytes, y_bytes: lengths of the hyper-latent and latent strings (u24 each).
         height, width: image shape (u16 each).
+        user: the user the frame is for (0-255; not a field: it masks the CRC, :func:`user_crc_mask`).
 
     ``info_bits == 0`` marks an analog payload of ``y_bytes`` complex symbols (:meth:`analog_frame`).
     """
@@ -120,11 +170,14 @@ class FrameHeader:
     y_bytes: int
     height: int
     width: int
+    user: int = 0
 
     @classmethod
-    def analog_frame(cls, seq: int, model_index: int, symbols: int, height: int, width: int) -> FrameHeader:
+    def analog_frame(
+        cls, seq: int, model_index: int, symbols: int, height: int, width: int, user: int = 0
+    ) -> FrameHeader:
         """The header of an analog frame carrying ``symbols`` complex payload symbols."""
-        return cls(seq, model_index, 0, 0, symbols, height, width)
+        return cls(seq, model_index, 0, 0, symbols, height, width, user)
 
     @property
     def analog(self) -> bool:
@@ -146,6 +199,7 @@ class FrameHeader:
         for name, value, limit in zip(names, fields, limits):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= limit:
                 raise IsscInputError(f"frame header field '{name}' must be an integer in [0, {limit}], got {value!r}")
+        mask = user_crc_mask(self.user)
         body = HEADER_STRUCT.pack(
             self.seq,
             self.model_index,
@@ -155,14 +209,14 @@ class FrameHeader:
             self.height,
             self.width,
         )
-        return body + struct.pack(">I", zlib.crc32(body))
+        return body + struct.pack(">I", zlib.crc32(body) ^ mask)
 
     @classmethod
     def unpack(cls, data: bytes) -> FrameHeader | None:
         """The header in the first 25 bytes of ``data``, or None if they are fewer or the CRC fails (any
-        bytes give one or the other; every field of a header that unpacks is in range, so it packs back to
-        the same bytes). Whether the link's transmitter could have sent it is
-        :meth:`FrameLimits.reject_reason`'s question.
+        bytes give one or the other; a CRC that matches under user ``u``'s mask gives a header of user
+        ``u``; every field of a header that unpacks is in range, so it packs back to the same bytes).
+        Whether the link's transmitter could have sent it is :meth:`FrameLimits.reject_reason`'s question.
 
         Args:
             data: a bytes-like object.
@@ -172,10 +226,13 @@ class FrameHeader:
         except TypeError:
             raise IsscInputError(f"a frame header is read from bytes, got {type(data).__name__}") from None
         body, crc = data[: HEADER_STRUCT.size], data[HEADER_STRUCT.size : HEADER_STRUCT.size + 4]
-        if len(crc) != 4 or struct.unpack(">I", crc)[0] != zlib.crc32(body):
+        if len(crc) != 4:
+            return None
+        user = _mask_users().get(struct.unpack(">I", crc)[0] ^ zlib.crc32(body))
+        if user is None:
             return None
         seq, model, k, z, y, height, width = HEADER_STRUCT.unpack(body)
-        return cls(seq, model, k, int.from_bytes(z, "big"), int.from_bytes(y, "big"), height, width)
+        return cls(seq, model, k, int.from_bytes(z, "big"), int.from_bytes(y, "big"), height, width, user)
 
 
 @dataclass(frozen=True)
@@ -233,7 +290,7 @@ class FrameFormat:
 
 def _header_symbols(fmt: FrameFormat, header: FrameHeader) -> np.ndarray:
     header_bits = np.unpackbits(np.frombuffer(header.pack(), np.uint8))
-    coded = fmt.header_code().encode(header_bits).reshape(-1) ^ scrambler_bits(2 * fmt.header_symbols)
+    coded = fmt.header_code().encode(header_bits).reshape(-1) ^ scrambler_bits(2 * fmt.header_symbols, header.user)
     return qpsk_map(coded)
 
 
@@ -247,7 +304,9 @@ def build_analog_frame(fmt: FrameFormat, header: FrameHeader, symbols: np.ndarra
         raise IsscInputError(f"analog payload has {symbols.size} symbols, the header says {header.payload_symbols}")
     if not np.all(np.isfinite(symbols)):
         raise IsscInputError("analog payload symbols must be finite")
-    return np.concatenate([preamble(fmt.preamble_length), _header_symbols(fmt, header), symbols.astype(np.complex64)])
+    return np.concatenate(
+        [preamble(fmt.preamble_length, header.user), _header_symbols(fmt, header), symbols.astype(np.complex64)]
+    )
 
 
 def build_frame(fmt: FrameFormat, header: FrameHeader, payload: bytes) -> np.ndarray:
@@ -257,7 +316,7 @@ def build_frame(fmt: FrameFormat, header: FrameHeader, payload: bytes) -> np.nda
     payload = bytes(payload)
     if len(payload) != header.payload_bytes:
         raise IsscInputError(f"payload has {len(payload)} bytes, the header says {header.payload_bytes}")
-    parts = [preamble(fmt.preamble_length), _header_symbols(fmt, header)]
+    parts = [preamble(fmt.preamble_length, header.user), _header_symbols(fmt, header)]
     if payload:
         k = header.info_bits
         blocks = fmt.payload_blocks(len(payload), k)
@@ -265,7 +324,7 @@ def build_frame(fmt: FrameFormat, header: FrameHeader, payload: bytes) -> np.nda
         bits[: 8 * len(payload)] = np.unpackbits(np.frombuffer(payload, np.uint8))
         coded = fmt.payload_code(k).encode(bits).reshape(-1)
         # one scrambler sequence runs over header and payload: the payload continues where the header ends
-        coded ^= scrambler_bits(2 * fmt.header_symbols + coded.size)[2 * fmt.header_symbols :]
+        coded ^= scrambler_bits(2 * fmt.header_symbols + coded.size, header.user)[2 * fmt.header_symbols :]
         parts.append(qpsk_map(coded))
     return np.concatenate(parts)
 
@@ -473,6 +532,8 @@ class FrameReceiver:
         waveform: the pulse shape (None: unshaped, one sample per symbol).
         max_cfo: shaped: the largest carrier offset searched, cycles per symbol.
         max_ppm: shaped: the largest sample-rate offset expected, ppm.
+        user: the user whose frames this receiver decodes (0-255; 0: the single-user link): it searches
+            for that user's preamble and refuses a header of another user (``reason`` 'user N').
     """
 
     def __init__(
@@ -485,12 +546,16 @@ class FrameReceiver:
         waveform: Waveform | None = None,
         max_cfo: float = 0.02,
         max_ppm: float = 200.0,
+        user: int = 0,
     ):
         waveform = Waveform() if waveform is None else waveform
         if not isinstance(waveform, Waveform):
             raise IsscInputError(f"waveform must be a Waveform, got {type(waveform).__name__}")
         self.waveform = waveform
-        self.sync = FrameSynchroniser(waveform, preamble(fmt.preamble_length), max_cfo, max_ppm)
+        user_crc_mask(user)  # the range check
+        self.user = int(user)
+        self._scrambler = scrambler_start(self.user)
+        self.sync = FrameSynchroniser(waveform, preamble(fmt.preamble_length, self.user), max_cfo, max_ppm)
         if threshold is None:
             threshold = DEFAULT_THRESHOLD if not waveform.shaped else self.sync.noise_metric_quantile(FALSE_ALARM)
         if not (isinstance(threshold, (int, float, np.integer, np.floating)) and 0.0 < threshold < 1.0):
@@ -521,7 +586,7 @@ class FrameReceiver:
         else:
             self._tail, self._lead, self._header_need = p, 0, p + h
         self.max_sinr_db = float(max_sinr_db)
-        self._preamble = preamble(fmt.preamble_length).astype(np.complex128)
+        self._preamble = preamble(fmt.preamble_length, self.user).astype(np.complex128)
         self._buffer = np.zeros(0, np.complex64)
         self._base = 0  # absolute index of _buffer[0]
         self._search = 0  # detection stage: first position not yet searched
@@ -702,11 +767,19 @@ class FrameReceiver:
         # floors relative to the gain (the SINR cap), never absolute: the level of the signal is arbitrary
         noise_var = max(noise_var, power * 10 ** (-self.max_sinr_db / 10), np.finfo(float).tiny)
         sinr_db = float(10 * np.log10(max(power, np.finfo(float).tiny) / noise_var))
-        llrs = self._llrs(self._samples(start + p, start + p + h), gain, noise_var, 0)
+        llrs = self._llrs(self._samples(start + p, start + p + h), gain, noise_var, self._scrambler)
         bits = fmt.header_code().decode(llrs)[0]
         header = FrameHeader.unpack(np.packbits(bits).tobytes())
-        reason = "crc" if header is None else self.limits.reject_reason(fmt, header)
+        reason = self._reject_reason(header)
         return _Detection(start, metric, None if reason else header, reason, gain, noise_var, sinr_db)
+
+    def _reject_reason(self, header: FrameHeader | None) -> str:
+        """'' for a header this receiver takes, else why not: 'crc', another user's or a broken limit."""
+        if header is None:
+            return "crc"
+        if header.user != self.user:
+            return f"user {header.user}"
+        return self.limits.reject_reason(self.fmt, header)
 
     def _header_end(self, peak: int) -> int:
         """One past the last sample the header stage reads for a preamble peak at ``peak``."""
@@ -725,9 +798,9 @@ class FrameReceiver:
         power = abs(gain) ** 2
         noise_var = max(acquisition.noise_var, power * 10 ** (-self.max_sinr_db / 10), np.finfo(float).tiny)
         sinr_db = float(10 * np.log10(max(power, np.finfo(float).tiny) / noise_var))
-        bits = fmt.header_code().decode(self._llrs(symbols, gain, noise_var, 0))[0]
+        bits = fmt.header_code().decode(self._llrs(symbols, gain, noise_var, self._scrambler))[0]
         header = FrameHeader.unpack(np.packbits(bits).tobytes())
-        reason = "crc" if header is None else self.limits.reject_reason(fmt, header)
+        reason = self._reject_reason(header)
         start = origin + acquisition.start
         return _Detection(
             start, metric, None if reason else header, reason, gain, noise_var, sinr_db, acquisition, origin
@@ -890,7 +963,10 @@ class FrameReceiver:
             b = a + blocks * length
             # the scrambler runs on over header and payload: the payload's bits continue after the header's
             llrs = self._llrs(
-                self._samples(a, b), found.gain, found.noise_var, 2 * fmt.header_symbols + 2 * (a - first)
+                self._samples(a, b),
+                found.gain,
+                found.noise_var,
+                self._scrambler + 2 * fmt.header_symbols + 2 * (a - first),
             )
             self._store_bits(pending, code.decode(llrs).reshape(-1))
             pending.next_symbol = b
@@ -922,7 +998,10 @@ class FrameReceiver:
             blocks = min((held.size - used) // length, DECODE_BATCH)
             a = pending.next_symbol
             llrs = self._llrs(
-                held[used : used + blocks * length], found.gain, found.noise_var, 2 * fmt.header_symbols + 2 * (a - m)
+                held[used : used + blocks * length],
+                found.gain,
+                found.noise_var,
+                self._scrambler + 2 * fmt.header_symbols + 2 * (a - m),
             )
             self._store_bits(pending, code.decode(llrs).reshape(-1))
             used += blocks * length

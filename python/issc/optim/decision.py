@@ -17,7 +17,8 @@ from ..scenario import load_scenario
 from ..units import lin_to_db
 from .beams import BeamDesign
 from .problem import DesignProblem
-from .rate import choose_model
+from .rate import DEFAULT_SINR_SIGMA_DB, BurstAwareBer, burst_aware, burst_distortion_model, choose_model
+from .rate import _choice as _fixed_rate_choice
 from .sdr import SdrBeamSolver
 from .zfwf import ZfWfBeamSolver
 
@@ -96,6 +97,15 @@ class Optimizer:
         ber_model: ``normal`` (finite-blocklength approximation) or ``calibrated`` (the measured table of
             the link's polar code, :mod:`gnuradio.issc.link.calibration`).
         calibration: calibration table path for ``calibrated`` (None: the shipped one).
+        distortion_model: ``burst`` (a failed codeword loses the rest of the stream: the frame's expected
+            distortion from the calibrated block error rate and the profile's burst curves, averaged over the
+            SINR spread, :mod:`.rate`) or ``ber`` (the eq. 7 profile at the scattered BER). None: ``burst``
+            with the calibrated code and a profile that has burst curves, else ``ber``.
+        sinr_sigma_db: ``burst``: the frame's SINR spread around the prediction (dB).
+        sensing_surplus: with the ``sdr`` solver, the second stage (optim/surplus.py): keep the chosen model
+            and rate, and minimise ``tr HCRB`` subject to the SINR they need for the same predicted
+            quality (within ``surplus.REL_TOL``). The other solvers ignore it (``paper`` is the paper's
+            algorithm, ``zf-wf`` the benchmark's beams).
     """
 
     def __init__(
@@ -106,8 +116,13 @@ class Optimizer:
         metric: str = "mse",
         ber_model: str = "normal",
         calibration=None,
+        distortion_model: str | None = None,
+        sinr_sigma_db: float = DEFAULT_SINR_SIGMA_DB,
+        sensing_surplus: bool = True,
     ):
         self.scenario = load_scenario(scenario)
+        self.sensing_surplus = bool(sensing_surplus)
+        self._surplus_solver = None  # surplus.SurplusSolver, compiled on first use
         self.profile = profile if isinstance(profile, CodecProfile) else load_profile(profile)
         classes = solver_classes()
         if solver not in classes:
@@ -126,6 +141,9 @@ class Optimizer:
                 f"the code calibration is for L = {self.ber.blocklength}, the scenario has "
                 f"L = {self.scenario.signal.blocklength}"
             )
+        self.distortion_model = burst_distortion_model(distortion_model, ber_model, self.profile)
+        if self.distortion_model == "burst":
+            self.ber = burst_aware(self.ber, sinr_sigma_db)
 
     def problem(
         self, power_dbm=None, hcrb_threshold_m2=None, abr=None, sensing_streams=None, target=None
@@ -154,9 +172,76 @@ class Optimizer:
         start = time.perf_counter()
         beams = self.design_beams(problem, widen_sensing_antennas)
         decision = self._source_decision(problem, beams)
-        decision.predictions["crb_trace"] = problem.fisher.crb_trace(problem.covariance(beams.w_c, beams.w_0))
+        if self.sensing_surplus and self.solver_name == "sdr" and not widen_sensing_antennas:
+            decision = self._sensing_surplus(problem, beams, decision)
+        decision.predictions["crb_trace"] = problem.fisher.crb_trace(problem.covariance(decision.w_c, decision.w_0))
         decision.solve_ms = 1e3 * (time.perf_counter() - start)
         return decision
+
+    def fixed_choice(self, problem: DesignProblem, model_id: str, code_rate: float, sinr: float):
+        """The rate module's :class:`~gnuradio.issc.optim.rate.RateChoice` of ``model_id`` at ``code_rate`` and
+        SINR ``sinr`` (linear): the second stage's prediction at its lower SINR. It must be the prediction
+        :meth:`_source_decision` minimises (with whatever SINR margin that builds in)."""
+        model = self.profile.model(model_id)
+        return _fixed_rate_choice(model, code_rate, sinr, problem.blocklength, self.metric, self.ber)
+
+    def fixed_choice_distortion(self, problem: DesignProblem, model_id: str, code_rate: float):
+        """:meth:`fixed_choice`'s predicted distortion (linear, the optimiser's metric) as a function of the
+        SINR (linear): what the second stage keeps within ``surplus.REL_TOL`` while it lowers the SINR."""
+
+        def distortion(sinr: float) -> float:
+            return float(10.0 ** self.fixed_choice(problem, model_id, code_rate, sinr).log10_distortion)
+
+        return distortion
+
+    def _sensing_surplus(self, problem: DesignProblem, beams: BeamDesign, decision: FrameDecision) -> FrameDecision:
+        """Second stage of the ``sdr`` decision (optim/surplus.py): the same model and rate at the least SINR
+        that keeps their predicted distortion within ``REL_TOL`` of ``decision``'s, and the beams with the
+        least ``tr HCRB`` at that SINR. ``decision`` is returned unchanged (plus the stage-1 numbers) when
+        the decision is infeasible, or stage 2 fails a check or gains nothing."""
+        from dataclasses import replace
+
+        from .surplus import REL_TOL, SurplusSolver, required_sinr
+
+        surplus = {"sensing_surplus": False, "stage1_hcrb_trace": beams.hcrb_trace, "stage1_sinr_db": beams.sinr_db}
+        if not decision.feasible or not decision.code_rate > 0:  # (an analog DJSCC decision has no code rate)
+            decision.predictions.update(surplus)
+            return decision
+        try:
+            distortion = self.fixed_choice_distortion(problem, decision.model, decision.code_rate)
+            sinr_required = required_sinr(distortion, beams.sinr, REL_TOL)
+            surplus["required_sinr_db"] = float(lin_to_db(sinr_required)) if sinr_required > 0 else float("nan")
+            if self._surplus_solver is None:
+                self._surplus_solver = SurplusSolver()
+            stage2 = self._surplus_solver.design(problem, beams, sinr_required)
+        except Exception as exc:  # a bug in the second stage must not stall the link: keep stage 1
+            beams.info["surplus"] = {"applied": False, "why": f"stage 2 raised {type(exc).__name__}: {exc}"}
+            stage2 = beams
+        if stage2 is beams:
+            decision.predictions.update(surplus)
+            return decision
+        choice = self.fixed_choice(problem, decision.model, decision.code_rate, stage2.sinr)
+        distortion_2 = float(10.0**choice.log10_distortion)
+        if not distortion_2 <= decision.distortion * (1 + REL_TOL) * (1 + 1e-9):
+            beams.info["surplus"] = dict(stage2.info.get("surplus", {}), applied=False, why="quality check failed")
+            decision.predictions.update(surplus)
+            return decision
+        surplus["sensing_surplus"] = True
+        return replace(
+            decision,
+            sinr=stage2.sinr,
+            log10_ber=choice.log10_ber,
+            distortion=distortion_2,
+            hcrb_trace=stage2.hcrb_trace,
+            power_w=stage2.power_w,
+            w_c=stage2.w_c,
+            w_0=stage2.w_0,
+            predictions={
+                **self._predictions(decision.model, choice.log10_ber, decision.code_rate, stage2.sinr),
+                **surplus,
+            },
+            beam_info=stage2.info,
+        )
 
     def design_beams(self, problem: DesignProblem, widen_sensing_antennas: int = 0) -> BeamDesign:
         """The solver's beams (an emergency MRT design if the solver raises), widened if asked."""
@@ -209,17 +294,30 @@ class Optimizer:
             w_0=beams.w_0,
             bound_sinr=beams.bound_sinr,
             solve_ms=0.0,
-            predictions=self._predictions(choice.model, choice.log10_ber),
+            predictions=self._predictions(choice.model, choice.log10_ber, choice.code_rate, beams.sinr),
             beam_info=beams.info,
         )
 
-    def _predictions(self, model_id: str, log10_ber: float) -> dict:
+    def _predictions(self, model_id: str, log10_ber: float, code_rate=None, sinr=None) -> dict:
+        """Predicted MS-SSIM and PSNR of the model: the burst-aware expectations at ``code_rate`` and ``sinr``
+        (linear) under the ``burst`` distortion model (with ``predicted_frame_error``), else the eq. 7
+        profile at ``log10_ber``."""
         model = self.profile.model(model_id)
         out = {}
-        if "ms_ssim" in model.fits:
-            out["predicted_ms_ssim"] = float(1.0 - 10.0 ** model.log10_distortion(log10_ber, "ms_ssim"))
-        if "mse" in model.fits:
-            out["predicted_psnr_db"] = float(-10.0 * model.log10_distortion(log10_ber, "mse"))
+        burst = isinstance(self.ber, BurstAwareBer) and code_rate is not None and sinr is not None
+        for metric in ("ms_ssim", "mse"):
+            if metric not in model.fits:
+                continue
+            expected = self.ber.expected(model, metric, sinr, code_rate) if burst else None
+            if expected is not None:
+                log_d = float(np.log10(max(float(expected[0]), 1e-300)))
+                out["predicted_frame_error"] = float(expected[1])
+            else:
+                log_d = float(model.log10_distortion(log10_ber, metric))
+            if metric == "ms_ssim":
+                out["predicted_ms_ssim"] = float(1.0 - 10.0**log_d)
+            else:
+                out["predicted_psnr_db"] = float(-10.0 * log_d)
         return out
 
 

@@ -1,14 +1,15 @@
 # Copyright 2026 gr-issc developers
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Frame decisions of the deep JSCC benchmark (docs/model.md §8): the beams of a solver (``zf-wf`` for
-DJSCC-WF-ZF), then the DJSCC model of the frame's ABR trained at the SNR nearest the predicted SINR.
+DJSCC-WF-ZF), then the DJSCC model of the frame's ABR and training loss (AE by default; VAE and VSCC,
+docs/vscc.md) trained at the SNR nearest the predicted SINR.
 There is no rate to adapt: the model maps the image straight to its ``ABR * 3 H W`` channel symbols."""
 
 from __future__ import annotations
 
 import math
 
-from ..djscc.models import DATA_DIR, load_manifest, select_model
+from ..djscc.models import DATA_DIR, LOSSES, load_manifest, select_model
 from ..errors import IsscInputError
 from ..units import lin_to_db
 from .beams import BeamDesign
@@ -26,16 +27,21 @@ class DjsccOptimizer(Optimizer):
         scenario: name, path or Scenario.
         djscc_dir: DJSCC model directory (None for the shipped models).
         solver: beam solver (``zf-wf``, the benchmark's, by default).
-        loss: only models trained with this loss ('ae', 'vae', 'vscc'; None: any).
+        loss: only models trained with this loss: 'ae' (default), 'vae' or 'vscc' (the best ``d`` per
+            training SNR; shipped at ABR 1/16 only); None: any the link may pick.
         profile: the ASCC codec profile, for the source dimensions (None: the shipped one).
     """
 
-    def __init__(self, scenario, djscc_dir=None, solver: str = "zf-wf", loss: str | None = None, profile=None):
+    def __init__(self, scenario, djscc_dir=None, solver: str = "zf-wf", loss: str | None = "ae", profile=None):
         super().__init__(scenario, profile, solver=solver, metric="ms_ssim", ber_model="normal")
+        if loss is not None and loss not in LOSSES:
+            raise IsscInputError(f"DJSCC loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         self.models = load_manifest(djscc_dir or DATA_DIR)
         self.loss = loss
         if not self.models:
             raise IsscInputError(f"no DJSCC models in '{djscc_dir or DATA_DIR}'")
+        if loss is not None and not any(m.loss == loss and m.link for m in self.models):
+            raise IsscInputError(f"no DJSCC model trained with the {loss} loss in '{djscc_dir or DATA_DIR}'")
 
     def _source_decision(self, problem: DesignProblem, beams: BeamDesign) -> FrameDecision:
         sinr_db = float(lin_to_db(beams.sinr)) if beams.sinr > 0 else -math.inf

@@ -57,7 +57,14 @@ not the normal approximation's floor ``eps_b / (R_c L)``, which would promise a 
 SINR; the design may leave a user unserved when that lowers the weighted sum (``served: false``).
 
 ``paper`` (the MU-ASCC alternating optimisation) and ``zf-wf`` (zero-forcing, water-filling, fixed code
-rate) live in :mod:`.multiuser_baselines`.
+rate) live in :mod:`.multiuser_baselines`; ``zf-wf-bpg`` and ``zf-wf-jpeg`` are ``zf-wf`` with the HEVC intra
+(BPG's coding) or JPEG operating points as the data users' family, ``zf-wf-djscc`` with the data users on the
+deep JSCC models trained at 10 dB.
+
+The data users' family (``family``): ``learned`` (the hyperprior models, the seed's MU-ASCC), ``mixed`` (those
+plus HEVC intra at six qualities, each profiled from real bit flips of its real bitstreams like the learned
+ones: the solver then picks a learned or a standard codec per user and frame, whichever predicts the lower
+distortion), ``hevc`` or ``jpeg`` (the standard operating points alone); docs/multiuser.md.
 """
 
 from __future__ import annotations
@@ -70,7 +77,7 @@ from dataclasses import dataclass, field, replace
 import cvxpy as cp
 import numpy as np
 
-from ..codec.profile import CodecProfile, load_profile
+from ..codec.profile import FAMILY_PROFILES, CodecProfile, load_profile
 from ..errors import IsscInputError
 from ..jsonutil import jsonable
 from ..link.waveform import Waveform
@@ -80,7 +87,7 @@ from ..semantic.profile import SemanticProfile, load_semantic_profile
 from ..units import dbm_to_w, lin_to_db
 from .beams import hermitian_psd, streams_from_covariance
 from .problem import BITS_PER_SYMBOL, DesignProblem
-from .rate import RateChoice, choose_code_rates
+from .rate import DEFAULT_SINR_SIGMA_DB, RateChoice, burst_aware, burst_distortion_model, choose_code_rates
 from .sdr import (
     INFEASIBLE_STATUSES,
     OK_STATUSES,
@@ -92,7 +99,10 @@ from .sdr import (
 )
 
 DATA_METRIC = "ms_ssim"
-SOLVER_NAMES = ("sdr", "paper", "zf-wf")
+SOLVER_NAMES = ("sdr", "paper", "zf-wf", "zf-wf-bpg", "zf-wf-jpeg", "zf-wf-djscc")
+FIXED_RATE_SOLVERS = {"zf-wf": None, "zf-wf-bpg": "hevc", "zf-wf-jpeg": "jpeg", "zf-wf-djscc": None}
+"""The fixed-code-rate benchmarks and the data family each implies (None: the optimiser's ``family``)."""
+FAMILIES = tuple(FAMILY_PROFILES)
 LOWEST_SINR_DB = -25.0
 """No level below this: the capacity there (0.0045 bit/use) is barely one information bit per block of 256."""
 POWER_TOL = 1e-6
@@ -1136,11 +1146,17 @@ class MultiUserOptimizer:
         scenario: name, path or Scenario (any form: a single-user scenario is one data user).
         profile: data codec profile (CodecProfile, path, or None for the shipped one); needs ``ms_ssim`` fits.
         semantic_profile: SemanticProfile, path, or None for the shipped one.
-        solver: ``sdr`` (default), ``paper`` or ``zf-wf``.
+        solver: ``sdr`` (default), ``paper``, ``zf-wf``, or ``zf-wf-bpg`` / ``zf-wf-jpeg`` (``zf-wf`` with the
+            ``hevc`` / ``jpeg`` family) / ``zf-wf-djscc`` (data users on the DJSCC models trained at 10 dB).
         ber_model: ``normal`` or ``calibrated`` (:mod:`gnuradio.issc.link.calibration`).
         calibration: calibration table for ``calibrated`` (None: the shipped one).
-        code_rates: ``zf-wf`` only: the fixed code rate, one value for all users or one per user
+        distortion_model, sinr_sigma_db: the data users' distortion model, ``burst`` or ``ber``, and the SINR
+            spread of ``burst`` (as :class:`~gnuradio.issc.optim.decision.Optimizer`; None: ``burst`` with the
+            calibrated code and a profile with burst curves).
+        code_rates: ``zf-wf*`` only: the fixed code rate, one value for all users or one per user
             (None: 1 bit per channel use).
+        family: the data users' shipped family, one of :data:`FAMILIES` (None: ``learned``, or the one a
+            ``zf-wf-bpg`` / ``zf-wf-jpeg`` solver implies); give ``profile`` or ``family``, not both.
     """
 
     def __init__(
@@ -1152,8 +1168,16 @@ class MultiUserOptimizer:
         ber_model: str = "normal",
         calibration=None,
         code_rates=None,
+        family: str | None = None,
+        distortion_model: str | None = None,
+        sinr_sigma_db: float = DEFAULT_SINR_SIGMA_DB,
     ):
         self.scenario = load_scenario(scenario)
+        if solver not in SOLVER_NAMES:
+            raise IsscInputError(f"unknown solver '{solver}' (choose from {', '.join(SOLVER_NAMES)})")
+        self.family = _data_family(solver, family, profile)
+        if profile is None:
+            profile = FAMILY_PROFILES[self.family or "learned"]
         self.profile = profile if isinstance(profile, CodecProfile) else load_profile(profile)
         if DATA_METRIC not in self.profile.metrics:
             raise IsscInputError(
@@ -1165,8 +1189,6 @@ class MultiUserOptimizer:
             if isinstance(semantic_profile, SemanticProfile)
             else load_semantic_profile(semantic_profile)
         )
-        if solver not in SOLVER_NAMES:
-            raise IsscInputError(f"unknown solver '{solver}' (choose from {', '.join(SOLVER_NAMES)})")
         self.solver_name = solver
         from ..link.calibration import ber_model as make_ber_model
 
@@ -1176,9 +1198,13 @@ class MultiUserOptimizer:
                 f"the code calibration is for L = {self.ber.blocklength}, the scenario has "
                 f"L = {self.scenario.signal.blocklength}"
             )
+        # the data users' codewords fail as bursts (optim/rate.py); the semantic models keep the BER objective
+        self.distortion_model = burst_distortion_model(distortion_model, ber_model, self.profile)
+        if self.distortion_model == "burst":
+            self.ber = burst_aware(self.ber, sinr_sigma_db)
         k = len(scenario_users(self.scenario))
-        if code_rates is not None and solver != "zf-wf":
-            raise IsscInputError("a fixed code rate applies to the zf-wf solver only")
+        if code_rates is not None and solver not in FIXED_RATE_SOLVERS:
+            raise IsscInputError(f"a fixed code rate applies to the {', '.join(FIXED_RATE_SOLVERS)} solvers only")
         rates = [1.0] if code_rates is None else [float(r) for r in np.atleast_1d(code_rates)]
         if len(rates) not in (1, k):
             raise IsscInputError(f"give one code rate or one per user ({k}), got {len(rates)}")
@@ -1196,7 +1222,14 @@ class MultiUserOptimizer:
         else:
             from .multiuser_baselines import PaperMultiUserSolver, ZfWfMultiUserSolver
 
-            self.beam_solver = PaperMultiUserSolver() if solver == "paper" else ZfWfMultiUserSolver(self.code_rates)
+            if solver == "paper":
+                self.beam_solver = PaperMultiUserSolver()
+            elif solver == "zf-wf-djscc":
+                from .multiuser_baselines import ZfWfDjsccMultiUserSolver
+
+                self.beam_solver = ZfWfDjsccMultiUserSolver(self.code_rates, self.profile.source_dimensions)
+            else:
+                self.beam_solver = ZfWfMultiUserSolver(self.code_rates, name=solver)
 
     def problem(self, power_dbm=None, hcrb_threshold_m2=None, abr=None, sensing_streams=None) -> MultiUserProblem:
         return MultiUserProblem.from_scenario(
@@ -1272,5 +1305,23 @@ class MultiUserOptimizer:
             power_budget_w=problem.power_w,
             w_0=design.w_0,
             users=users,
-            info=design.info,
+            info={**design.info, "data_family": self.family or "profile"},
         )
+
+
+def _data_family(solver: str, family: str | None, profile) -> str | None:
+    """The data family a solver and ``family`` / ``profile`` arguments name (None: a given profile)."""
+    if family is not None and family not in FAMILIES:
+        raise IsscInputError(f"unknown data family '{family}' (choose from {', '.join(FAMILIES)})")
+    implied = FIXED_RATE_SOLVERS.get(solver)
+    if implied is not None:
+        if family not in (None, implied) or profile is not None:
+            raise IsscInputError(
+                f"the {solver} solver uses the {implied} family (give neither a profile nor another family)"
+            )
+        return implied
+    if family is not None and profile is not None:
+        raise IsscInputError("give a codec profile or a data family, not both")
+    if profile is not None:
+        return None
+    return family or "learned"

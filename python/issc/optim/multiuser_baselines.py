@@ -32,7 +32,13 @@ round.
 ``zf-wf``: zero-forcing beams (the normalised columns of ``H^+``), water-filling of the users' power over
 their interference-free gains, the sensing stream as above; each user at a fixed code rate with the
 largest model of its family that fits its channel uses at that rate (the benchmark's fixed codec
-filling its budget; the BPG/JPEG/deep-JSCC source codecs of the paper's benchmarks are not here yet).
+filling its budget). ``zf-wf-bpg`` and ``zf-wf-jpeg`` are the same with the data users' family set to the
+HEVC intra (BPG's coding, pillow-heif/x265) or JPEG operating points (codec/standard.py), each profiled
+from real bit flips of its real bitstreams: the paper's ZF-WF-BPG and ZF-WF-JPEG benchmarks.
+``zf-wf-djscc`` (the paper's ZF-WF-DJSCC): the same beams and powers; each data user sends the deep JSCC
+model of its bandwidth ratio trained at 10 dB (docs/djscc.md), predicted by that model's held-out AWGN
+evaluation at the user's SINR (as :mod:`.djscc_decision` predicts one user); semantic users keep the fixed
+code rate.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from .multiuser import (
     evaluate_design,
 )
 from .rate import RateChoice
+from .rate import _choice as rate_choice
 from .sdr import SdrBeamSolver
 
 NULL_TOL = 1e-9
@@ -117,8 +124,10 @@ def _fixed_rate_choice(sources: UserSources, k: int, model, code_rate: float, si
     elif not below:
         reason = f"R_c = {rate:.4g} is above the capacity {float(capacity(max(float(sinr), 0.0))):.4g}"
     served = fits and below
-    if not served:
-        lb = COIN_FLIP_LOG10_BER
+    if served:  # the rate module's prediction (burst-aware with a BurstAwareBer and a data model's burst curve)
+        choice = rate_choice(model, rate, max(float(sinr), 0.0), problem.blocklength, family.metric, sources.ber)
+        return SourceChoice(choice, float(10.0**choice.log10_distortion))
+    lb = COIN_FLIP_LOG10_BER
     log_d = float(model.log10_distortion(lb, family.metric))
     return SourceChoice(RateChoice(model.id, model.r_s_bits, rate, lb, log_d, served, reason), float(10.0**log_d))
 
@@ -130,12 +139,15 @@ class ZfWfMultiUserSolver:
 
     Args:
         code_rates: the fixed code rate of each user, bits per channel use.
+        name: the solver name the designs report (``zf-wf``, or ``zf-wf-bpg`` / ``zf-wf-jpeg`` when the data
+            family is the HEVC / JPEG operating points: the beams and the model rule are the same).
     """
 
     name = "zf-wf"
 
-    def __init__(self, code_rates):
+    def __init__(self, code_rates, name: str = "zf-wf"):
         self.code_rates = [float(r) for r in code_rates]
+        self.name = name
 
     def design(self, problem: MultiUserProblem, sources: UserSources) -> MultiUserDesign:
         start = time.perf_counter()
@@ -214,6 +226,52 @@ class ZfWfMultiUserSolver:
         design.feasible = False
         design.choices = self._choices(sources, rates, design.sinr)
         return design
+
+
+DJSCC_TRAIN_SNR_DB = 10.0
+"""The training SNR of the ZF-WF-DJSCC benchmark's models."""
+
+
+class ZfWfDjsccMultiUserSolver(ZfWfMultiUserSolver):
+    """``zf-wf`` beams with the data users on the deep JSCC models trained at 10 dB (module docstring).
+
+    Args:
+        code_rates: the semantic users' fixed code rates (the data users' entries are unused).
+        data_dimensions: ``M = 3 H W`` of the data users' images (their ABR is ``T_k / M``).
+        djscc_dir: DJSCC model directory (None: the shipped models).
+    """
+
+    def __init__(self, code_rates, data_dimensions: int, djscc_dir=None):
+        from ..djscc.models import DATA_DIR, load_manifest
+
+        super().__init__(code_rates, name="zf-wf-djscc")
+        self.data_dimensions = int(data_dimensions)
+        self.models = load_manifest(djscc_dir or DATA_DIR)
+
+    def _choices(self, sources: UserSources, rates, sinrs) -> list:
+        out = super()._choices(sources, rates, sinrs)
+        for k, user in enumerate(sources.problem.users):
+            if user.task == "data":
+                out[k] = self._djscc_choice(user.channel_uses / self.data_dimensions, float(sinrs[k]))
+        return out
+
+    def _djscc_choice(self, abr: float, sinr: float) -> SourceChoice:
+        """The ABR's 10 dB AE model and its predicted ``1 - MS-SSIM`` at ``sinr``; not served (``D = 1``) where
+        no model has that ABR or the SINR is below the lowest evaluated SNR (no prediction there)."""
+        from ..djscc.models import abr_label, select_model
+        from ..errors import IsscInputError
+
+        try:
+            model = select_model(self.models, abr, DJSCC_TRAIN_SNR_DB, "ae")
+        except IsscInputError as exc:
+            return SourceChoice(RateChoice("none", 0.0, 0.0, math.nan, 0.0, False, str(exc)), 1.0)
+        sinr_db = 10.0 * math.log10(sinr) if sinr > 0 else -math.inf
+        predicted = model.predicted_quality(sinr_db).get("predicted_ms_ssim")
+        if predicted is None or 1.0 - predicted <= 0:
+            why = f"SINR {sinr_db:.3g} dB is below the lowest SNR of {model.id}'s evaluation (ABR {abr_label(abr)})"
+            return SourceChoice(RateChoice(model.id, 0.0, 0.0, math.nan, 0.0, False, why), 1.0)
+        distortion = 1.0 - predicted
+        return SourceChoice(RateChoice(model.id, 0.0, 0.0, math.nan, math.log10(distortion), True), distortion)
 
 
 def water_filling(gains: np.ndarray, total: float) -> np.ndarray:
