@@ -130,15 +130,16 @@ def _check_reachable(address: str) -> None:
 
 
 # third-party modules the tasks need that take seconds to import: the fork server imports them once and
-# every local worker is forked from it, instead of each worker importing them again
+# every local worker is forked from it, instead of each worker importing them again. Not CompressAI: its
+# package __init__ is what the codec avoids (codec/models.py::_compressai_core: it pulls in the point-cloud
+# stack and prints torch.jit deprecation warnings), and the light path the codec takes costs a worker
+# about a second.
 HEAVY_MODULES = (
     "distributed",
     "numpy",
     "scipy.signal",
     "scipy.stats",
     "torch",
-    "torchvision",
-    "compressai",
     "cvxpy",
     "gnuradio.gr",
     "gnuradio.blocks",

@@ -414,6 +414,11 @@ def _fit_bursts(args):
     base = load_profile(base_path)  # validates; the raw mapping keeps its 'data' entry
     raw = load_yaml_text(base_path.read_text(encoding="utf-8"))
     codec = _codec(args)
+    standard_ids = [m.id for m in base.models if m.codec != "hyperprior"]
+    if standard_ids:  # a mixed or standard profile: its HEVC/JPEG operating points are coded on demand
+        from ..codec.standard import FamilyCodec
+
+        codec = FamilyCodec(codec, standard_ids)
     missing = [m.id for m in base.models if m.id not in codec.model_ids]
     if missing:
         fail(f"--base: the codec family has no model {', '.join(missing)}")
@@ -426,10 +431,12 @@ def _fit_bursts(args):
         block_bits=args.block_bits,
         repetitions=repetitions,
         progress=lambda m: sys.stderr.write(f"\r{m}   "),
+        model_ids=[m.id for m in base.models],
     )
     sys.stderr.write("\n")
     made_by = (
-        f"issc fit --bursts --bins {args.bins} --block-bits {args.block_bits} --repetitions {repetitions}: "
+        f"issc fit --bursts{f' --base {base_path.name}' if args.base else ''} --bins {args.bins} "
+        f"--block-bits {args.block_bits} --repetitions {repetitions}: "
         f"{args.block_bits} bits of the real entropy-coded payload replaced by random bits at a uniform position "
         f"in each of {args.bins} fraction bins, decoded best-effort, mean over {len(images)} held-out images x "
         f"{repetitions}; made non-increasing (pool adjacent violators), at least the error-free distortion"
@@ -441,7 +448,7 @@ def _fit_bursts(args):
         {
             "out": args.out,
             "fractions": bursts["fractions"],
-            "ms_ssim_at_start": {m: c["ms_ssim"][0] for m, c in bursts["models"].items()},
+            "ms_ssim_at_start": {m: 1.0 - c["ms_ssim"][0] for m, c in bursts["models"].items()},
             "clean_ms_ssim": {m: 1.0 - c["clean"]["ms_ssim"] for m, c in bursts["models"].items()},
         }
     )

@@ -64,17 +64,21 @@ def measure_bursts(
     repetitions: int = 2,
     seed: int = 0,
     progress=None,
+    model_ids=None,
 ) -> dict:
-    """Burst curves of every model of ``codec`` on ``images``.
+    """Burst curves of every model of ``codec`` (or of ``model_ids``) on ``images``.
 
     Args:
-        codec: a :class:`~gnuradio.issc.codec.codec.SemanticCodec`.
+        codec: a :class:`~gnuradio.issc.codec.codec.SemanticCodec`, or a
+            :class:`~gnuradio.issc.codec.standard.FamilyCodec` for standard operating points (HEVC's CABAC
+            and JPEG's Huffman decoders lose their state at the first wrong bit too).
         images: held-out images (``H x W x 3``).
         bins: fraction bins ``[j / bins, (j + 1) / bins)`` of the payload.
         block_bits: bits replaced per corruption (one codeword's information bits).
         repetitions: corrupted decodes per image and bin (positions drawn independently in the bin).
         seed: the generator of the positions and garbage bits.
         progress: called with each model id as it finishes.
+        model_ids: the models to measure (default: all of ``codec.model_ids``).
 
     Returns:
         ``{"fractions": [...], "block_bits": b, "models": {id: {"clean": {metric: d}, metric: [...]}}}``,
@@ -83,7 +87,7 @@ def measure_bursts(
     rng = np.random.default_rng(seed)
     edges = np.arange(bins + 1) / bins
     out = {"fractions": [float(f) for f in edges[:-1]], "block_bits": int(block_bits), "models": {}}
-    for model_id in codec.model_ids:
+    for model_id in codec.model_ids if model_ids is None else model_ids:
         encoded = [codec.encode_parts(image, model_id) for image in images]
         clean = {m: 0.0 for m in METRICS}
         for image, (header, payload) in zip(images, encoded):
