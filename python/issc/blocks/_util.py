@@ -157,3 +157,202 @@ def image_metadata(meta: dict, model: str) -> dict:
     }
     extra["model"] = model
     return extra
+
+
+def frame_header_of_pdu(msg, frame_format, user: int | None = None):
+    """A frame encoder's reading of one input PDU: a bitstream PDU (digital frame, ``K`` the configuration's
+    ``info_bits`` capped at the format's) or a symbol PDU (``c32vector`` payload: an analog frame, ``K = 0``).
+
+    Args:
+        msg: the PDU (metadata ``seq``, ``config``, ``model_index``, ``height``, ``width``, and for a
+            bitstream ``z_bytes``, ``y_bytes``).
+        frame_format: the encoder's :class:`~gnuradio.issc.link.framing.FrameFormat`.
+        user: the multi-user frame's user id (None: the single-user frame); named in the errors, and a
+            user's symbol PDU must come with an analog configuration.
+
+    Returns:
+        ``(header, payload, config, meta, analog)``: the :class:`~gnuradio.issc.link.framing.FrameHeader`,
+        the payload (bytes or symbols), the :class:`~gnuradio.issc.link.config.LinkConfig`, the metadata
+        dict and whether the frame is analog. IsscInputError naming what is wrong (the block logs and
+        drops the PDU).
+    """
+    from ..errors import IsscInputError
+    from ..link.config import LinkConfig
+    from ..link.framing import FrameHeader
+    from ..link.pdus import is_symbol_pdu, nested_pmt, require_int, split_pdu, split_symbol_pdu
+
+    analog = is_symbol_pdu(msg)
+    meta, payload = split_symbol_pdu(msg) if analog else split_pdu(msg)
+    kind = "symbol PDU" if analog else "bitstream PDU"
+    whose = "" if user is None else f"user {user}'s "
+    user_id = () if user is None else (user,)
+    config_pmt = nested_pmt(meta, "config")
+    if config_pmt is None:
+        raise IsscInputError(f"{whose}{kind} needs a 'config' (frame configuration dict)")
+    config = LinkConfig.from_pmt(config_pmt)
+    fields = {
+        key: require_int(meta, key, kind)
+        for key in ("seq", "model_index", "height", "width") + (() if analog else ("z_bytes", "y_bytes"))
+    }
+    if analog:
+        if user is not None and not config.analog:
+            raise IsscInputError(f"user {user}'s symbol PDU needs an analog configuration (info_bits 0)")
+        header = FrameHeader.analog_frame(
+            fields["seq"], fields["model_index"], payload.size, fields["height"], fields["width"], *user_id
+        )
+    else:
+        info_bits = min(config.info_bits, frame_format.max_info_bits)
+        if info_bits < 1:
+            raise IsscInputError("a bitstream PDU needs a configuration with info_bits >= 1 (0 is analog)")
+        header = FrameHeader(
+            fields["seq"],
+            fields["model_index"],
+            info_bits,
+            fields["z_bytes"],
+            fields["y_bytes"],
+            fields["height"],
+            fields["width"],
+            *user_id,
+        )
+    return header, payload, config, meta, analog
+
+
+class FrameLimit:
+    """The frame encoders' end of stream and start/stop (mixed into a block before ``gr.sync_block``):
+    :meth:`set_frame_limit` ends the output once that many frames (slots) are sent; ``stop`` wakes a
+    ``work`` waiting for frames. The block sets ``_cond`` (a Condition), ``_frame_limit`` 0, ``_stopping``
+    False and ``frames_sent`` 0."""
+
+    def set_frame_limit(self, frames: int) -> None:
+        """End the output streams (the flowgraph's part downstream of this block finishes) once ``frames``
+        frames have been sent completely; frames queued beyond that are not sent. 0: never end."""
+        if int(frames) != frames or frames < 0:
+            raise ValueError(f"frames must be an integer >= 0, got {frames!r}")
+        with self._cond:
+            self._frame_limit = int(frames)
+            self._cond.notify_all()
+
+    @property
+    def frame_limit(self) -> int:
+        return self._frame_limit
+
+    def stop(self):
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        return True
+
+    def start(self):
+        with self._cond:
+            self._stopping = False
+        return True
+
+    def _limit_reached(self) -> bool:
+        return bool(self._frame_limit) and self.frames_sent >= self._frame_limit
+
+
+class PacedSource:
+    """The image sources' pacing (mixed into a block before ``gr.basic_block``): ``preload``
+    PDUs go out at start, then one per message on ``next``, until ``count`` sequence numbers are handed out
+    (0: never stop). The block sets ``_lock``, ``count``, ``preload``, ``sent`` 0 and defines
+    ``_send_next``, which takes its sequence number from :meth:`_take_seq`."""
+
+    @property
+    def exhausted(self) -> bool:
+        """Every one of ``count`` sequence numbers handed out (never for ``count`` 0)."""
+        with self._lock:
+            return bool(self.count) and self.sent >= self.count
+
+    def start(self):
+        for _ in range(self.preload):
+            self._send_next()
+        return True
+
+    def _on_next(self, msg):
+        self._send_next()
+
+    def _take_seq(self) -> int | None:
+        """The next sequence number, counted as handed out (None once ``count`` are)."""
+        with self._lock:
+            if self.count and self.sent >= self.count:
+                return None
+            seq = self.sent
+            self.sent += 1
+            return seq
+
+
+def semantic_family(semantic_dir: str):
+    """The semantic family a task block loads (one torch thread: GNU Radio gives each block a thread; a bad
+    family is the constructor's ValueError)."""
+    from ..codec.codec import limit_torch_threads
+    from ..errors import IsscInputError
+    from ..semantic.family import SemanticFamily
+
+    limit_torch_threads(1)
+    try:
+        return SemanticFamily.load(semantic_dir or None)
+    except IsscInputError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def check_family_model(config, model_ids, what: str):
+    """``config`` back when its model is one of ``model_ids`` (IsscInputError naming the ``what`` model)."""
+    from ..errors import IsscInputError
+
+    if config.model not in model_ids:
+        raise IsscInputError(
+            f"configuration names {what} model '{config.model}', not in this family ({', '.join(model_ids)})"
+        )
+    return config
+
+
+def wire_receiver(hier, frame_decoder, decoder, out_port: str) -> None:
+    """A receiver hier block's wiring (the children stay on the block): its input into ``frame_decoder``,
+    whose PDUs go to ``decoder`` and out on ``bits`` and whose header failures out on ``header_failed``;
+    the decoder's output out on ``out_port``."""
+    hier.connect(hier, frame_decoder)
+    for port in ("bits", out_port, "header_failed"):
+        hier.message_port_register_hier_out(port)
+    hier.msg_connect(frame_decoder, "out", decoder, "in")
+    hier.msg_connect(frame_decoder, "out", hier, "bits")
+    hier.msg_connect(frame_decoder, "header_failed", hier, "header_failed")
+    hier.msg_connect(decoder, "out", hier, out_port)
+
+
+def encoded_meta(seq: int, config, model_index: int, height: int, width: int, **fields) -> dict:
+    """A source encoder's output metadata, what the frame encoders read: ``seq``, ``config`` (as a PMT, for
+    this frame), ``model``, ``model_index`` (the family position the header carries), the image's
+    ``height`` and ``width``, then ``fields`` (``z_bytes``, ``y_bytes``; ``symbols``...) in their order."""
+    return {
+        "seq": seq,
+        "config": config.to_pmt(),
+        "model": config.model,
+        "model_index": model_index,
+        "height": height,
+        "width": width,
+        **fields,
+    }
+
+
+def serve_configured_images(block) -> None:
+    """A source encoder's plumbing: ``frames_encoded`` 0, its rate-limited log, a :class:`ConfiguredImages`
+    inbox (the block's ``_checked`` and ``_encode``) behind the ``image`` and ``config`` ports, the ``out``
+    port."""
+    import pmt
+
+    block.frames_encoded = 0
+    block._log = RateLimitedLog(block.logger)
+    block._inbox = ConfiguredImages(block._checked, block._encode, block._log)
+    block.message_port_register_out(pmt.intern("out"))
+    register_message_handlers(block, {"image": block._inbox.on_image, "config": block._inbox.on_config}, block._log)
+
+
+def serve_received_pdus(block, handler) -> None:
+    """A source decoder's plumbing: ``frames_decoded`` 0, its rate-limited log, ``handler`` behind the ``in``
+    port, the ``out`` port."""
+    import pmt
+
+    block.frames_decoded = 0
+    block._log = RateLimitedLog(block.logger)
+    block.message_port_register_out(pmt.intern("out"))
+    register_message_handlers(block, {"in": handler}, block._log)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from gnuradio import gr
 
+from ._util import wire_receiver
 from .djscc_decoder import djscc_decoder
 from .frame_decoder import frame_decoder
 from .semantic_decoder import semantic_decoder
@@ -79,10 +80,4 @@ class comm_receiver(gr.hier_block2):
             rolloff=rolloff,
             rrc_span=rrc_span,
         )
-        self.connect(self, self.frame_decoder)
-        for port in ("bits", "image", "header_failed"):
-            self.message_port_register_hier_out(port)
-        self.msg_connect(self.frame_decoder, "out", self.semantic_decoder, "in")
-        self.msg_connect(self.frame_decoder, "out", self, "bits")
-        self.msg_connect(self.frame_decoder, "header_failed", self, "header_failed")
-        self.msg_connect(self.semantic_decoder, "out", self, "image")
+        wire_receiver(self, self.frame_decoder, self.semantic_decoder, "image")

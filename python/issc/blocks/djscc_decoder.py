@@ -8,7 +8,7 @@ import pmt
 from gnuradio import gr
 
 from ..link.pdus import image_to_pdu, split_symbol_pdu
-from ._util import RateLimitedLog, image_metadata, received_model, register_message_handlers
+from ._util import image_metadata, received_model, serve_received_pdus
 
 HEADER_FIELDS = ("seq", "model_index", "height", "width")
 
@@ -39,10 +39,7 @@ class djscc_decoder(gr.basic_block):
         limit_torch_threads(1)  # GNU Radio gives each block a thread: see limit_torch_threads
         self.family = DjsccFamily(djscc_dir or None)
         self.model_ids = self.family.model_ids
-        self.frames_decoded = 0
-        self._log = RateLimitedLog(self.logger)
-        self.message_port_register_out(pmt.intern("out"))
-        register_message_handlers(self, {"in": self._on_symbols}, self._log)
+        serve_received_pdus(self, self._on_symbols)
 
     def _on_symbols(self, msg):
         meta, symbols = split_symbol_pdu(msg)

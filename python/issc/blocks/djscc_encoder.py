@@ -10,7 +10,7 @@ from gnuradio import gr
 from ..errors import IsscInputError
 from ..link.config import LinkConfig
 from ..link.pdus import make_symbol_pdu
-from ._util import ConfiguredImages, RateLimitedLog, register_message_handlers
+from ._util import encoded_meta, serve_configured_images
 
 
 class djscc_encoder(gr.basic_block):
@@ -43,11 +43,7 @@ class djscc_encoder(gr.basic_block):
         limit_torch_threads(1)  # GNU Radio gives each block a thread: see limit_torch_threads
         self.family = DjsccFamily(djscc_dir or None)
         self.model_ids = self.family.model_ids
-        self.frames_encoded = 0
-        self._log = RateLimitedLog(self.logger)
-        self._inbox = ConfiguredImages(self._checked, self._encode, self._log)
-        self.message_port_register_out(pmt.intern("out"))
-        register_message_handlers(self, {"image": self._inbox.on_image, "config": self._inbox.on_config}, self._log)
+        serve_configured_images(self)
 
     def _checked(self, config: LinkConfig) -> LinkConfig:
         if not config.analog:
@@ -63,16 +59,15 @@ class djscc_encoder(gr.basic_block):
         symbols = codec.encode(image)
         config = config.for_frame(meta["seq"])
         height, width = image.shape[:2]
-        out_meta = {
-            "seq": meta["seq"],
-            "config": config.to_pmt(),
-            "model": config.model,
-            "model_index": self.family.index(config.model),
-            "height": height,
-            "width": width,
-            "symbols": int(symbols.size),
-            "abr": symbols.size / (3.0 * height * width),
-        }
+        out_meta = encoded_meta(
+            meta["seq"],
+            config,
+            self.family.index(config.model),
+            height,
+            width,
+            symbols=int(symbols.size),
+            abr=symbols.size / (3.0 * height * width),
+        )
         if isinstance(meta.get("name"), str):
             out_meta["name"] = meta["name"]
         self.frames_encoded += 1

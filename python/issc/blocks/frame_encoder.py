@@ -13,11 +13,11 @@ import pmt
 from gnuradio import gr
 
 from ..errors import IsscInputError
-from ..link.config import FRAME_TAG, LinkConfig
-from ..link.framing import FrameFormat, FrameHeader, build_analog_frame, build_frame
-from ..link.pdus import dict_to_meta, is_symbol_pdu, nested_pmt, require_int, split_pdu, split_symbol_pdu
+from ..link.config import FRAME_TAG
+from ..link.framing import FrameFormat, build_analog_frame, build_frame
+from ..link.pdus import dict_to_meta
 from ..link.waveform import PulseShaper, Waveform
-from ._util import RateLimitedLog, register_message_handlers
+from ._util import FrameLimit, RateLimitedLog, frame_header_of_pdu, register_message_handlers
 
 IDLE_MODES = ("wait", "zeros")
 IDLE_WAIT_S = 0.05
@@ -28,7 +28,7 @@ SHAPED_GUARD = 128
 the timing offset, so the last frame of a burst reaches the receiver whole for offsets up to ~50 samples."""
 
 
-class frame_encoder(gr.sync_block):
+class frame_encoder(FrameLimit, gr.sync_block):
     """Frames each bitstream PDU for the air (:mod:`gnuradio.issc.link.framing`): preamble, CRC-protected
     low-rate polar header, payload in polar codewords of ``2L`` bits with ``K`` (the configuration's
     ``info_bits``) information bits each, Gray QPSK.
@@ -131,71 +131,16 @@ class frame_encoder(gr.sync_block):
         """Output samples so far (``symbols_sent`` is the same count)."""
         return self.symbols_sent
 
-    def set_frame_limit(self, frames: int) -> None:
-        """End the output stream (the flowgraph's part downstream of this block finishes) once ``frames``
-        frames have been sent completely; frames queued beyond that are not sent. 0: never end."""
-        if int(frames) != frames or frames < 0:
-            raise ValueError(f"frames must be an integer >= 0, got {frames!r}")
-        with self._cond:
-            self._frame_limit = int(frames)
-            self._cond.notify_all()
-
-    @property
-    def frame_limit(self) -> int:
-        return self._frame_limit
-
     def _on_pdu(self, msg):
-        analog = is_symbol_pdu(msg)
-        meta, payload = split_symbol_pdu(msg) if analog else split_pdu(msg)
-        kind = "symbol PDU" if analog else "bitstream PDU"
-        config_pmt = nested_pmt(meta, "config")
-        if config_pmt is None:
-            raise IsscInputError(f"{kind} needs a 'config' (frame configuration dict)")
-        config = LinkConfig.from_pmt(config_pmt)
-        fields = {
-            key: require_int(meta, key, kind)
-            for key in ("seq", "model_index", "height", "width") + (() if analog else ("z_bytes", "y_bytes"))
-        }
-        if analog:
-            header = FrameHeader.analog_frame(
-                fields["seq"], fields["model_index"], payload.size, fields["height"], fields["width"]
-            )
-            symbols = build_analog_frame(self.format, header, payload)
-        else:
-            info_bits = min(config.info_bits, self.format.max_info_bits)
-            if info_bits < 1:
-                raise IsscInputError("a bitstream PDU needs a configuration with info_bits >= 1 (0 is analog)")
-            header = FrameHeader(
-                fields["seq"],
-                fields["model_index"],
-                info_bits,
-                fields["z_bytes"],
-                fields["y_bytes"],
-                fields["height"],
-                fields["width"],
-            )
-            symbols = build_frame(self.format, header, payload)
-        config.seq = fields["seq"]
+        header, payload, config, _, analog = frame_header_of_pdu(msg, self.format)
+        symbols = (build_analog_frame if analog else build_frame)(self.format, header, payload)
+        config.seq = header.seq
         with self._cond:
             if len(self._queue) >= self.max_queue:
                 dropped = self._queue.popleft()
                 self._log.warn("queue", f"frame queue full: dropped frame {dropped[3]}")
-            self._queue.append((symbols, 0, config.to_pmt(), fields["seq"]))
+            self._queue.append((symbols, 0, config.to_pmt(), header.seq))
             self._cond.notify_all()
-
-    def stop(self):
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        return True
-
-    def start(self):
-        with self._cond:
-            self._stopping = False
-        return True
-
-    def _limit_reached(self) -> bool:
-        return bool(self._frame_limit) and self.frames_sent >= self._frame_limit
 
     def _next_frame(self, wait: bool):
         with self._cond:

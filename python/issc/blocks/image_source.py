@@ -13,7 +13,7 @@ from gnuradio import gr
 from ..codec.images import IMAGE_SUFFIXES, SHIPPED_IMAGE_DIR, center_crop, list_images, load_rgb
 from ..errors import IsscInputError
 from ..link.pdus import image_to_pdu
-from ._util import RateLimitedLog, register_message_handlers
+from ._util import PacedSource, RateLimitedLog, register_message_handlers
 
 # decoded (cropped) images kept in memory at most: a large folder is re-read from disk instead
 CACHE_BYTES = 256 * 2**20
@@ -107,7 +107,7 @@ class ImageCycle:
         return path.stem, image
 
 
-class image_source(gr.basic_block):
+class image_source(PacedSource, gr.basic_block):
     """Images as PDUs (``u8vector`` RGB payload, metadata ``seq``, ``height``, ``width``, ``name``).
 
     Paced by the link, not by a timer: ``preload`` images go out when the flowgraph starts, then one
@@ -157,26 +157,10 @@ class image_source(gr.basic_block):
         """The ``index``-th image of the cycle: ``(name, uint8 image)``."""
         return self.cycle.image(index)
 
-    @property
-    def exhausted(self) -> bool:
-        """Every one of ``count`` sequence numbers handed out (never for ``count`` 0)."""
-        with self._lock:
-            return bool(self.count) and self.sent >= self.count
-
-    def start(self):
-        for _ in range(self.preload):
-            self._send_next()
-        return True
-
-    def _on_next(self, msg):
-        self._send_next()
-
     def _send_next(self):
-        with self._lock:
-            if self.count and self.sent >= self.count:
-                return
-            seq = self.sent
-            self.sent += 1
+        seq = self._take_seq()
+        if seq is None:
+            return
         try:
             name, image = self.image(seq)
         except IsscInputError as exc:

@@ -13,10 +13,10 @@ from gnuradio import gr
 from ..errors import IsscInputError
 from ..link.pdus import image_to_pdu
 from ..semantic.data import load_data
-from ._util import RateLimitedLog, register_message_handlers
+from ._util import PacedSource, RateLimitedLog, register_message_handlers
 
 
-class labelled_source(gr.basic_block):
+class labelled_source(PacedSource, gr.basic_block):
     """The held-out images of a labelled data set (:func:`~gnuradio.issc.semantic.data.load_data`:
     scikit-learn's ``digits`` or a labelled folder), cycled from ``offset``, as image PDUs (``H x W x 3``
     uint8, grey images repeated over the three channels) whose metadata carry the true ``label`` and the
@@ -63,24 +63,9 @@ class labelled_source(gr.basic_block):
         image = np.round(hwc.transpose(1, 2, 0) * 255).astype(np.uint8)
         return image, int(self.labels[index]), f"{self.data}/test/{index}"
 
-    @property
-    def exhausted(self) -> bool:
-        with self._lock:
-            return bool(self.count) and self.sent >= self.count
-
-    def start(self):
-        for _ in range(self.preload):
-            self._send_next()
-        return True
-
-    def _on_next(self, msg):
-        self._send_next()
-
     def _send_next(self):
-        with self._lock:
-            if self.count and self.sent >= self.count:
-                return
-            seq = self.sent
-            self.sent += 1
+        seq = self._take_seq()
+        if seq is None:
+            return
         image, label, name = self.image(seq)
         self.message_port_pub(pmt.intern("out"), image_to_pdu(seq, image, label=label, name=name))

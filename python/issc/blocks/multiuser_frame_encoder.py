@@ -11,11 +11,11 @@ import pmt
 from gnuradio import gr
 
 from ..errors import IsscInputError
-from ..link.config import FRAME_TAG, LinkConfig
-from ..link.framing import FrameFormat, FrameHeader
+from ..link.config import FRAME_TAG
+from ..link.framing import FrameFormat
 from ..link.multiuser import SlotFramer
-from ..link.pdus import dict_to_meta, is_symbol_pdu, make_pdu, nested_pmt, require_int, split_pdu, split_symbol_pdu
-from ._util import RateLimitedLog, register_message_handlers
+from ..link.pdus import dict_to_meta, make_pdu
+from ._util import FrameLimit, RateLimitedLog, frame_header_of_pdu, register_message_handlers
 
 IDLE_MODES = ("wait", "zeros")
 IDLE_WAIT_S = 0.05
@@ -23,7 +23,7 @@ MAX_IDLE_CHUNK = 4096
 PASSED_ON = ("model", "label", "clean_class", "name")
 
 
-class multiuser_frame_encoder(gr.sync_block):
+class multiuser_frame_encoder(FrameLimit, gr.sync_block):
     """Frames the ``K`` users' bitstream PDUs (:mod:`gnuradio.issc.link.framing`, the single-user frame
     with the user's id: its preamble and CRC mask) and sends them in slots
     (:class:`~gnuradio.issc.link.multiuser.SlotFramer`): a slot starts once every user has a frame waiting;
@@ -97,76 +97,22 @@ class multiuser_frame_encoder(gr.sync_block):
             handlers["in"] = handlers["in0"]
         register_message_handlers(self, handlers, self._log)
 
-    def set_frame_limit(self, frames: int) -> None:
-        """End the output streams once ``frames`` slots are sent (0: never)."""
-        if int(frames) != frames or frames < 0:
-            raise ValueError(f"frames must be an integer >= 0, got {frames!r}")
-        with self._cond:
-            self._frame_limit = int(frames)
-            self._cond.notify_all()
-
-    @property
-    def frame_limit(self) -> int:
-        return self._frame_limit
-
     @property
     def idle_now(self) -> bool:
         with self._cond:
             return self._current is None and not self.framer.ready()
 
     def _on_pdu(self, user: int, msg):
-        analog = is_symbol_pdu(msg)
-        meta, payload = split_symbol_pdu(msg) if analog else split_pdu(msg)
-        kind = "symbol PDU" if analog else "bitstream PDU"
-        config_pmt = nested_pmt(meta, "config")
-        if config_pmt is None:
-            raise IsscInputError(f"user {user}'s {kind} needs a 'config' (frame configuration dict)")
-        config = LinkConfig.from_pmt(config_pmt)
-        fields = {
-            key: require_int(meta, key, kind)
-            for key in ("seq", "model_index", "height", "width") + (() if analog else ("z_bytes", "y_bytes"))
-        }
+        header, payload, config, meta, analog = frame_header_of_pdu(msg, self.format, user)
         extra = {k: meta[k] for k in PASSED_ON if isinstance(meta.get(k), (bool, int, float, str))}
         if analog:
-            if not config.analog:
-                raise IsscInputError(f"user {user}'s symbol PDU needs an analog configuration (info_bits 0)")
-            header = FrameHeader.analog_frame(
-                fields["seq"], fields["model_index"], payload.size, fields["height"], fields["width"], user
-            )
             extra.update(analog=True, payload=b"")
         else:
-            info_bits = min(config.info_bits, self.format.max_info_bits)
-            if info_bits < 1:
-                raise IsscInputError("a bitstream PDU needs a configuration with info_bits >= 1")
-            header = FrameHeader(
-                fields["seq"],
-                fields["model_index"],
-                info_bits,
-                fields["z_bytes"],
-                fields["y_bytes"],
-                fields["height"],
-                fields["width"],
-                user,
-            )
             extra["payload"] = payload
         with self._cond:
             if not self.framer.add(user, header, payload, config, extra):
                 self._log.warn("queue", f"user {user}'s frame queue full: dropped its oldest frame")
             self._cond.notify_all()
-
-    def stop(self):
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        return True
-
-    def start(self):
-        with self._cond:
-            self._stopping = False
-        return True
-
-    def _limit_reached(self) -> bool:
-        return bool(self._frame_limit) and self.frames_sent >= self._frame_limit
 
     def _next_slot(self, wait: bool, produced: int):
         with self._cond:

@@ -10,7 +10,7 @@ from gnuradio import gr
 from ..codec.codec import SemanticCodec, limit_torch_threads
 from ..codec.container import ContainerHeader
 from ..link.pdus import image_to_pdu, split_pdu
-from ._util import RateLimitedLog, image_metadata, received_model, register_message_handlers
+from ._util import image_metadata, received_model, serve_received_pdus
 
 HEADER_FIELDS = ("seq", "model_index", "height", "width", "z_bytes", "y_bytes")
 
@@ -37,10 +37,7 @@ class semantic_decoder(gr.basic_block):
         limit_torch_threads(1)  # GNU Radio gives each block a thread: see limit_torch_threads
         self.codec = SemanticCodec.load(codec_dir or None)
         self.model_ids = self.codec.model_ids
-        self.frames_decoded = 0
-        self._log = RateLimitedLog(self.logger)
-        self.message_port_register_out(pmt.intern("out"))
-        register_message_handlers(self, {"in": self._on_bits}, self._log)
+        serve_received_pdus(self, self._on_bits)
 
     def _on_bits(self, msg):
         meta, payload = split_pdu(msg)

@@ -11,7 +11,7 @@ from ..codec.codec import SemanticCodec, limit_torch_threads
 from ..errors import IsscInputError
 from ..link.config import LinkConfig
 from ..link.pdus import make_pdu
-from ._util import ConfiguredImages, RateLimitedLog, register_message_handlers
+from ._util import check_family_model, encoded_meta, serve_configured_images
 
 
 class semantic_encoder(gr.basic_block):
@@ -41,22 +41,14 @@ class semantic_encoder(gr.basic_block):
         limit_torch_threads(1)  # GNU Radio gives each block a thread: see limit_torch_threads
         self.codec = SemanticCodec.load(codec_dir or None)
         self.model_ids = self.codec.model_ids
-        self.frames_encoded = 0
-        self._log = RateLimitedLog(self.logger)
-        self._inbox = ConfiguredImages(self._checked, self._encode, self._log)
-        self.message_port_register_out(pmt.intern("out"))
-        register_message_handlers(self, {"image": self._inbox.on_image, "config": self._inbox.on_config}, self._log)
+        serve_configured_images(self)
 
     def _checked(self, config: LinkConfig) -> LinkConfig:
         if config.analog:
             raise IsscInputError(
                 f"the configuration is analog (deep JSCC model '{config.model}'): that is djscc_encoder's"
             )
-        if config.model not in self.model_ids:
-            raise IsscInputError(
-                f"configuration names codec model '{config.model}', not in this family ({', '.join(self.model_ids)})"
-            )
-        return config
+        return check_family_model(config, self.model_ids, "codec")
 
     @property
     def config(self):
@@ -65,16 +57,15 @@ class semantic_encoder(gr.basic_block):
     def _encode(self, meta, image, config):
         config = config.for_frame(meta["seq"])
         header, payload = self.codec.encode_parts(image, config.model)
-        out_meta = {
-            "seq": meta["seq"],
-            "config": config.to_pmt(),
-            "model": config.model,
-            "model_index": self.model_ids.index(config.model),
-            "height": header.height,
-            "width": header.width,
-            "z_bytes": header.z_bytes,
-            "y_bytes": header.y_bytes,
-        }
+        out_meta = encoded_meta(
+            meta["seq"],
+            config,
+            self.model_ids.index(config.model),
+            header.height,
+            header.width,
+            z_bytes=header.z_bytes,
+            y_bytes=header.y_bytes,
+        )
         if isinstance(meta.get("name"), str):
             out_meta["name"] = meta["name"]
         self.frames_encoded += 1

@@ -7,12 +7,9 @@ from __future__ import annotations
 import pmt
 from gnuradio import gr
 
-from ..codec.codec import limit_torch_threads
-from ..errors import IsscInputError
 from ..link.multiuser import classify_payload
 from ..link.pdus import dict_to_meta, split_pdu
-from ..semantic.family import SemanticFamily
-from ._util import RateLimitedLog, received_model, register_message_handlers
+from ._util import received_model, semantic_family, serve_received_pdus
 
 HEADER_FIELDS = ("seq", "model_index", "height", "width", "z_bytes", "y_bytes")
 
@@ -38,17 +35,10 @@ class task_decoder(gr.basic_block):
 
     def __init__(self, semantic_dir: str = ""):
         gr.basic_block.__init__(self, name="task_decoder", in_sig=None, out_sig=None)
-        limit_torch_threads(1)
-        try:
-            self.family = SemanticFamily.load(semantic_dir or None)
-        except IsscInputError as exc:
-            raise ValueError(str(exc)) from None
+        self.family = semantic_family(semantic_dir)
         self.model_ids = self.family.model_ids
         self.classes = self.family.classes
-        self.frames_decoded = 0
-        self._log = RateLimitedLog(self.logger)
-        self.message_port_register_out(pmt.intern("out"))
-        register_message_handlers(self, {"in": self._on_bits}, self._log)
+        serve_received_pdus(self, self._on_bits)
 
     def _on_bits(self, msg):
         meta, payload = split_pdu(msg)

@@ -7,12 +7,9 @@ from __future__ import annotations
 import pmt
 from gnuradio import gr
 
-from ..codec.codec import limit_torch_threads
-from ..errors import IsscInputError
 from ..link.config import LinkConfig
 from ..link.pdus import make_pdu
-from ..semantic.family import SemanticFamily
-from ._util import ConfiguredImages, RateLimitedLog, register_message_handlers
+from ._util import check_family_model, encoded_meta, semantic_family, serve_configured_images
 
 
 class task_encoder(gr.basic_block):
@@ -38,24 +35,12 @@ class task_encoder(gr.basic_block):
 
     def __init__(self, semantic_dir: str = ""):
         gr.basic_block.__init__(self, name="task_encoder", in_sig=None, out_sig=None)
-        limit_torch_threads(1)
-        try:
-            self.family = SemanticFamily.load(semantic_dir or None)
-        except IsscInputError as exc:
-            raise ValueError(str(exc)) from None
+        self.family = semantic_family(semantic_dir)
         self.model_ids = self.family.model_ids
-        self.frames_encoded = 0
-        self._log = RateLimitedLog(self.logger)
-        self._inbox = ConfiguredImages(self._checked, self._encode, self._log)
-        self.message_port_register_out(pmt.intern("out"))
-        register_message_handlers(self, {"image": self._inbox.on_image, "config": self._inbox.on_config}, self._log)
+        serve_configured_images(self)
 
     def _checked(self, config: LinkConfig) -> LinkConfig:
-        if config.model not in self.model_ids:
-            raise IsscInputError(
-                f"configuration names semantic model '{config.model}', not in this family ({', '.join(self.model_ids)})"
-            )
-        return config
+        return check_family_model(config, self.model_ids, "semantic")
 
     @property
     def config(self):
@@ -65,17 +50,16 @@ class task_encoder(gr.basic_block):
         config = config.for_frame(meta["seq"])
         ((header, payload),) = self.family.encode_batch(image, config.model)
         clean = int(self.family.classify_parts([header], [payload])[0])
-        out_meta = {
-            "seq": meta["seq"],
-            "config": config.to_pmt(),
-            "model": config.model,
-            "model_index": self.model_ids.index(config.model),
-            "height": int(image.shape[0]),
-            "width": int(image.shape[1]),
-            "z_bytes": 0,
-            "y_bytes": len(payload),
-            "clean_class": clean,
-        }
+        out_meta = encoded_meta(
+            meta["seq"],
+            config,
+            self.model_ids.index(config.model),
+            int(image.shape[0]),
+            int(image.shape[1]),
+            z_bytes=0,
+            y_bytes=len(payload),
+            clean_class=clean,
+        )
         for key in ("label", "name"):
             if isinstance(meta.get(key), (int, str)) and not isinstance(meta.get(key), bool):
                 out_meta[key] = meta[key]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from gnuradio import gr
 
 from ..link.multiuser import TASKS
+from ._util import wire_receiver
 from .djscc_decoder import djscc_decoder
 from .frame_decoder import frame_decoder
 from .multiuser_transmitter import SCHEMES, with_standard_codecs
@@ -89,10 +90,4 @@ class user_receiver(gr.hier_block2):
             model_count=len(self.decoder.model_ids),
             user=self.user,
         )
-        self.connect(self, self.frame_decoder)
-        for port in ("bits", "out", "header_failed"):
-            self.message_port_register_hier_out(port)
-        self.msg_connect(self.frame_decoder, "out", self.decoder, "in")
-        self.msg_connect(self.frame_decoder, "out", self, "bits")
-        self.msg_connect(self.frame_decoder, "header_failed", self, "header_failed")
-        self.msg_connect(self.decoder, "out", self, "out")
+        wire_receiver(self, self.frame_decoder, self.decoder, "out")

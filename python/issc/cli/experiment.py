@@ -238,14 +238,19 @@ def _scenario_arg(name: str) -> str:
     return str(Path(name).resolve()) if Path(name).is_file() else name
 
 
+def _schemes_of(text: str, schemes) -> list[str]:
+    """The comma-separated scheme names of ``text``, each one of ``schemes``, none twice (else an argparse error)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in schemes]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"schemes must be among {', '.join(schemes)}, got {text[:60]!r}")
+    return unique(names, "scheme")
+
+
 def scheme_list(text: str) -> list[str]:
     from ..experiments.paper import SCHEMES
 
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in SCHEMES]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(f"schemes must be among {', '.join(SCHEMES)}, got {text[:60]!r}")
-    return unique(names, "scheme")
+    return _schemes_of(text, SCHEMES)
 
 
 def cmd_paper_figure(args):
@@ -338,11 +343,7 @@ def mu_power_list(text: str) -> list[float]:
 def mu_scheme_list(text: str) -> list[str]:
     from ..experiments.multiuser import SCHEMES
 
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in SCHEMES]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(f"schemes must be among {', '.join(SCHEMES)}, got {text[:60]!r}")
-    return unique(names, "scheme")
+    return _schemes_of(text, SCHEMES)
 
 
 def mu_weight_list(text: str) -> list[float]:
@@ -375,8 +376,8 @@ def register_multiuser(sub):
             name,
             help=what,
             description=what + ", measured through the streaming multi-user link: one run per point; writes "
-            f"results.csv, frames.jsonl, {name}.png and points.jsonl (a rerun resumes from it). zf-wf-djscc is "
-            "predicted only (the multi-user link does not carry analog frames yet).",
+            f"results.csv, frames.jsonl, {name}.png and points.jsonl (a rerun resumes from it). zf-wf-djscc "
+            "data users send analog DJSCC frames.",
         )
         p.add_argument(
             "--scenario",

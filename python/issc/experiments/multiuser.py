@@ -38,6 +38,7 @@ import time
 
 import numpy as np
 
+from .figures import pyplot, save_panels, save_single
 from .stats import mean_and_ci
 
 SCHEMES = {
@@ -343,7 +344,7 @@ COLOURS = {"mu-ascc": "tab:blue", "mu-ascc-mixed": "tab:purple", "zf-wf-bpg": "t
 def plot_power(results, path, title: str = "") -> None:
     """Fig. 7: weighted distortion against ``P_T`` per scheme, measured (solid, 95 % intervals over the slots)
     and predicted (dashed); one panel per sensing setting."""
-    plt = _pyplot()
+    plt = pyplot()
     sensings = [s for s in SENSING if any(r["sensing"] == s for r in results)]
     fig, axes = plt.subplots(1, len(sensings), figsize=(5.2 * len(sensings), 4.2), sharey=True, squeeze=False)
     for ax, sensing in zip(axes[0], sensings):
@@ -370,19 +371,13 @@ def plot_power(results, path, title: str = "") -> None:
         ax.set_xlabel("P_T (dBm)")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("weighted distortion sum_k beta_k D_k")
-    axes[0][-1].legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_panels(fig, axes, path, "weighted distortion sum_k beta_k D_k", title)
 
 
 def plot_region(results, path, title: str = "") -> None:
     """Fig. 8: the data users' MS-SSIM against the semantic users' accuracy, the swept schemes' points joined
     in weight order (measured solid, predicted dashed), the benchmarks' points alone."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.2, 4.8))
     for scheme in SCHEMES:
         cells = sorted((r for r in results if r["scheme"] == scheme), key=lambda r: _nan(r["data_weight"]))
@@ -408,12 +403,7 @@ def plot_region(results, path, title: str = "") -> None:
     ax.set_xlabel("semantic users' accuracy")
     ax.set_ylabel("data users' MS-SSIM")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_single(fig, ax, path, title)
 
 
 def _power(r):
@@ -422,12 +412,3 @@ def _power(r):
 
 def _nan(value):
     return math.nan if value is None else value
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
+from .figures import pyplot, save_panels, save_single
 from .stats import mean_and_ci
 
 SCHEMES = {"ascc-sdr": ("ascc", "sdr"), "ascc-paper": ("ascc", "paper"), "djscc-wf-zf": ("djscc", "zf-wf")}
@@ -320,7 +321,7 @@ COLOURS = {"ascc-sdr": "tab:blue", "ascc-paper": "tab:green", "djscc-wf-zf": "ta
 def plot_quality(cells: list[CellResult], path, title: str = "") -> None:
     """Fig. 3: measured MS-SSIM (95 % intervals) against P_T, one panel per ABR, with each scheme's
     predicted curve dashed."""
-    plt = _pyplot()
+    plt = pyplot()
     abrs = sorted({c.abr for c in cells})
     fig, axes = plt.subplots(1, len(abrs), figsize=(4.2 * len(abrs), 4), sharey=True, squeeze=False)
     schemes = _schemes(cells)
@@ -350,19 +351,13 @@ def plot_quality(cells: list[CellResult], path, title: str = "") -> None:
         ax.set_title(f"ABR {cell[0].abr_label if cell else abr}")
         ax.set_xlabel("P_T (dBm)")
         ax.grid(True, alpha=0.3)
-    axes[0][0].set_ylabel("MS-SSIM of the received images")
-    axes[0][-1].legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_panels(fig, axes, path, "MS-SSIM of the received images", title)
 
 
 def plot_sensing(cells: list[CellResult], path, hcrb_threshold_m2: float | None = None, title: str = "") -> None:
     """Fig. 4: tr HCRB of the designs (with the sync error) and tr CRB of the same beams (perfect sync)
     against P_T, with the estimator's measured MSE (95 % intervals), one colour per scheme."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     abr = max(c.abr for c in cells)  # one ABR per figure (fig4 runs only the scenario's)
     for scheme in _schemes(cells):
@@ -387,12 +382,7 @@ def plot_sensing(cells: list[CellResult], path, hcrb_threshold_m2: float | None 
     ax.set_xlabel("P_T (dBm)")
     ax.set_ylabel("position bound / MSE (m^2)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_single(fig, ax, path, title)
 
 
 def gaps(cells: list[CellResult], reference: str = "djscc-wf-zf") -> list[dict]:
@@ -422,12 +412,3 @@ def gaps(cells: list[CellResult], reference: str = "djscc-wf-zf") -> list[dict]:
 
 def _schemes(cells):
     return [s for s in SCHEMES if any(c.scheme == s for c in cells)]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt

@@ -101,6 +101,33 @@ class _Runner:
                 return "stalled"
             self._interrupted.wait(POLL_S)
 
+    def _run_to_summary(self, timeout_s, stall_s, on_poll, complete, head=None, tail=None) -> dict:
+        """Start, poll :meth:`finished` (see :meth:`_poll`), stop and wait: the closed-loop links' run. Returns
+        the monitor's summary updated with ``head`` (a dict), ``frames_requested``, ``frames_sent``,
+        ``elapsed_s``, ``end_reason``, ``complete`` (the run complete and ``complete()`` true),
+        ``interrupted``, ``samples``, then ``tail()`` (a dict, read after the run)."""
+        started = time.monotonic()
+        self.start()
+        try:
+            self.end_reason = self._poll(self.finished, timeout_s, stall_s, on_poll)
+        finally:
+            self.stop()
+            self.wait()
+        self.elapsed_s = time.monotonic() - started
+        summary = dict(getattr(self.monitor, "summary", {}))
+        summary.update(
+            **(head or {}),
+            frames_requested=self.frames,
+            frames_sent=self.frame_encoder.frames_sent,
+            elapsed_s=self.elapsed_s,
+            end_reason=self.end_reason,
+            complete=self.end_reason == "complete" and complete(),
+            interrupted=self.end_reason == "interrupted",
+            samples=self.frame_encoder.symbols_sent,
+        )
+        summary.update(tail() if tail is not None else {})
+        return summary
+
 
 IMPAIRMENT_KEYS = ("cfo_hz", "linewidth_hz", "timing_offset", "sro_ppm", "iq_gain_db", "iq_phase_deg")
 
@@ -127,6 +154,52 @@ def _guard(scn, impairments: dict) -> int:
     if not (impairments.get("timing_offset") or impairments.get("sro_ppm")):
         return -1  # the encoder's default: 128 shaped, none unshaped
     return (SHAPED_GUARD if shaped else 64) + math.ceil(float(impairments.get("timing_offset", 0.0)))
+
+
+def _transmitter(scn, streams: int, scheme: str, codec_dir: str, djscc_dir: str, seed: int, impairments: dict):
+    """The scenario's ``transmitter`` hier block (its array, blocklength and waveform; the frame encoder's
+    guard for the channel's ``impairments``)."""
+    return transmitter(
+        scn.arrays.n_tx,
+        streams,
+        scheme,
+        codec_dir,
+        djscc_dir,
+        scn.signal.blocklength,
+        seed=seed,
+        guard=_guard(scn, impairments),
+        **_waveform_args(scn),
+    )
+
+
+def _tracking(scn, sensing_every) -> bool:
+    """Whether the controller runs in mode ``tracking`` (the scenario's ``tracking.enabled``): it needs the
+    sensing estimator."""
+    tracking = bool(scn.tracking.enabled)
+    if tracking and not sensing_every:
+        raise ValueError("the scenario asks for tracking, which needs the sensing estimator (sensing_every >= 1)")
+    return tracking
+
+
+def _connect_transmit_loop(tb, n_tx: int) -> None:
+    """The transmitting side IsscLink and IsscLinkTx share: ``tb.image_source`` and ``tb.controller`` feed
+    ``tb.transmitter``, whose ``sent`` paces the source and drives the controller, and whose ``n_tx``
+    antennas feed ``tb.channels``."""
+    tb.msg_connect(tb.image_source, "out", tb.transmitter, "image")
+    tb.msg_connect(tb.controller, "config", tb.transmitter, "config")
+    tb.msg_connect(tb.transmitter, "sent", tb.image_source, "next")
+    tb.msg_connect(tb.transmitter, "sent", tb.controller, "feedback")
+    for k in range(n_tx):
+        tb.connect((tb.transmitter, k), (tb.channels, k))
+
+
+def _connect_estimator(tb, n_tx: int, n_rx: int, first_echo: int = 1) -> None:
+    """``tb.estimator``'s streams: inputs ``0 .. n_tx-1`` the transmitted ones (``tb.transmitter``'s
+    antennas), then the ``n_rx`` echo streams, ``tb.channels``' outputs from ``first_echo`` on."""
+    for k in range(n_tx):
+        tb.connect((tb.transmitter, k), (tb.estimator, k))
+    for k in range(n_rx):
+        tb.connect((tb.channels, first_echo + k), (tb.estimator, n_tx + k))
 
 
 def _controller(
@@ -236,9 +309,7 @@ class IsscLink(gr.top_block, _Runner):
         self.frames = int(frames)
         scn = self.scenario
         n_tx, n_rx = scn.arrays.n_tx, scn.arrays.n_rx
-        self.tracking = bool(scn.tracking.enabled)
-        if self.tracking and not sensing_every:
-            raise ValueError("the scenario asks for tracking, which needs the sensing estimator (sensing_every >= 1)")
+        self.tracking = _tracking(scn, sensing_every)
         self.scheme = scheme
         self.controller = _controller(
             scn,
@@ -259,10 +330,7 @@ class IsscLink(gr.top_block, _Runner):
         self.impairments = _impairments(scn, impairments)
         wave = _waveform_args(scn)
         self.image_source = image_source(images, frames, preload=2, size=size)
-        guard = _guard(scn, self.impairments)
-        self.transmitter = transmitter(
-            n_tx, streams, scheme, codec_dir, djscc_dir, blocklength, seed=seed, guard=guard, **wave
-        )
+        self.transmitter = _transmitter(scn, streams, scheme, codec_dir, djscc_dir, seed, self.impairments)
         self.channels = channels(scn, seed=seed + 1, **self.impairments)
         self.receiver = comm_receiver(scheme, codec_dir, djscc_dir, blocklength, **wave)
         self.estimator = (
@@ -281,22 +349,14 @@ class IsscLink(gr.top_block, _Runner):
 
             self.recorders = attach_recorders(self, scn, sigmf_dir, self.transmitter, self.channels, scheme)
 
-        self.msg_connect(self.image_source, "out", self.transmitter, "image")
+        _connect_transmit_loop(self, n_tx)
         self.msg_connect(self.image_source, "out", self.monitor, "sent_image")
-        self.msg_connect(self.controller, "config", self.transmitter, "config")
         self.msg_connect(self.transmitter, "bits", self.monitor, "sent_bits")
-        self.msg_connect(self.transmitter, "sent", self.image_source, "next")
-        self.msg_connect(self.transmitter, "sent", self.controller, "feedback")
-        for k in range(n_tx):
-            self.connect((self.transmitter, k), (self.channels, k))
         self.connect((self.channels, 0), self.receiver)
         for k in range(n_rx):
             self.connect((self.channels, 1 + k), self.echo_sinks[k])
         if self.estimator is not None:
-            for k in range(n_tx):
-                self.connect((self.transmitter, k), (self.estimator, k))
-            for k in range(n_rx):
-                self.connect((self.channels, 1 + k), (self.estimator, n_tx + k))
+            _connect_estimator(self, n_tx, n_rx)
             self.msg_connect(self.estimator, "estimate", self.monitor, "sensing")
             self.msg_connect(self.estimator, "estimate", self.controller, "estimate")
             if self.tracking:
@@ -383,27 +443,16 @@ class IsscLink(gr.top_block, _Runner):
             (unreadable files left out of the cycle) and ``images_failed`` (images that could not be read
             when due: those frames never went out).
         """
-        started = time.monotonic()
-        self.start()
-        try:
-            self.end_reason = self._poll(self.finished, timeout_s, stall_s, on_poll)
-        finally:
-            self.stop()
-            self.wait()
-        self.elapsed_s = time.monotonic() - started
-        summary = dict(getattr(self.monitor, "summary", {}))
-        summary.update(
-            frames_requested=self.frames,
-            frames_sent=self.frame_encoder.frames_sent,
-            elapsed_s=self.elapsed_s,
-            end_reason=self.end_reason,
-            complete=self.end_reason == "complete" and self.image_source.failed == 0,
-            interrupted=self.end_reason == "interrupted",
-            samples=self.frame_encoder.symbols_sent,
-            images_skipped=[str(p) for p, _ in self.image_source.skipped],
-            images_failed=self.image_source.failed,
+        return self._run_to_summary(
+            timeout_s,
+            stall_s,
+            on_poll,
+            complete=lambda: self.image_source.failed == 0,
+            tail=lambda: {
+                "images_skipped": [str(p) for p, _ in self.image_source.skipped],
+                "images_failed": self.image_source.failed,
+            },
         )
-        return summary
 
 
 class IsscLinkTx(gr.top_block, _Runner):
@@ -448,9 +497,7 @@ class IsscLinkTx(gr.top_block, _Runner):
         self.scenario = scn = load_scenario(scenario)
         self.frames = int(frames)
         n_tx, n_rx = scn.arrays.n_tx, scn.arrays.n_rx
-        self.tracking = bool(scn.tracking.enabled)
-        if self.tracking and not sensing_every:
-            raise ValueError("the scenario asks for tracking, which needs the sensing estimator (sensing_every >= 1)")
+        self.tracking = _tracking(scn, sensing_every)
         self.controller = _controller(
             scn,
             profile,
@@ -467,17 +514,7 @@ class IsscLinkTx(gr.top_block, _Runner):
         streams = self.controller.current.sensing_streams
         self.image_source = image_source(images, frames, preload=2, size=size)
         self.impairments = _impairments(scn, impairments)
-        self.transmitter = transmitter(
-            n_tx,
-            streams,
-            scheme,
-            codec_dir,
-            djscc_dir,
-            scn.signal.blocklength,
-            seed=seed,
-            guard=_guard(scn, self.impairments),
-            **_waveform_args(scn),
-        )
+        self.transmitter = _transmitter(scn, streams, scheme, codec_dir, djscc_dir, seed, self.impairments)
         self.transmitter.frame_encoder.set_frame_limit(self.frames)
         self.channels = channels(scn, seed=seed + 1, **self.impairments)
         self.file_sink = blocks.file_sink(gr.sizeof_gr_complex, str(self.out_file), False)
@@ -486,18 +523,10 @@ class IsscLinkTx(gr.top_block, _Runner):
             sensing_estimator(scn, sensing_every, scn.tracking.search_halfwidth_m) if self.tracking else None
         )
         self.echo_sinks = [] if self.tracking else [blocks.null_sink(gr.sizeof_gr_complex) for _ in range(n_rx)]
-        self.msg_connect(self.image_source, "out", self.transmitter, "image")
-        self.msg_connect(self.controller, "config", self.transmitter, "config")
-        self.msg_connect(self.transmitter, "sent", self.image_source, "next")
-        self.msg_connect(self.transmitter, "sent", self.controller, "feedback")
-        for k in range(n_tx):
-            self.connect((self.transmitter, k), (self.channels, k))
+        _connect_transmit_loop(self, n_tx)
         self.connect((self.channels, 0), self.file_sink)
         if self.estimator is not None:
-            for k in range(n_tx):
-                self.connect((self.transmitter, k), (self.estimator, k))
-            for k in range(n_rx):
-                self.connect((self.channels, 1 + k), (self.estimator, n_tx + k))
+            _connect_estimator(self, n_tx, n_rx)
             self.msg_connect(self.estimator, "estimate", self.controller, "estimate")
             self.msg_connect(self.controller, "track", self.estimator, "track")
         else:

@@ -25,8 +25,6 @@ or reported lost at every receiver, or, short, on a timeout, a stall or Ctrl-C (
 
 from __future__ import annotations
 
-import time
-
 from gnuradio import gr
 
 from ..blocks.image_source import image_source
@@ -40,7 +38,7 @@ from ..blocks.user_receiver import user_receiver
 from ..errors import IsscInputError
 from ..link.waveform import Waveform
 from ..scenario import load_scenario
-from .link import DEFAULT_STALL_S, _Runner
+from .link import DEFAULT_STALL_S, _connect_estimator, _Runner
 
 
 class IsscMultiUserLink(gr.top_block, _Runner):
@@ -153,10 +151,7 @@ class IsscMultiUserLink(gr.top_block, _Runner):
             self.msg_connect(receiver, "out", self.monitor, "received")
             self.msg_connect(receiver, "header_failed", self.monitor, "header_failed")
         if self.estimator is not None:
-            for antenna in range(n_tx):
-                self.connect((self.transmitter, antenna), (self.estimator, antenna))
-            for r in range(n_rx):
-                self.connect((self.channels, k + r), (self.estimator, n_tx + r))
+            _connect_estimator(self, n_tx, n_rx, first_echo=k)
             self.msg_connect(self.estimator, "estimate", self.monitor, "sensing")
 
     frame_encoder = property(lambda self: self.transmitter.frame_encoder, doc="the transmitter's slot framer")
@@ -215,25 +210,11 @@ class IsscMultiUserLink(gr.top_block, _Runner):
         distortion, measured and predicted) plus ``frames_requested``, ``frames_sent`` (slots),
         ``samples``, ``elapsed_s``, ``end_reason``, ``complete``, ``interrupted``, ``decision`` (the
         controller's last decision, as ``issc optimize --json``)."""
-        started = time.monotonic()
-        self.start()
-        try:
-            self.end_reason = self._poll(self.finished, timeout_s, stall_s, on_poll)
-        finally:
-            self.stop()
-            self.wait()
-        self.elapsed_s = time.monotonic() - started
-        summary = dict(self.monitor.summary)
-        summary.update(
-            scenario=self.scenario.name,
-            frames_requested=self.frames,
-            frames_sent=self.frame_encoder.frames_sent,
-            elapsed_s=self.elapsed_s,
-            end_reason=self.end_reason,
-            complete=self.end_reason == "complete" and self.frames_expected == self.frames,
-            interrupted=self.end_reason == "interrupted",
-            samples=self.frame_encoder.symbols_sent,
-            controller_solves=self.controller.solves,
-            decision=self.controller.decision.to_json(),
+        return self._run_to_summary(
+            timeout_s,
+            stall_s,
+            on_poll,
+            complete=lambda: self.frames_expected == self.frames,
+            head={"scenario": self.scenario.name},
+            tail=lambda: {"controller_solves": self.controller.solves, "decision": self.controller.decision.to_json()},
         )
-        return summary
