@@ -404,6 +404,7 @@ def run_tx(args):
             abr=args.abr,
             impairments=impairments_of(args, scn),
             djscc_loss=args.djscc_loss,
+            sensing_surplus=args.sensing_surplus == "on",
         )
     except (IsscInputError, ValueError, OSError) as exc:
         sys.stderr.write(f"issc_link.py: error: {exc}\n")

@@ -490,6 +490,7 @@ class IsscLinkTx(gr.top_block, _Runner):
         djscc_dir: str = "",
         impairments: dict | None = None,
         djscc_loss: str = "ae",
+        sensing_surplus: bool = True,
     ):
         gr.top_block.__init__(self, "issc_link_tx")
         self._init_runner()
@@ -509,6 +510,7 @@ class IsscLinkTx(gr.top_block, _Runner):
             self.tracking,
             scheme,
             djscc_dir,
+            sensing_surplus=sensing_surplus,
             djscc_loss=djscc_loss,
         )
         streams = self.controller.current.sensing_streams
