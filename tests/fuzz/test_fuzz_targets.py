@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from gnuradio.issc.cli import fuzz_targets as ft
 from gnuradio.issc.cli.fuzz import mutate, run_one
 
-EXAMPLES = {"header": 300, "container": 300, "codec": 80, "receiver": 80, "djscc": 150, "blocks": 200,
-            "scenario": 200, "cli": 120}  # fmt: skip
+EXAMPLES = {"header": 300, "container": 300, "codec": 80, "standard": 200, "receiver": 80, "djscc": 150,
+            "blocks": 200, "scenario": 200, "cli": 120}  # fmt: skip
 
 
 def inputs(target):
@@ -89,6 +89,22 @@ def test_header_check_catches_a_header_that_does_not_round_trip(monkeypatch):
     seed = ft.TARGETS["header"].seeds()[1]  # model index 3
     with pytest.raises(ft.FuzzFailure, match="pack back"):
         ft.check_header(seed)
+
+
+def test_standard_check_catches_nan_pixels_and_a_wrong_shape(monkeypatch):
+    """A standard-codec decoder that returns NaN pixels, or an image of another shape, fails the standard
+    target; the real decoder passes on the same seed (an HEVC payload under its real header)."""
+    from gnuradio.issc.codec.standard import StandardCodec
+
+    seed = ft.TARGETS["standard"].seeds()[1]  # payload mode, the HEVC point
+    assert ft.check_standard(seed).startswith("parts-")
+    real = StandardCodec.decode_parts
+    monkeypatch.setattr(StandardCodec, "decode_parts", lambda self, h, p: real(self, h, p) * np.nan)
+    with pytest.raises(ft.FuzzFailure):
+        ft.check_standard(seed)
+    monkeypatch.setattr(StandardCodec, "decode_parts", lambda self, h, p: real(self, h, p)[:-1])
+    with pytest.raises(ft.FuzzFailure):
+        ft.check_standard(seed)
 
 
 def test_codec_check_catches_nan_pixels_and_a_wrong_shape(monkeypatch):

@@ -376,6 +376,81 @@ def _codec_seeds() -> list:
     return seeds
 
 
+# -- standard codecs (HEVC intra, JPEG) ----------------------------------------------------------------
+STANDARD_MODELS = ("hevc-q10", "jpeg-q30")
+
+
+@functools.cache
+def _family():
+    from ..codec.standard import FamilyCodec
+
+    return FamilyCodec(_codec(), STANDARD_MODELS)
+
+
+@functools.cache
+def real_standard_payloads() -> tuple:
+    """``(header, payload)`` of crops of the shipped held-out images coded by an HEVC and a JPEG operating
+    point (the coded data the link sends; each decodes in about a millisecond)."""
+    from ..codec.images import load_rgb, shipped_images
+
+    paths = shipped_images()
+    crops = [load_rgb(paths[0])[:32, :48], load_rgb(paths[4])[40:64, 8:72]]
+    family = _family()
+    return tuple(family.encode_parts(crop, model) for crop in crops for model in STANDARD_MODELS)
+
+
+def check_standard(data: bytes) -> str:
+    """The decode of a mutated real HEVC or JPEG payload: a best-effort image of the announced shape with
+    finite pixels in [0, 1] (the decoder's own picture, or mid-grey where libde265 or Pillow refuse it),
+    or CodecFormatError for a malformed container.
+
+    Input: byte 0 picks the mode; byte 1 the real payload; the rest is the container (mode 0:
+    ``FamilyCodec.decode``, as ``issc codec decode`` reads a file) or the payload under the real header
+    (mode 1: ``decode_parts``, as the link's data-user decoder gets it). Mode 2 also announces another
+    shape (up to 64 x 64) for the real payload.
+    """
+    from ..codec.container import CodecFormatError, ContainerHeader
+    from ..codec.standard import unpack_standard
+
+    d = Draw(data)
+    mode, index = d.int(0, 2), d.byte()
+    family = _family()
+    if mode == 0:
+        rest = d.rest()
+        try:
+            header, _ = unpack_standard(rest)
+        except CodecFormatError:
+            return "refused"
+        if header.height * header.width > MAX_DECODED_PIXELS:
+            return "large-shape-skipped"
+        try:
+            image = family.decode(rest)
+        except CodecFormatError:
+            return "refused-model"
+        _check_image(image, header.height, header.width, "decode")
+        return "decoded"
+    header, _ = real_standard_payloads()[index % len(real_standard_payloads())]
+    if mode == 2:
+        header = ContainerHeader(header.model, d.int(1, 64), d.int(1, 64), 0, header.payload_bytes)
+    payload = d.rest()
+    try:
+        image = family.decode_parts(header, payload)
+    except CodecFormatError:
+        return "refused-parts"  # e.g. fewer payload bytes than the shape needs (checked before decoding)
+    _check_image(image, header.height, header.width, "decode_parts")
+    return "parts-" + ("short" if len(payload) < header.payload_bytes else "full")
+
+
+def _standard_seeds() -> list:
+    from ..codec.container import pack
+
+    seeds = []
+    for i, (header, payload) in enumerate(real_standard_payloads()):
+        seeds.append(bytes([0, i]) + pack(header, payload))
+        seeds.append(bytes([1, i]) + payload)
+    return seeds
+
+
 # -- GNU Radio blocks: message handlers ----------------------------------------------------------------
 class _Recorder:
     """Stands in for a block's logger: keeps the warnings."""
@@ -991,6 +1066,7 @@ TARGETS = {
         Target("container", "codec containers: container.unpack of any bytes", lambda: list(real_bitstreams()),
                check_container, 2048),
         Target("codec", "codec decode of a mutated real bitstream", _codec_seeds, check_codec, 2048),
+        Target("standard", "HEVC/JPEG decode of a mutated real payload", _standard_seeds, check_standard, 2048),
         Target("djscc", "DJSCC symbol PDUs into the djscc_decoder block", _djscc_seeds, check_djscc, 512),
         Target("blocks", "malformed messages to every block's message handlers", _block_seeds, check_block_message,
                512),
