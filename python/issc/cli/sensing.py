@@ -55,6 +55,9 @@ def cmd_bench_estimator(args):
 
     if args.sigma_ns is not None and args.sigma_ns < 0:
         raise IsscInputError(f"--sigma-ns must be >= 0, got {args.sigma_ns:g}")
+    from ..parallel import limit_blas_threads
+
+    limit_blas_threads()  # as in the link: BLAS threads only spin on these small products (CPU 2x wall)
     scenario = load_scenario(args.scenario)
     changes = {}
     if args.sigma_ns is not None:

@@ -51,6 +51,7 @@ from ..blocks.transmitter import transmitter
 from ..errors import IsscInputError
 from ..files import check_output_file
 from ..link.waveform import Waveform
+from ..parallel import limit_blas_threads
 from ..physics.impairments import ImpairmentSettings
 from ..scenario import load_scenario
 from .receive_only import ReceiveOnly
@@ -66,6 +67,7 @@ class _Runner:
     """Start, poll until done, stop: the run loop the top blocks share (timeouts, stalls, Ctrl-C)."""
 
     def _init_runner(self):
+        limit_blas_threads()
         self._interrupted = threading.Event()
         self.end_reason = None
         self.elapsed_s = 0.0
