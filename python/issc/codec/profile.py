@@ -165,8 +165,27 @@ class ModelProfile:
         }
 
 
+class ProfileModels:
+    """What every profile kind offers over its ``models`` (each with an ``id``), ``image_shape`` and
+    ``source`` (the codec profile here, the semantic users' in :mod:`gnuradio.issc.semantic.profile`)."""
+
+    @property
+    def source_dimensions(self) -> int:
+        """``M = C H W`` of the images, the denominator of the bandwidth ratio."""
+        return int(np.prod(self.image_shape))
+
+    def model(self, model_id: str):
+        """The model ``model_id``; ProfileError naming the profile and the models it has otherwise."""
+        for m in self.models:
+            if m.id == model_id:
+                return m
+        raise ProfileError(
+            f"profile '{self.source}': no model '{model_id}' (has: {', '.join(m.id for m in self.models)})"
+        )
+
+
 @dataclass(frozen=True)
-class CodecProfile:
+class CodecProfile(ProfileModels):
     models: tuple  # of ModelProfile, sorted by R_s_bits
     image_shape: tuple = (3, 256, 256)
     made_by: str = ""
@@ -185,19 +204,6 @@ class CodecProfile:
         for m in self.models:
             common &= set(m.fits)
         return tuple(x for x in METRICS if x in common)
-
-    @property
-    def source_dimensions(self) -> int:
-        """``M = C H W``, the denominator of the bandwidth ratio."""
-        return int(np.prod(self.image_shape))
-
-    def model(self, model_id: str) -> ModelProfile:
-        for m in self.models:
-            if m.id == model_id:
-                return m
-        raise ProfileError(
-            f"profile '{self.source}': no model '{model_id}' (has: {', '.join(m.id for m in self.models)})"
-        )
 
     def to_dict(self) -> dict:
         return {

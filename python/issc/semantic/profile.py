@@ -37,9 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..codec.profile import ProfileError, logistic_log10_distortion
+from ..codec.profile import ProfileError, ProfileModels, logistic_log10_distortion
 
 FORMAT = "issc-semantic-profile/1"
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "semantic"
@@ -106,25 +104,12 @@ class SemanticModelProfile:
 
 
 @dataclass(frozen=True)
-class SemanticProfile:
+class SemanticProfile(ProfileModels):
     models: tuple  # of SemanticModelProfile, sorted by r_s_bits
     image_shape: tuple
     bers: tuple = ()
     extra: Mapping = None  # the other top-level keys, kept as they are
     source: str = "<memory>"
-
-    @property
-    def source_dimensions(self) -> int:
-        """``C H W`` of the input images (the denominator of a bandwidth ratio)."""
-        return int(np.prod(self.image_shape))
-
-    def model(self, model_id: str) -> SemanticModelProfile:
-        for m in self.models:
-            if m.id == model_id:
-                return m
-        raise ProfileError(
-            f"profile '{self.source}': no model '{model_id}' (has: {', '.join(m.id for m in self.models)})"
-        )
 
     def to_dict(self) -> dict:
         out = {"format": FORMAT, **dict(self.extra or {})}
