@@ -17,7 +17,7 @@ from ..scenario import load_scenario
 from ..units import lin_to_db
 from .beams import BeamDesign
 from .problem import DesignProblem
-from .rate import DEFAULT_SINR_SIGMA_DB, BurstAwareBer, burst_aware, burst_distortion_model, choose_model
+from .rate import DEFAULT_SINR_SIGMA_DB, BurstAwareBer, choose_model, link_error_model
 from .rate import _choice as _fixed_rate_choice
 from .sdr import SdrBeamSolver
 from .zfwf import ZfWfBeamSolver
@@ -132,18 +132,10 @@ class Optimizer:
         self.solver_name = solver
         self.beam_solver = classes[solver]()
         self.metric = metric
-        from ..link.calibration import ber_model as make_ber_model
-
         self.ber_model_name = ber_model
-        self.ber = make_ber_model(ber_model, calibration)
-        if ber_model == "calibrated" and self.ber.blocklength != self.scenario.signal.blocklength:
-            raise IsscInputError(
-                f"the code calibration is for L = {self.ber.blocklength}, the scenario has "
-                f"L = {self.scenario.signal.blocklength}"
-            )
-        self.distortion_model = burst_distortion_model(distortion_model, ber_model, self.profile)
-        if self.distortion_model == "burst":
-            self.ber = burst_aware(self.ber, sinr_sigma_db)
+        self.ber, self.distortion_model = link_error_model(
+            ber_model, calibration, self.scenario.signal.blocklength, distortion_model, self.profile, sinr_sigma_db
+        )
 
     def problem(
         self, power_dbm=None, hcrb_threshold_m2=None, abr=None, sensing_streams=None, target=None

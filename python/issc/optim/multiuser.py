@@ -87,7 +87,7 @@ from ..semantic.profile import SemanticProfile, load_semantic_profile
 from ..units import dbm_to_w, lin_to_db
 from .beams import hermitian_psd, streams_from_covariance
 from .problem import BITS_PER_SYMBOL, DesignProblem
-from .rate import DEFAULT_SINR_SIGMA_DB, RateChoice, burst_aware, burst_distortion_model, choose_code_rates
+from .rate import DEFAULT_SINR_SIGMA_DB, RateChoice, choose_code_rates, link_error_model
 from .sdr import (
     INFEASIBLE_STATUSES,
     OK_STATUSES,
@@ -1190,18 +1190,10 @@ class MultiUserOptimizer:
             else load_semantic_profile(semantic_profile)
         )
         self.solver_name = solver
-        from ..link.calibration import ber_model as make_ber_model
-
-        self.ber = make_ber_model(ber_model, calibration)
-        if ber_model == "calibrated" and self.ber.blocklength != self.scenario.signal.blocklength:
-            raise IsscInputError(
-                f"the code calibration is for L = {self.ber.blocklength}, the scenario has "
-                f"L = {self.scenario.signal.blocklength}"
-            )
         # the data users' codewords fail as bursts (optim/rate.py); the semantic models keep the BER objective
-        self.distortion_model = burst_distortion_model(distortion_model, ber_model, self.profile)
-        if self.distortion_model == "burst":
-            self.ber = burst_aware(self.ber, sinr_sigma_db)
+        self.ber, self.distortion_model = link_error_model(
+            ber_model, calibration, self.scenario.signal.blocklength, distortion_model, self.profile, sinr_sigma_db
+        )
         k = len(scenario_users(self.scenario))
         if code_rates is not None and solver not in FIXED_RATE_SOLVERS:
             raise IsscInputError(f"a fixed code rate applies to the {', '.join(FIXED_RATE_SOLVERS)} solvers only")

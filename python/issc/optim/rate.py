@@ -71,6 +71,22 @@ def burst_aware(ber, sigma_db: float = DEFAULT_SINR_SIGMA_DB) -> BurstAwareBer:
     return BurstAwareBer(ber, CalibratedBler(ber.table), sigma_db)
 
 
+def link_error_model(ber_model: str, calibration, blocklength: int, distortion_model, profile, sigma_db: float):
+    """The optimisers' model of the link's code: ``(ber, distortion_model)``, the ``log10 BER`` model named
+    ``ber_model`` (``calibration``: the table's path for ``calibrated``, None for the shipped one), made
+    burst-aware when the distortion model (:func:`burst_distortion_model`) is ``burst``.
+    :class:`IsscInputError` when the calibration's blocklength is not the scenario's ``blocklength``."""
+    from ..link.calibration import ber_model as make_ber_model
+
+    ber = make_ber_model(ber_model, calibration)
+    if ber_model == "calibrated" and ber.blocklength != blocklength:
+        raise IsscInputError(f"the code calibration is for L = {ber.blocklength}, the scenario has L = {blocklength}")
+    distortion_model = burst_distortion_model(distortion_model, ber_model, profile)
+    if distortion_model == "burst":
+        ber = burst_aware(ber, sigma_db)
+    return ber, distortion_model
+
+
 @dataclass(frozen=True)
 class RateChoice:
     model: str
