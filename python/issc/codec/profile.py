@@ -165,6 +165,24 @@ class ModelProfile:
         }
 
 
+def model_entries(data: Mapping, fail):
+    """``(key, entry, id)`` of each entry of a profile's ``models`` list, checked as every profile kind needs:
+    a non-empty list of mappings with unique non-empty string ids; ``fail(key, message)`` raises."""
+    raw_models = data.get("models")
+    if not isinstance(raw_models, list) or not raw_models:
+        fail("models", "must be a non-empty list")
+    seen = set()
+    for i, raw in enumerate(raw_models):
+        key = f"models[{i}]"
+        if not isinstance(raw, Mapping):
+            fail(key, "must be a mapping")
+        model_id = raw.get("id")
+        if not isinstance(model_id, str) or not model_id or model_id in seen:
+            fail(f"{key}.id", f"must be a unique non-empty string, got {_short(model_id)}")
+        seen.add(model_id)
+        yield key, raw, model_id
+
+
 class ProfileModels:
     """What every profile kind offers over its ``models`` (each with an ``id``), ``image_shape`` and
     ``source`` (the codec profile here, the semantic users' in :mod:`gnuradio.issc.semantic.profile`)."""
@@ -244,18 +262,8 @@ class CodecProfile(ProfileModels):
             or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_SHAPE for s in shape)
         ):
             fail("image_shape", f"must be [C, H, W] integers in [1, {MAX_SHAPE}], got {_short(shape)}")
-        raw_models = data.get("models")
-        if not isinstance(raw_models, list) or not raw_models:
-            fail("models", "must be a non-empty list")
-        models, seen = [], set()
-        for i, raw in enumerate(raw_models):
-            key = f"models[{i}]"
-            if not isinstance(raw, Mapping):
-                fail(key, "must be a mapping")
-            model_id = raw.get("id")
-            if not isinstance(model_id, str) or not model_id or model_id in seen:
-                fail(f"{key}.id", f"must be a unique non-empty string, got {_short(model_id)}")
-            seen.add(model_id)
+        models = []
+        for key, raw, model_id in model_entries(data, fail):
             fits = {}
             raw_fits = raw.get("fits")
             if not isinstance(raw_fits, Mapping) or not raw_fits:

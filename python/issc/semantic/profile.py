@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..codec.profile import ProfileError, ProfileModels, logistic_log10_distortion
+from ..codec.profile import ProfileError, ProfileModels, logistic_log10_distortion, model_entries
 
 FORMAT = "issc-semantic-profile/1"
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "semantic"
@@ -146,18 +146,8 @@ class SemanticProfile(ProfileModels):
         if not isinstance(bers, list):
             fail("bers", "must be a list of BERs")
         bers = [number(b, f"bers[{i}]", 0.0, 1.0) for i, b in enumerate(bers)]
-        raw_models = data.get("models")
-        if not isinstance(raw_models, list) or not raw_models:
-            fail("models", "must be a non-empty list")
-        models, seen = [], set()
-        for i, raw in enumerate(raw_models):
-            key = f"models[{i}]"
-            if not isinstance(raw, Mapping):
-                fail(key, "must be a mapping")
-            model_id = raw.get("id")
-            if not isinstance(model_id, str) or not model_id or model_id in seen:
-                fail(f"{key}.id", f"must be a unique non-empty string, got {model_id!r}")
-            seen.add(model_id)
+        models = []
+        for key, raw, model_id in model_entries(data, fail):
             for name in ("R_s_bits", "bpp", "d_s", "d_c", "a1", "a0"):
                 if name not in raw:
                     fail(f"{key}.{name}", "missing")
