@@ -30,13 +30,14 @@ class NanInjector(gr.sync_block):
         return n
 
 
-def run(wait_for, poison=None, blocks_count=6, every=2, frame_starts=()):
+def run(wait_for, poison=None, blocks_count=6, every=2, frame_starts=(), separate_process=True):
     """
     sensing_source --> beamformer (W_0 at the target, 30 dBm) --+--> echo_channel --> [nan] --> estimator
                                                                 +------------------------------> (reference)
 
     The estimates reach message_debug on the message thread, possibly after tb.run() returns: wait
-    (bounded) until it holds one per block the estimator estimated, ``ceil(blocks_count / every)``.
+    (bounded) until it holds one per block the estimator estimated, ``ceil(blocks_count / every)``. The
+    estimator's child process (``separate_process``) made them all and is gone when the flowgraph stops.
     """
     geo = Geometry.from_scenario("tradeoff")
     w_0 = np.sqrt(1.0 / geo.n_tx) * geo.a_tx(geo.theta)
@@ -54,7 +55,7 @@ def run(wait_for, poison=None, blocks_count=6, every=2, frame_starts=()):
     head = blocks.head(gr.sizeof_gr_complex, n)
     beams = issc.beamformer(4, 1, [0j] * 4, list(w_0))
     echo = issc.echo_channel("tradeoff", seed=9)
-    estimator = issc.sensing_estimator("tradeoff", every)
+    estimator = issc.sensing_estimator("tradeoff", every, separate_process=separate_process)
     debug = blocks.message_debug()
     tb.keep = [source, zeros, head, beams, echo, estimator, debug]
     tb.connect(zeros, head, (beams, 0))
@@ -72,6 +73,8 @@ def run(wait_for, poison=None, blocks_count=6, every=2, frame_starts=()):
     tb.keep.append(injector)
     tb.run()
     assert estimator.estimates == -(-blocks_count // every)
+    assert estimator.stream.process_estimates == (estimator.estimates if separate_process else 0)
+    assert estimator.stream.worker is None  # stopped with the flowgraph
     assert wait_for(lambda: debug.num_messages() == estimator.estimates)
     return [meta_to_dict(debug.get_message(i)) for i in range(debug.num_messages())]
 
@@ -102,3 +105,10 @@ def test_each_estimate_names_the_frame_on_the_air_at_its_block_start(wait_for):
     reports = run(wait_for, every=1, frame_starts=[(0, 0), (2500, 1), (4200, 2)])
     assert [r["block"] for r in reports] == list(range(6))
     assert [r["seq"] for r in reports] == [0, 0, 0, 1, 1, 2]
+
+
+def test_the_child_process_and_the_block_thread_give_the_same_reports(wait_for):
+    frames = [(0, 0), (2500, 1), (4200, 2)]
+    child = run(wait_for, poison=(2100, 2200), every=1, frame_starts=frames, separate_process=True)
+    here = run(wait_for, poison=(2100, 2200), every=1, frame_starts=frames, separate_process=False)
+    assert [r["block"] for r in child] == list(range(6)) and child == here

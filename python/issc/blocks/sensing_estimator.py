@@ -38,6 +38,12 @@ class sensing_estimator(gr.sync_block):
     The search region is centred on the scenario's target until a ``track`` message arrives; from then on
     on the track's prediction for the block's time ``block * block_interval_s`` (scenario ``motion``).
 
+    With ``separate_process`` (the default) the estimation runs in a child Python process
+    (:class:`~gnuradio.issc.sensing.worker.EstimatorProcess`, started with the flowgraph, stopped with it):
+    the same reports, but the estimator's many small NumPy calls no longer hold the interpreter lock the
+    other Python blocks need (on 2 cores, `issc bench link --sensing-every 1`: docs/performance.md). A
+    child that cannot start or dies is logged and the estimation goes on in-process.
+
     Message ports:
         track (in): a dict with ``t_s``, ``x``, ``y``, ``vx``, ``vy`` (s, m, m/s): the tracker's state at
             time ``t_s``, e.g. from the controller in tracking mode.
@@ -49,10 +55,17 @@ class sensing_estimator(gr.sync_block):
         search_halfwidth_m: half-width of the square search region around its centre.
         n_tx: reference inputs; must match the scenario's ``N_T`` (0: the scenario's).
         n_rx: echo inputs; must match the scenario's ``N_R`` (0: the scenario's).
+        separate_process: estimate in a child process (True) or in the block's thread (False).
     """
 
     def __init__(
-        self, scenario="paper", every: int = 4, search_halfwidth_m: float = 20.0, n_tx: int = 0, n_rx: int = 0
+        self,
+        scenario="paper",
+        every: int = 4,
+        search_halfwidth_m: float = 20.0,
+        n_tx: int = 0,
+        n_rx: int = 0,
+        separate_process: bool = True,
     ):
         try:
             scn = load_scenario(scenario)
@@ -66,6 +79,7 @@ class sensing_estimator(gr.sync_block):
             self, name="sensing_estimator", in_sig=[np.complex64] * (self.n_tx + self.n_rx), out_sig=None
         )
         self.estimator = self.stream.estimator
+        self.separate_process = bool(separate_process)
         self._log = RateLimitedLog(self.logger)
         self.message_port_register_out(pmt.intern("estimate"))
         register_message_handlers(self, {"track": self._on_track}, self._log)
@@ -83,6 +97,18 @@ class sensing_estimator(gr.sync_block):
     def search_centre(self, block: int) -> np.ndarray:
         """The search region's centre for ``block``: the track's prediction, else the scenario's target."""
         return self.stream.search_centre(block)
+
+    def start(self):
+        if self.separate_process:
+            try:
+                self.stream.start_process()
+            except OSError as exc:  # no child: the same estimates in this thread
+                self._log.warn("process", f"estimating in-process: cannot start the estimator process ({exc})")
+        return True
+
+    def stop(self):
+        self.stream.close()
+        return True
 
     def _on_track(self, msg):
         self.stream.set_track(TrackState.from_message(meta_to_dict(msg)))
@@ -106,4 +132,7 @@ class sensing_estimator(gr.sync_block):
         echo = np.stack([np.asarray(x[:n]) for x in input_items[self.n_tx :]])
         for report in self.stream.process(reference, echo):
             self.message_port_pub(pmt.intern("estimate"), dict_to_meta(report))
+        if self.stream.worker_failure:
+            self._log.warn("process", f"estimating in-process from now on: {self.stream.worker_failure}")
+            self.stream.worker_failure = ""
         return n

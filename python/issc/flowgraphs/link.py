@@ -183,16 +183,48 @@ def _tracking(scn, sensing_every) -> bool:
     return tracking
 
 
+# In tracking mode the estimates steer the next frames' beams, and a simulated link has no clock: how
+# many frames a track update lags behind depends on how fast the transmitter runs ahead of the estimator
+# and the controller's decisions (0.1-0.3 s each on 2 cores). The link then keeps GNU Radio's default
+# buffers and the estimator in its block's thread, which keep the transmitter at the estimator's pace;
+# wide buffers and the estimator's own process (faster elsewhere) let 10 frames go out before the first
+# re-designed beam (tests/flowgraphs/test_tracking_link.py).
 def _connect_transmit_loop(tb, n_tx: int) -> None:
     """The transmitting side IsscLink and IsscLinkTx share: ``tb.image_source`` and ``tb.controller`` feed
     ``tb.transmitter``, whose ``sent`` paces the source and drives the controller, and whose ``n_tx``
-    antennas feed ``tb.channels``."""
+    antennas feed ``tb.channels`` (through buffers of :data:`STREAM_BUFFER_ITEMS` samples, except in
+    tracking mode: see the comment above)."""
     tb.msg_connect(tb.image_source, "out", tb.transmitter, "image")
     tb.msg_connect(tb.controller, "config", tb.transmitter, "config")
     tb.msg_connect(tb.transmitter, "sent", tb.image_source, "next")
     tb.msg_connect(tb.transmitter, "sent", tb.controller, "feedback")
     for k in range(n_tx):
         tb.connect((tb.transmitter, k), (tb.channels, k))
+    if not tb.tracking:
+        widen_buffers(tb)
+
+
+STREAM_BUFFER_ITEMS = 65536
+"""Output buffer, in samples, of the transmitter's and the channels' blocks: several frames (a 256 x 256
+image at ABR 1/16 is about 14 k samples). The transmitted streams feed two branches, and the frame
+decoder works a whole frame at once when its last sample arrives, the estimator a block at a time: with
+GNU Radio's default buffers (32 KB, 4096 samples) the decoder's burst stalls the transmitter and so the
+estimator, the estimator's blocks stall the decoder, and the blocks wake each other for every few
+thousand samples. Measured (`issc bench link --scenario tradeoff --size 256 --frames 32`, docs/performance.md):
++20 % samples/s with the estimator on every block, +15 % without it, half the system time."""
+
+
+def widen_buffers(tb) -> None:
+    """``tb.transmitter``'s and ``tb.channels``' output buffers to :data:`STREAM_BUFFER_ITEMS` samples."""
+    transmitter = tb.transmitter
+    channels = tb.channels
+    comm = getattr(channels, "comm_channels", None) or [channels.comm_channel]  # multi-user: one a user
+    echo = [channels.echo_channel] if channels.echo_channel is not None else []
+    for block in [transmitter.frame_encoder, transmitter.sensing_source, transmitter.beamformer, *comm, *echo]:
+        level = block.log_level()
+        block.set_log_level("warn")  # GNU Radio logs every buffer setting at info level, on stdout
+        block.set_min_output_buffer(STREAM_BUFFER_ITEMS)
+        block.set_log_level(level)
 
 
 def _connect_estimator(tb, n_tx: int, n_rx: int, first_echo: int = 1) -> None:
@@ -336,7 +368,9 @@ class IsscLink(gr.top_block, _Runner):
         self.channels = channels(scn, seed=seed + 1, **self.impairments)
         self.receiver = comm_receiver(scheme, codec_dir, djscc_dir, blocklength, **wave)
         self.estimator = (
-            sensing_estimator(scn, sensing_every, scn.tracking.search_halfwidth_m) if sensing_every else None
+            sensing_estimator(scn, sensing_every, scn.tracking.search_halfwidth_m, separate_process=not self.tracking)
+            if sensing_every
+            else None
         )
         self.monitor = link_monitor(out_dir, expect_sensing=bool(sensing_every))
         # the monitor is the one place the images go: it drops each frame's once its row is built (no
@@ -524,7 +558,9 @@ class IsscLinkTx(gr.top_block, _Runner):
         self.file_sink = blocks.file_sink(gr.sizeof_gr_complex, str(self.out_file), False)
         self.file_sink.set_unbuffered(False)
         self.estimator = (
-            sensing_estimator(scn, sensing_every, scn.tracking.search_halfwidth_m) if self.tracking else None
+            sensing_estimator(scn, sensing_every, scn.tracking.search_halfwidth_m, separate_process=False)
+            if self.tracking
+            else None
         )
         self.echo_sinks = [] if self.tracking else [blocks.null_sink(gr.sizeof_gr_complex) for _ in range(n_rx)]
         _connect_transmit_loop(self, n_tx)

@@ -38,7 +38,7 @@ from ..blocks.user_receiver import user_receiver
 from ..errors import IsscInputError
 from ..link.waveform import Waveform
 from ..scenario import load_scenario
-from .link import DEFAULT_STALL_S, _connect_estimator, _Runner
+from .link import DEFAULT_STALL_S, _connect_estimator, _Runner, widen_buffers
 
 
 class IsscMultiUserLink(gr.top_block, _Runner):
@@ -145,6 +145,7 @@ class IsscMultiUserLink(gr.top_block, _Runner):
         self.msg_connect(self.transmitter, "bits", self.monitor, "sent")
         for antenna in range(n_tx):
             self.connect((self.transmitter, antenna), (self.channels, antenna))
+        widen_buffers(self)
         for u, receiver in enumerate(self.receivers):
             self.connect((self.channels, u), receiver)
             self.msg_connect(receiver, "bits", self.monitor, "received_bits")

@@ -22,6 +22,7 @@ from ..scenario import load_scenario
 from ..units import SPEED_OF_LIGHT
 from .estimator import TargetEstimator
 from .policy import TrackState
+from .worker import EstimatorProcess, EstimatorProcessError, evaluate_block
 
 ECHO_TAG = "issc_echo"
 """Stream tag key on the first sample of each sensing block of the echo channel's outputs; its value is
@@ -78,6 +79,21 @@ class StreamingEstimator:
         self._last_done = -1
         self.estimates = 0
         self.samples_seen = 0
+        self.worker: EstimatorProcess | None = None
+        self.worker_failure = ""
+        self.process_estimates = 0  # of `estimates`, those the child process made
+
+    def start_process(self, timeout_s: float = 30.0) -> None:
+        """Estimate in a child process from now on (:class:`~gnuradio.issc.sensing.worker.EstimatorProcess`):
+        the same reports, without holding this process's interpreter lock while estimating."""
+        if self.worker is None:
+            self.worker = EstimatorProcess(self.estimator, timeout_s)
+
+    def close(self) -> None:
+        """Stop the child process, if any (estimation goes on in-process)."""
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
 
     @classmethod
     def from_scenario(cls, scenario, every: int = 4, search_halfwidth_m: float = 20.0) -> StreamingEstimator:
@@ -173,6 +189,20 @@ class StreamingEstimator:
         self._frame_starts = [(o, s) for o, s in self._frame_starts if o > start] + ([(start, seq)] if seq >= 0 else [])
         return seq
 
+    def _evaluate(self, echo, reference, col, centre, true_position):
+        """The block's estimate and the HCRB at its truth: in the child process when there is one (a
+        failed child is closed and the estimation goes on here, the failure kept in ``worker_failure``)."""
+        if self.worker is not None:
+            try:
+                answer = self.worker.evaluate(echo, reference, col, centre, true_position)
+                self.process_estimates += 1
+                return answer
+            except EstimatorProcessError as exc:
+                self.worker_failure = str(exc)
+                self.worker.close()
+                self.worker = None
+        return evaluate_block(self.estimator, echo, reference, col, centre, true_position)
+
     def _estimate(self, block: int, start: int) -> dict:
         col = start - self._base
         echo = self._echo[:, col : col + self.block]
@@ -183,7 +213,9 @@ class StreamingEstimator:
             reference = np.concatenate([np.zeros((self.n_tx, -first)), reference], axis=1)
         col = self.history
         centre = self.search_centre(block)
-        result = self.estimator.estimate(echo, reference, col, centre=centre)
+        truth = self._truth.pop(block, None)
+        true_position = self.target if truth is None else truth[1]
+        result, hcrb_true = self._evaluate(echo, reference, col, centre, None if truth is None else true_position)
         report = {
             "seq": self._frame_at(start),
             "block": block,
@@ -193,18 +225,14 @@ class StreamingEstimator:
             "centre_x": float(centre[0]),
             "centre_y": float(centre[1]),
         }
-        true_position = self.target
-        if block in self._truth:
-            sync_error_s, true_position = self._truth.pop(block)
+        if truth is not None:
             report.update(
-                true_sync_error_m=sync_error_s * SPEED_OF_LIGHT,
+                true_sync_error_m=truth[0] * SPEED_OF_LIGHT,
                 true_x=float(true_position[0]),
                 true_y=float(true_position[1]),
             )
-            if np.all(np.isfinite(reference)):
-                report["hcrb_trace_true"] = self.estimator.hcrb_trace_at(
-                    true_position, reference[:, col : col + self.block]
-                )
+            if hcrb_true is not None:
+                report["hcrb_trace_true"] = hcrb_true
         if result.position is not None:
             report.update(
                 x=float(result.position[0]),
