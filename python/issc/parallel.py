@@ -103,6 +103,33 @@ def limit_blas_threads() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+MALLOC_MMAP_THRESHOLD_BYTES = 8 << 20
+MALLOC_TRIM_THRESHOLD_BYTES = 64 << 20
+
+
+def keep_freed_memory() -> None:
+    """Let glibc's malloc keep freed memory for reuse (blocks up to 8 MB from the heap, the heap trimmed
+    only above 64 MB free) instead of mapping fresh pages for every large array and returning them.
+
+    The link's blocks allocate arrays of 100 KB to a few MB per call; with glibc's defaults many of them
+    went through mmap/munmap, each page zeroed on its first touch: the estimator's child process took 320
+    page faults a block and 2.5 instead of 1.9 ms (`issc bench link`, docs/performance.md). A no-op where
+    the C library is not glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    mallopt(m_mmap_threshold, MALLOC_MMAP_THRESHOLD_BYTES)
+    mallopt(m_trim_threshold, MALLOC_TRIM_THRESHOLD_BYTES)
+
+
 def _worker_preload(package_parent: str) -> str:
     """Python run by every local worker before any task: the parent's ``gnuradio.issc`` (e.g. the
     working tree the tests put first on ``gnuradio.__path__``) and one thread for torch."""

@@ -51,7 +51,7 @@ from ..blocks.transmitter import transmitter
 from ..errors import IsscInputError
 from ..files import check_output_file
 from ..link.waveform import Waveform
-from ..parallel import limit_blas_threads
+from ..parallel import keep_freed_memory, limit_blas_threads
 from ..physics.impairments import ImpairmentSettings
 from ..scenario import load_scenario
 from .receive_only import ReceiveOnly
@@ -68,6 +68,7 @@ class _Runner:
 
     def _init_runner(self):
         limit_blas_threads()
+        keep_freed_memory()
         self._interrupted = threading.Event()
         self.end_reason = None
         self.elapsed_s = 0.0

@@ -169,11 +169,11 @@ class StreamingEstimator:
         self._reference = np.concatenate([self._reference, reference], axis=1)
         self._echo = np.concatenate([self._echo, echo], axis=1)
         end = self._base + self._reference.shape[1]
-        reports = []
+        blocks = []
         while (self.next_block() + 1) * self.block <= end:
-            block = self.next_block()
-            reports.append(self._estimate(block, block * self.block))
-            self._last_done = block
+            blocks.append(self.next_block())
+            self._last_done = blocks[-1]
+        reports = self._estimate_blocks(blocks)
         self.samples_seen = end
         # keep what the next estimate needs: its block and the reference history before it
         keep_from = min(max(self.next_block() * self.block - self.history, self._base), end)
@@ -189,35 +189,46 @@ class StreamingEstimator:
         self._frame_starts = [(o, s) for o, s in self._frame_starts if o > start] + ([(start, seq)] if seq >= 0 else [])
         return seq
 
-    def _evaluate(self, echo, reference, col, centre, true_position):
-        """The block's estimate and the HCRB at its truth: in the child process when there is one (a
-        failed child is closed and the estimation goes on here, the failure kept in ``worker_failure``)."""
-        if self.worker is not None:
-            try:
-                answer = self.worker.evaluate(echo, reference, col, centre, true_position)
-                self.process_estimates += 1
-                return answer
-            except EstimatorProcessError as exc:
-                self.worker_failure = str(exc)
-                self.worker.close()
-                self.worker = None
-        return evaluate_block(self.estimator, echo, reference, col, centre, true_position)
-
-    def _estimate(self, block: int, start: int) -> dict:
+    def _request(self, block: int) -> tuple:
+        """Block ``block``'s estimator input: ``(echo, reference, block_start, centre, true_position or
+        None)``, with exactly ``history`` reference samples before the block (zeros before the stream
+        began: nothing was sent)."""
+        start = block * self.block
         col = start - self._base
         echo = self._echo[:, col : col + self.block]
-        # exactly `history` samples before the block, zeros before the stream began (nothing was sent)
         first = col - self.history
         reference = self._reference[:, max(first, 0) : col + self.block]
         if first < 0:
             reference = np.concatenate([np.zeros((self.n_tx, -first)), reference], axis=1)
-        col = self.history
-        centre = self.search_centre(block)
-        truth = self._truth.pop(block, None)
-        true_position = self.target if truth is None else truth[1]
-        result, hcrb_true = self._evaluate(echo, reference, col, centre, None if truth is None else true_position)
+        truth = self._truth.get(block)
+        return echo, reference, self.history, self.search_centre(block), None if truth is None else truth[1]
+
+    def _evaluate(self, requests: list[tuple]) -> list[tuple]:
+        """The blocks' estimates and the HCRB at their truths: in the child process when there is one (a
+        failed child is closed and the estimation goes on here, the failure kept in ``worker_failure``)."""
+        if self.worker is not None and requests:
+            try:
+                answers = self.worker.evaluate_many(requests)
+                self.process_estimates += len(answers)
+                return answers
+            except EstimatorProcessError as exc:
+                self.worker_failure = str(exc)
+                self.worker.close()
+                self.worker = None
+        return [evaluate_block(self.estimator, *request) for request in requests]
+
+    def _estimate_blocks(self, blocks: list[int]) -> list[dict]:
+        requests = [self._request(block) for block in blocks]
+        return [
+            self._report(block, request, answer)
+            for block, request, answer in zip(blocks, requests, self._evaluate(requests))
+        ]
+
+    def _report(self, block: int, request: tuple, answer: tuple) -> dict:
+        _, _, _, centre, _ = request
+        result, hcrb_true = answer
         report = {
-            "seq": self._frame_at(start),
+            "seq": self._frame_at(block * self.block),
             "block": block,
             "ok": bool(result.ok and result.position is not None),
             "glrt": result.glrt,
@@ -225,7 +236,10 @@ class StreamingEstimator:
             "centre_x": float(centre[0]),
             "centre_y": float(centre[1]),
         }
+        true_position = self.target
+        truth = self._truth.pop(block, None)
         if truth is not None:
+            true_position = truth[1]
             report.update(
                 true_sync_error_m=truth[0] * SPEED_OF_LIGHT,
                 true_x=float(true_position[0]),
