@@ -113,8 +113,8 @@ def keep_freed_memory() -> None:
 
     The link's blocks allocate arrays of 100 KB to a few MB per call; with glibc's defaults many of them
     went through mmap/munmap, each page zeroed on its first touch: the estimator's child process took 320
-    page faults a block and 2.5 instead of 1.9 ms (`issc bench link`, docs/performance.md). A no-op where
-    the C library is not glibc.
+    page faults a block and 2.5 instead of 1.8 ms (64 blocks of `tradeoff`; tests/sensing/test_worker.py
+    counts the faults). A no-op where the C library is not glibc.
     """
     import ctypes
     import ctypes.util
@@ -153,8 +153,17 @@ def _call(task, point):
     return json.dumps(plain(task(point)), allow_nan=True)
 
 
-def _worker_env() -> dict:
+def one_thread_env() -> dict:
+    """Environment variables giving a new process one BLAS/OpenMP thread (read when the libraries load)."""
     return {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
+
+
+def package_parent() -> str:
+    """The folder ``gnuradio.issc`` is imported from, as an entry for ``gnuradio.__path__`` in a new process
+    (the working tree when the tests put it first, the install otherwise)."""
+    import gnuradio.issc as package
+
+    return str(Path(package.__file__).resolve().parents[1])
 
 
 def _check_reachable(address: str) -> None:
@@ -224,8 +233,6 @@ def open_client(workers: int | None = None, scheduler: str | None = None):
 
     from dask.distributed import Client, LocalCluster
 
-    import gnuradio.issc as package
-
     if scheduler:
         _check_reachable(scheduler)
         try:
@@ -233,9 +240,8 @@ def open_client(workers: int | None = None, scheduler: str | None = None):
         except (OSError, TimeoutError) as exc:
             raise IsscInputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
     workers = workers or default_workers()
-    package_parent = str(Path(package.__file__).resolve().parents[1])
     _fork_workers_from_a_warm_server()
-    with _environ(_worker_env()):  # the fork server starts with it (BLAS reads it when it loads)
+    with _environ(one_thread_env()):  # the fork server starts with it (BLAS reads it when it loads)
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -244,8 +250,8 @@ def open_client(workers: int | None = None, scheduler: str | None = None):
             dashboard_address=None,
             scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},  # no fixed port to collide
             silence_logs=logging.ERROR,
-            preload=[_worker_preload(package_parent)],
-            env=_worker_env(),  # set in each worker process before it imports anything
+            preload=[_worker_preload(package_parent())],
+            env=one_thread_env(),  # set in each worker process before it imports anything
         )
     return Client(cluster, set_as_default=False), cluster
 

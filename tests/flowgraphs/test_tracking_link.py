@@ -163,3 +163,22 @@ def test_link_in_tracking_mode_follows_the_moving_target(tmp_path):
     static = np.mean([np.hypot(r["true_x"] - start[0], r["true_y"] - start[1]) for r in late])
     assert tracked < 0.6 * static, (tracked, static)
     assert all(r["hcrb_rmse_true_m"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("scenario, wide", [("tradeoff", True), ("tracking", False)])
+def test_wide_buffers_and_the_estimators_process_except_in_tracking_mode(scenario, wide):
+    """Outside tracking mode the transmitter's and the channels' blocks get STREAM_BUFFER_ITEMS of output
+    buffer and the estimator its own process; in tracking mode both stay as GNU Radio and the block have them
+    (flowgraphs/link.py: the track's lag in frames depends on the transmitter's pace)."""
+    from gnuradio.issc.flowgraphs.link import STREAM_BUFFER_ITEMS, IsscLink
+
+    link = IsscLink(scenario, frames=1, size=64, sensing_every=1)
+    blocks = [
+        link.frame_encoder,
+        link.sensing_source,
+        link.beamformer,
+        link.channels.comm_channel,
+        link.channels.echo_channel,
+    ]
+    assert [block.min_output_buffer(0) == STREAM_BUFFER_ITEMS for block in blocks] == [wide] * 5
+    assert link.estimator.separate_process is wide

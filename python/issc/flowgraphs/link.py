@@ -186,10 +186,10 @@ def _tracking(scn, sensing_every) -> bool:
 
 # In tracking mode the estimates steer the next frames' beams, and a simulated link has no clock: how
 # many frames a track update lags behind depends on how fast the transmitter runs ahead of the estimator
-# and the controller's decisions (0.1-0.3 s each on 2 cores). The link then keeps GNU Radio's default
-# buffers and the estimator in its block's thread, which keep the transmitter at the estimator's pace;
-# wide buffers and the estimator's own process (faster elsewhere) let 10 frames go out before the first
-# re-designed beam (tests/flowgraphs/test_tracking_link.py).
+# and the controller's decisions (0.03-0.34 s each in a run of the test below, on 2 cores). The link then
+# keeps GNU Radio's default buffers and the estimator in its block's thread, which keep the transmitter at
+# the estimator's pace; with wide buffers and the estimator's own process (faster elsewhere), in one run of
+# tests/flowgraphs/test_tracking_link.py none of the 10 frames got a re-designed beam.
 def _connect_transmit_loop(tb, n_tx: int) -> None:
     """The transmitting side IsscLink and IsscLinkTx share: ``tb.image_source`` and ``tb.controller`` feed
     ``tb.transmitter``, whose ``sent`` paces the source and drives the controller, and whose ``n_tx``
@@ -211,8 +211,9 @@ image at ABR 1/16 is about 14 k samples). The transmitted streams feed two branc
 decoder works a whole frame at once when its last sample arrives, the estimator a block at a time: with
 GNU Radio's default buffers (32 KB, 4096 samples) the decoder's burst stalls the transmitter and so the
 estimator, the estimator's blocks stall the decoder, and the blocks wake each other for every few
-thousand samples. Measured (`issc bench link --scenario tradeoff --size 256 --frames 32`, docs/performance.md):
-+20 % samples/s with the estimator on every block, +15 % without it, half the system time."""
+thousand samples. Without the estimator (`issc bench link --scenario tradeoff --size 256 --frames 32
+--sensing-every 0`, docs/performance.md) +15-19 % samples/s and half the system time; with it on every
+block, together with the estimator's own process, +21-28 %."""
 
 
 def widen_buffers(tb) -> None:

@@ -21,14 +21,11 @@ import os
 import subprocess
 import sys
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 import numpy as np
 
+from ..parallel import keep_freed_memory, one_thread_env, package_parent
 from .estimator import SensingEstimate, TargetEstimator
-
-ONE_THREAD_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-"""The child's environment additions: one BLAS thread (the estimator's products are small)."""
 
 _BOOTSTRAP = (
     "import sys, gnuradio\n"
@@ -53,20 +50,15 @@ class EstimatorProcess:
     """
 
     def __init__(self, estimator: TargetEstimator, timeout_s: float = 30.0):
-        import gnuradio.issc as package
-
         self.timeout_s = float(timeout_s)
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        _widen_pipe(to_child_w)
-        # the parent of the package directory: the working tree when the tests put it first on gnuradio's path
-        package_parent = str(Path(package.__file__).resolve().parent.parent)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _BOOTSTRAP, package_parent, str(to_child_r), str(from_child_w)],
+                [sys.executable, "-c", _BOOTSTRAP, package_parent(), str(to_child_r), str(from_child_w)],
                 pass_fds=(to_child_r, from_child_w),
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **ONE_THREAD_ENV},
+                env={**os.environ, **one_thread_env()},  # the estimator's products are small
             )
         finally:
             os.close(to_child_r)
@@ -145,20 +137,6 @@ class EstimatorProcess:
             pass
 
 
-PIPE_BYTES = 1 << 20
-"""Requested size of the pipe to the child: a request (a block and its reference history, about 100 KB)
-then goes in one write instead of several 64 KB turns of the two processes (Linux; elsewhere the default)."""
-
-
-def _widen_pipe(fd: int) -> None:
-    import fcntl
-
-    try:
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
-    except OSError:  # above the system's limit (/proc/sys/fs/pipe-max-size): the default size works too
-        pass
-
-
 def evaluate_block(estimator: TargetEstimator, echo, reference, block_start, centre, true_position=None):
     """One block's ``(estimate, hcrb_trace at true_position or None)``, in this process: what the child
     computes (the HCRB at the truth only for finite samples of the block)."""
@@ -173,8 +151,6 @@ def evaluate_block(estimator: TargetEstimator, echo, reference, block_start, cen
 
 def serve(fd_in: int, fd_out: int) -> None:
     """The child's loop: the estimator first, then one answer per block until the parent closes the pipe."""
-    from ..parallel import keep_freed_memory
-
     keep_freed_memory()  # each request's arrays are new: without it 320 page faults a block (+30 % time)
     receive, send = Connection(fd_in, writable=False), Connection(fd_out, readable=False)
     try:
