@@ -21,6 +21,7 @@ LAYERS = {
     "units": 0,
     "jsonutil": 0,
     "parallel": 0,
+    "service_process": 0,
     "files": 0,
     "metrics": 1,
     "scenario": 1,

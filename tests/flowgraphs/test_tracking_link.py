@@ -166,9 +166,10 @@ def test_link_in_tracking_mode_follows_the_moving_target(tmp_path):
 
 
 @pytest.mark.parametrize("scenario, wide", [("tradeoff", True), ("tracking", False)])
-def test_wide_buffers_and_the_estimators_process_except_in_tracking_mode(scenario, wide):
+def test_wide_buffers_and_child_processes_except_in_tracking_mode(scenario, wide):
     """Outside tracking mode the transmitter's and the channels' blocks get STREAM_BUFFER_ITEMS of output
-    buffer and the estimator its own process; in tracking mode both stay as GNU Radio and the block have them
+    buffer and the estimator and the polar decoder their own processes; in tracking mode all stay as GNU
+    Radio and the blocks have them
     (flowgraphs/link.py: the track's lag in frames depends on the transmitter's pace)."""
     from gnuradio.issc.flowgraphs.link import STREAM_BUFFER_ITEMS, IsscLink
 
@@ -182,3 +183,4 @@ def test_wide_buffers_and_the_estimators_process_except_in_tracking_mode(scenari
     ]
     assert [block.min_output_buffer(0) == STREAM_BUFFER_ITEMS for block in blocks] == [wide] * 5
     assert link.estimator.separate_process is wide
+    assert link.frame_decoder.separate_process is wide

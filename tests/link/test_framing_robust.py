@@ -340,10 +340,18 @@ def test_bad_input_is_refused_with_a_message():
     assert FrameHeader.unpack(np.frombuffer(packed, np.uint8)) == FrameHeader.unpack(bytearray(packed))
 
 
-def test_frame_decoder_block_reports_a_truncated_frame_with_its_seq():
+@pytest.mark.parametrize("separate_process", [True, False])
+def test_frame_decoder_block_reports_a_truncated_frame_with_its_seq(separate_process):
     """The block publishes the lost frame on header_failed ({start, sinr_db, reason 'truncated', seq}), a
-    refused header with its reason, and the next frame on out; comm_receiver accepts only its decoder's
-    model indices."""
+    refused header with its reason, and the next frame on out, the same with its polar decoding in a child
+    process (started and stopped with the flowgraph) or in its thread; comm_receiver accepts only its
+    decoder's model indices.
+
+    ::
+
+        vector_source_c --> frame_decoder --+-- out ----------> message_debug
+                                            +-- header_failed -> message_debug
+    """
     rng = np.random.default_rng(12)
     _, _, frame_a = coded_frame(rng, 21, payload_bytes=640, info_bits=128, shape=(64, 64))
     header_b, payload_b, frame_b = coded_frame(rng, 22)
@@ -351,12 +359,14 @@ def test_frame_decoder_block_reports_a_truncated_frame_with_its_seq():
     stream = np.concatenate([frame_a[: P + H + 1000], frame_b, refused, np.zeros(100)]).astype(np.complex64)
     tb = gr.top_block()
     source = blocks.vector_source_c(stream.tolist())
-    decoder = issc.frame_decoder(model_count=7)
+    decoder = issc.frame_decoder(model_count=7, separate_process=separate_process)
     failed, out = blocks.message_debug(), blocks.message_debug()
     tb.connect(source, decoder)
     tb.msg_connect(decoder, "header_failed", failed, "store")
     tb.msg_connect(decoder, "out", out, "store")
     tb.run()
+    assert (decoder.receiver.process_decodes > 0) is separate_process
+    assert decoder.receiver.worker is None  # stopped with the flowgraph
     messages = [pmt.to_python(failed.get_message(i)) for i in range(failed.num_messages())]
     assert [(m["reason"], m.get("seq"), m["start"]) for m in messages] == [
         ("truncated", 21, 0),

@@ -356,3 +356,34 @@ def serve_received_pdus(block, handler) -> None:
     block._log = RateLimitedLog(block.logger)
     block.message_port_register_out(pmt.intern("out"))
     register_message_handlers(block, {"in": handler}, block._log)
+
+
+class ChildProcessHost:
+    """A block's child process (the estimator's or the polar decoder's, :mod:`..service_process`):
+    started with the flowgraph, stopped with it, its failures logged once. ``owner`` is the core object
+    with ``start_process()``, ``close()`` and ``worker_failure`` (it goes on in-process when the child
+    cannot start or fails).
+
+    Args:
+        owner: the core object that runs the child.
+        log: the block's rate-limited log.
+        doing: what the owner does, for the log ('estimating', 'polar decoding').
+    """
+
+    def __init__(self, owner, log: RateLimitedLog, doing: str):
+        self.owner, self.log, self.doing = owner, log, doing
+
+    def start(self) -> None:
+        try:
+            self.owner.start_process()
+        except OSError as exc:  # no child: the same results in the block's thread
+            self.log.warn("process", f"{self.doing} in-process: cannot start its process ({exc})")
+
+    def stop(self) -> None:
+        self.owner.close()
+
+    def report_failure(self) -> None:
+        """Log a child's failure once (the owner has gone on in-process)."""
+        if self.owner.worker_failure:
+            self.log.warn("process", f"{self.doing} in-process from now on: {self.owner.worker_failure}")
+            self.owner.worker_failure = ""

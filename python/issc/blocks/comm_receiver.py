@@ -45,6 +45,7 @@ class comm_receiver(gr.hier_block2):
             transmitter's).
         rolloff: RRC roll-off.
         rrc_span: RRC length in symbols (even).
+        separate_process: the frame decoder's polar decoding in a child process (True) or in its thread.
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class comm_receiver(gr.hier_block2):
         samples_per_symbol: int = 1,
         rolloff: float = 0.35,
         rrc_span: int = 12,
+        separate_process: bool = True,
     ):
         if scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
@@ -79,5 +81,6 @@ class comm_receiver(gr.hier_block2):
             samples_per_symbol=samples_per_symbol,
             rolloff=rolloff,
             rrc_span=rrc_span,
+            separate_process=separate_process,
         )
         wire_receiver(self, self.frame_decoder, self.semantic_decoder, "image")

@@ -12,7 +12,7 @@ from ..errors import IsscInputError
 from ..link.framing import FrameFormat, FrameLimits, FrameReceiver
 from ..link.pdus import dict_to_meta, make_pdu, make_symbol_pdu
 from ..link.waveform import Waveform
-from ._util import RateLimitedLog
+from ._util import ChildProcessHost, RateLimitedLog
 
 
 class frame_decoder(gr.sync_block):
@@ -34,6 +34,13 @@ class frame_decoder(gr.sync_block):
     frequency and phase, sample-rate offset; :mod:`gnuradio.issc.link.waveform`), so it works through the
     channel's impairments. ``sinr_db`` is then per symbol (``samples_per_symbol`` times the per-sample
     SNR in white noise) and ``start`` the sample of the preamble's first pulse peak.
+
+    With ``separate_process`` (the default) the polar list decoding runs in a child Python process
+    (:class:`~gnuradio.issc.link.polar.PolarProcess`, started with the flowgraph, stopped with it): the
+    same frames, but gr-fec's decoder, which keeps the interpreter lock through a call (about 20 ms a
+    frame of the link), no longer stops the other Python blocks (on 2 cores, `issc bench link`:
+    docs/performance.md). A child that cannot start or dies is logged and the decoding goes on in the
+    block's thread.
 
     Output PDU metadata: ``seq``, ``header_ok`` (true), ``sinr_db``, ``model_index``, ``info_bits``,
     ``code_rate`` (``K / L``), ``z_bytes``, ``y_bytes``, ``height``, ``width``, ``start`` (sample index
@@ -67,6 +74,7 @@ class frame_decoder(gr.sync_block):
         user: the user whose frames to decode (0: the single-user link; docs/multiuser.md): its preamble
             is searched for and a header of another user is refused (``header_failed``, ``reason``
             'user N'). The output metadata carry ``user``.
+        separate_process: polar-decode in a child process (True) or in the block's thread (False).
     """
 
     def __init__(
@@ -85,6 +93,7 @@ class frame_decoder(gr.sync_block):
         max_cfo: float = 0.02,
         max_ppm: float = 200.0,
         user: int = 0,
+        separate_process: bool = True,
     ):
         gr.sync_block.__init__(self, name="frame_decoder", in_sig=[np.complex64], out_sig=None)
         try:
@@ -102,9 +111,20 @@ class frame_decoder(gr.sync_block):
             )
         except IsscInputError as exc:
             raise ValueError(str(exc)) from None
+        self.separate_process = bool(separate_process)
         self._log = RateLimitedLog(self.logger)
+        self._process = ChildProcessHost(self.receiver, self._log, "polar decoding")
         self.message_port_register_out(pmt.intern("out"))
         self.message_port_register_out(pmt.intern("header_failed"))
+
+    def start(self):
+        if self.separate_process:
+            self._process.start()
+        return True
+
+    def stop(self):
+        self._process.stop()
+        return True
 
     def work(self, input_items, output_items):
         samples = input_items[0]
@@ -141,4 +161,5 @@ class frame_decoder(gr.sync_block):
                 continue
             meta.update(z_bytes=h.z_bytes, y_bytes=h.y_bytes)
             self.message_port_pub(pmt.intern("out"), make_pdu(meta, frame.payload))
+        self._process.report_failure()
         return len(samples)

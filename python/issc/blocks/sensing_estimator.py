@@ -14,7 +14,7 @@ from ..link.pdus import dict_to_meta, meta_seq, meta_to_dict
 from ..scenario import load_scenario
 from ..sensing.policy import TrackState
 from ..sensing.streaming import ECHO_TAG, StreamingEstimator
-from ._util import RateLimitedLog, check_antennas, register_message_handlers
+from ._util import ChildProcessHost, RateLimitedLog, check_antennas, register_message_handlers
 
 
 class sensing_estimator(gr.sync_block):
@@ -81,6 +81,7 @@ class sensing_estimator(gr.sync_block):
         self.estimator = self.stream.estimator
         self.separate_process = bool(separate_process)
         self._log = RateLimitedLog(self.logger)
+        self._process = ChildProcessHost(self.stream, self._log, "estimating")
         self.message_port_register_out(pmt.intern("estimate"))
         register_message_handlers(self, {"track": self._on_track}, self._log)
 
@@ -100,14 +101,11 @@ class sensing_estimator(gr.sync_block):
 
     def start(self):
         if self.separate_process:
-            try:
-                self.stream.start_process()
-            except OSError as exc:  # no child: the same estimates in this thread
-                self._log.warn("process", f"estimating in-process: cannot start the estimator process ({exc})")
+            self._process.start()
         return True
 
     def stop(self):
-        self.stream.close()
+        self._process.stop()
         return True
 
     def _on_track(self, msg):
@@ -132,7 +130,5 @@ class sensing_estimator(gr.sync_block):
         echo = np.stack([np.asarray(x[:n]) for x in input_items[self.n_tx :]])
         for report in self.stream.process(reference, echo):
             self.message_port_pub(pmt.intern("estimate"), dict_to_meta(report))
-        if self.stream.worker_failure:
-            self._log.warn("process", f"estimating in-process from now on: {self.stream.worker_failure}")
-            self.stream.worker_failure = ""
+        self._process.report_failure()
         return n

@@ -48,6 +48,7 @@ class user_receiver(gr.hier_block2):
         scheme: a data user's frames: 'ascc' (digital, ``semantic_decoder``) or 'djscc' (analog deep JSCC frames,
             ``djscc_decoder``).
         djscc_dir: DJSCC model directory ('' for the shipped models; scheme 'djscc').
+        separate_process: the frame decoder's polar decoding in a child process (True) or in its thread.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class user_receiver(gr.hier_block2):
         list_size: int = 8,
         scheme: str = "ascc",
         djscc_dir: str = "",
+        separate_process: bool = True,
     ):
         if scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
@@ -89,5 +91,6 @@ class user_receiver(gr.hier_block2):
             list_size=list_size,
             model_count=len(self.decoder.model_ids),
             user=self.user,
+            separate_process=separate_process,
         )
         wire_receiver(self, self.frame_decoder, self.decoder, "out")

@@ -187,9 +187,10 @@ def _tracking(scn, sensing_every) -> bool:
 # In tracking mode the estimates steer the next frames' beams, and a simulated link has no clock: how
 # many frames a track update lags behind depends on how fast the transmitter runs ahead of the estimator
 # and the controller's decisions (0.03-0.34 s each in a run of the test below, on 2 cores). The link then
-# keeps GNU Radio's default buffers and the estimator in its block's thread, which keep the transmitter at
-# the estimator's pace; with wide buffers and the estimator's own process (faster elsewhere), in one run of
-# tests/flowgraphs/test_tracking_link.py none of the 10 frames got a re-designed beam.
+# keeps GNU Radio's default buffers and the estimator and the polar decoder in their blocks' threads, which
+# keep the transmitter at the estimator's pace; with wide buffers and the estimator's own process (faster
+# elsewhere), in one run of tests/flowgraphs/test_tracking_link.py none of the 10 frames got a re-designed
+# beam.
 def _connect_transmit_loop(tb, n_tx: int) -> None:
     """The transmitting side IsscLink and IsscLinkTx share: ``tb.image_source`` and ``tb.controller`` feed
     ``tb.transmitter``, whose ``sent`` paces the source and drives the controller, and whose ``n_tx``
@@ -368,7 +369,10 @@ class IsscLink(gr.top_block, _Runner):
         self.image_source = image_source(images, frames, preload=2, size=size)
         self.transmitter = _transmitter(scn, streams, scheme, codec_dir, djscc_dir, seed, self.impairments)
         self.channels = channels(scn, seed=seed + 1, **self.impairments)
-        self.receiver = comm_receiver(scheme, codec_dir, djscc_dir, blocklength, **wave)
+        # child processes for the polar decoder and the estimator, except in tracking mode (see widen_buffers)
+        self.receiver = comm_receiver(
+            scheme, codec_dir, djscc_dir, blocklength, separate_process=not self.tracking, **wave
+        )
         self.estimator = (
             sensing_estimator(scn, sensing_every, scn.tracking.search_halfwidth_m, separate_process=not self.tracking)
             if sensing_every

@@ -52,7 +52,7 @@ import numpy as np
 
 from ..errors import IsscInputError
 from .pdus import MAX_IMAGE_SIDE
-from .polar import polar_code
+from .polar import PolarCode, PolarProcess, PolarProcessError, polar_code
 from .waveform import FrameSynchroniser, SymbolTracker, Waveform
 
 HEADER_STRUCT = struct.Struct(">IBH3s3sHH")  # seq, model index, K, z bytes (u24), y bytes (u24), height, width
@@ -595,6 +595,34 @@ class FrameReceiver:
         self.headers_failed = 0
         self.frames_lost = 0
         self.samples_pushed = 0
+        self.worker: PolarProcess | None = None
+        self.worker_failure = ""
+        self.process_decodes = 0  # polar decoder calls the child process answered
+
+    def start_process(self, timeout_s: float = 30.0) -> None:
+        """Polar-decode in a child process from now on (:class:`~gnuradio.issc.link.polar.PolarProcess`):
+        the same frames, without holding this process's interpreter lock while decoding."""
+        if self.worker is None:
+            self.worker = PolarProcess(timeout_s)
+
+    def close(self) -> None:
+        """Stop the child process, if any (decoding goes on in-process)."""
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+    def _decode(self, code: PolarCode, llrs: np.ndarray) -> np.ndarray:
+        """``code.decode(llrs)``: in the child process when there is one (a failed child is closed and the
+        decoding goes on here, the failure kept in ``worker_failure``: no codeword is lost)."""
+        if self.worker is not None:
+            try:
+                bits = self.worker.decode(code, llrs)
+                self.process_decodes += 1
+                return bits
+            except PolarProcessError as exc:
+                self.worker_failure = str(exc)
+                self.close()
+        return code.decode(llrs)
 
     @property
     def max_payload_bytes(self) -> int:
@@ -768,7 +796,7 @@ class FrameReceiver:
         noise_var = max(noise_var, power * 10 ** (-self.max_sinr_db / 10), np.finfo(float).tiny)
         sinr_db = float(10 * np.log10(max(power, np.finfo(float).tiny) / noise_var))
         llrs = self._llrs(self._samples(start + p, start + p + h), gain, noise_var, self._scrambler)
-        bits = fmt.header_code().decode(llrs)[0]
+        bits = self._decode(fmt.header_code(), llrs)[0]
         header = FrameHeader.unpack(np.packbits(bits).tobytes())
         reason = self._reject_reason(header)
         return _Detection(start, metric, None if reason else header, reason, gain, noise_var, sinr_db)
@@ -798,7 +826,7 @@ class FrameReceiver:
         power = abs(gain) ** 2
         noise_var = max(acquisition.noise_var, power * 10 ** (-self.max_sinr_db / 10), np.finfo(float).tiny)
         sinr_db = float(10 * np.log10(max(power, np.finfo(float).tiny) / noise_var))
-        bits = fmt.header_code().decode(self._llrs(symbols, gain, noise_var, self._scrambler))[0]
+        bits = self._decode(fmt.header_code(), self._llrs(symbols, gain, noise_var, self._scrambler))[0]
         header = FrameHeader.unpack(np.packbits(bits).tobytes())
         reason = self._reject_reason(header)
         start = origin + acquisition.start
@@ -968,7 +996,7 @@ class FrameReceiver:
                 found.noise_var,
                 self._scrambler + 2 * fmt.header_symbols + 2 * (a - first),
             )
-            self._store_bits(pending, code.decode(llrs).reshape(-1))
+            self._store_bits(pending, self._decode(code, llrs).reshape(-1))
             pending.next_symbol = b
 
     def _decode_tracked(self, pending: _Pending):
@@ -1003,7 +1031,7 @@ class FrameReceiver:
                 found.noise_var,
                 self._scrambler + 2 * fmt.header_symbols + 2 * (a - m),
             )
-            self._store_bits(pending, code.decode(llrs).reshape(-1))
+            self._store_bits(pending, self._decode(code, llrs).reshape(-1))
             used += blocks * length
             pending.next_symbol = a + blocks * length
         pending.held = held[used:].copy()

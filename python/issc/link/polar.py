@@ -21,6 +21,8 @@ import numpy as np
 from gnuradio import fec
 from gnuradio.fec.polar import channel_construction
 
+from ..service_process import ServiceProcess, ServiceProcessError
+
 _capsule_new = ctypes.pythonapi.PyCapsule_New
 _capsule_new.restype = ctypes.py_object
 _capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
@@ -109,3 +111,44 @@ class PolarCode:
 def polar_code(block_size: int, info_bits: int, list_size: int = 8) -> PolarCode:
     """A cached :class:`PolarCode` (building the frozen set and the decoder takes milliseconds)."""
     return PolarCode(block_size, info_bits, list_size)
+
+
+class PolarDecoding:
+    """A :class:`~gnuradio.issc.service_process.ServiceProcess` service: ``(block_size, info_bits,
+    list_size, llrs)`` -> :meth:`PolarCode.decode` of the cached code."""
+
+    def __call__(self, request: tuple) -> np.ndarray:
+        block_size, info_bits, list_size, llrs = request
+        return polar_code(block_size, info_bits, list_size).decode(llrs)
+
+
+class PolarProcessError(ServiceProcessError):
+    """The polar decoder's child process failed, died or did not answer."""
+
+
+class PolarProcess(ServiceProcess):
+    """Polar list decoding in a child process.
+
+    gr-fec's decoder binding keeps the interpreter lock for a whole call (about 0.34 ms a 512-bit
+    codeword with list 8, some 20 ms a frame of the link): in the child it runs beside the flowgraph's
+    Python blocks instead of stopping them. Same bits as :meth:`PolarCode.decode` here (the same code
+    on the same float32 LLRs).
+
+    Args:
+        timeout_s: longest wait for one answer (the first also waits for the child's imports).
+    """
+
+    error = PolarProcessError
+
+    def __init__(self, timeout_s: float = 30.0):
+        super().__init__(PolarDecoding(), "polar decoder", timeout_s)
+
+    def decode(self, code: PolarCode, llrs: np.ndarray) -> np.ndarray:
+        """``code.decode(llrs)``, in the child.
+
+        Raises:
+            PolarProcessError: the child died, failed or did not answer within ``timeout_s``.
+        """
+        # float32 is what the decoder takes: half the bytes through the pipe, the same bits
+        request = (code.block_size, code.info_bits, code.list_size, np.asarray(llrs, dtype=np.float32))
+        return self.call(request)

@@ -1,0 +1,66 @@
+# Copyright 2026 gr-issc developers
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""ServiceProcess, the child process the estimator and the polar decoder run in: answers in order, an
+exception in the service comes back as an error naming it (and the child keeps serving), a child that is
+slow, dead or closed raises the process's error instead of hanging."""
+
+import math
+import time
+
+import pytest
+
+from gnuradio.issc.service_process import ServiceProcess, ServiceProcessError
+
+
+def test_answers_come_back_in_order_whatever_the_window():
+    with ServiceProcess(math.sqrt, "square root", timeout_s=60) as child:
+        squares = [float(k * k) for k in range(40)]
+        assert child.call_many(squares, window=3) == [float(k) for k in range(40)]
+        assert child.call_many(squares[:5], window=1) == [0.0, 1.0, 2.0, 3.0, 4.0]
+        assert child.call(2.25) == 1.5
+        assert child.call_many([]) == []
+
+
+def test_an_exception_in_the_service_is_reported_and_the_child_keeps_serving():
+    with ServiceProcess(math.sqrt, "square root", timeout_s=60) as child:
+        with pytest.raises(ServiceProcessError, match="square root process: ValueError: math domain error"):
+            child.call_many([4.0, -1.0, 9.0])
+        assert child.alive
+        assert child.call(16.0) == 4.0
+        with pytest.raises(ServiceProcessError, match="TypeError"):
+            child.call("not a number")
+
+
+def test_a_slow_child_times_out_a_dead_one_is_gone_a_closed_one_is_not_running():
+    child = ServiceProcess(time.sleep, "sleeper", timeout_s=60)
+    try:
+        assert child.call(0.0) is None  # the child's imports are done
+        child.timeout_s = 0.2
+        started = time.monotonic()
+        with pytest.raises(ServiceProcessError, match="sleeper process did not answer within 0.2 s"):
+            child.call(30.0)
+        assert time.monotonic() - started < 10
+        child._process.kill()
+        child._process.wait()
+        with pytest.raises(ServiceProcessError, match="not running"):
+            child.call(0.0)
+    finally:
+        child.close()
+    assert child.pid is None and not child.alive
+    child.close()  # idempotent
+    with pytest.raises(ServiceProcessError, match="sleeper process is not running"):
+        child.call(0.0)
+
+
+def test_a_child_killed_while_answering_raises_instead_of_hanging():
+    child = ServiceProcess(time.sleep, "sleeper", timeout_s=60)
+    try:
+        child.call(0.0)
+        child._send.send(5.0)  # the child is busy with this one when it is killed
+        child._process.kill()
+        # whether the call still sees the child running (then its pipe ends) or not is a race: either way
+        # an error, not a wait for the killed request's answer
+        with pytest.raises(ServiceProcessError, match="sleeper process (is gone|is not running)"):
+            child.call_many([0.0])
+    finally:
+        child.close()
