@@ -5,10 +5,12 @@ exception in the service comes back as an error naming it (and the child keeps s
 slow, dead or closed raises the process's error instead of hanging."""
 
 import math
+import os
 import time
 
 import pytest
 
+from gnuradio.issc import service_process
 from gnuradio.issc.service_process import ServiceProcess, ServiceProcessError
 
 
@@ -56,7 +58,7 @@ def test_a_child_killed_while_answering_raises_instead_of_hanging():
     child = ServiceProcess(time.sleep, "sleeper", timeout_s=60)
     try:
         child.call(0.0)
-        child._send.send(5.0)  # the child is busy with this one when it is killed
+        child._child.send.send(5.0)  # the child is busy with this one when it is killed
         child._process.kill()
         # whether the call still sees the child running (then its pipe ends) or not is a race: either way
         # an error, not a wait for the killed request's answer
@@ -64,3 +66,47 @@ def test_a_child_killed_while_answering_raises_instead_of_hanging():
             child.call_many([0.0])
     finally:
         child.close()
+
+
+def test_a_healthy_closed_child_serves_the_next_service_and_a_busy_or_dead_one_is_not_reused():
+    """Closing keeps a healthy child idle: the next ServiceProcess gets it (same pid, `reused`) and its own
+    service answers; a child left with a request in flight (timed out) or killed is stopped instead."""
+    service_process._stop_idle_children()  # none left by other tests
+    first = ServiceProcess(math.sqrt, "square root", timeout_s=60)
+    assert first.call(9.0) == 3.0
+    pid = first.pid
+    first.close()
+    second = ServiceProcess(abs, "absolute value", timeout_s=60)
+    try:
+        assert second.reused and second.pid == pid
+        assert second.call(-4) == 4  # the new service, not the old one
+        second.timeout_s = 0.2
+        second._child.send.send(-1.0)  # an answer the parent no longer waits for...
+        second._in_flight += 1  # ...as after a timeout
+    finally:
+        second.close()
+    third = ServiceProcess(time.sleep, "sleeper", timeout_s=60)
+    try:
+        assert not third.reused and third.pid != pid
+        assert third.call(0.0) is None
+        third._process.kill()
+        third._process.wait()
+    finally:
+        third.close()
+    fourth = ServiceProcess(math.sqrt, "square root", timeout_s=60)
+    with fourth:
+        assert not fourth.reused and fourth.call(4.0) == 2.0
+
+
+def test_a_forked_process_does_not_take_its_parents_idle_children():
+    with ServiceProcess(math.sqrt, "square root", timeout_s=60) as child:
+        child.call(1.0)
+    assert service_process._idle  # kept for reuse here
+    pid = os.fork()
+    if pid == 0:  # the forked process: nothing idle to take (its parent's children are not its own)
+        os._exit(0 if not service_process._idle else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert service_process._idle  # the parent keeps its own
+    with ServiceProcess(math.sqrt, "square root", timeout_s=60) as again:
+        assert again.reused and again.call(16.0) == 4.0
