@@ -16,12 +16,56 @@ messages name the field and what carried it.
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pmt
 
 from ..errors import IsscInputError
 
 MAX_IMAGE_SIDE = 8192
+
+# PMT's Python bindings convert uniform vectors element by element through Python lists (1.8 ms to build
+# and 0.6 ms to read a 256 x 256 image's u8vector, holding the interpreter lock; the link moves four image
+# PDUs a frame). Their `uniform_vector_(writable_)elements` return the C++ data pointer as a capsule, so
+# the bytes can be copied in one memmove instead (0.05 ms / 3 us).
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype = ctypes.c_void_p
+_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_capsule_name = ctypes.pythonapi.PyCapsule_GetName
+_capsule_name.restype = ctypes.c_char_p
+_capsule_name.argtypes = [ctypes.py_object]
+
+
+def _data_pointer(capsule) -> int:
+    return _capsule_pointer(capsule, _capsule_name(capsule))
+
+
+def uniform_vector_bytes(vector) -> bytes:
+    """The raw bytes of a PMT uniform vector (u8vector, c32vector, ...), copied in one piece."""
+    size = pmt.length(vector) * pmt.uniform_vector_itemsize(vector)
+    if size == 0:
+        return b""
+    return ctypes.string_at(_data_pointer(pmt.uniform_vector_elements(vector, 0)), size)
+
+
+def _filled_vector(make, data: np.ndarray):
+    """A new uniform vector from ``make(n, 0)`` holding ``data`` (its item type), copied in one piece."""
+    data = np.ascontiguousarray(data)
+    vector = make(data.size, 0)
+    if data.size:
+        ctypes.memmove(_data_pointer(pmt.uniform_vector_writable_elements(vector, 0)), data.ctypes.data, data.nbytes)
+    return vector
+
+
+def u8vector(data) -> object:
+    """A PMT ``u8vector`` of the bytes of ``data`` (any bytes-like object)."""
+    return _filled_vector(pmt.make_u8vector, np.frombuffer(bytes(data), np.uint8))
+
+
+def c32vector(symbols: np.ndarray) -> object:
+    """A PMT ``c32vector`` of ``symbols`` (cast to complex64)."""
+    return _filled_vector(pmt.make_c32vector, np.asarray(symbols, np.complex64).reshape(-1))
 
 
 def is_int(value) -> bool:
@@ -128,7 +172,7 @@ def split_pdu(pdu) -> tuple[dict, bytes]:
     payload = pmt.cdr(pdu)
     if not pmt.is_u8vector(payload):
         raise IsscInputError("PDU payload must be a u8vector")
-    return meta_to_dict(pmt.car(pdu)), bytes(pmt.u8vector_elements(payload))
+    return meta_to_dict(pmt.car(pdu)), uniform_vector_bytes(payload)
 
 
 def is_symbol_pdu(pdu) -> bool:
@@ -143,17 +187,15 @@ def split_symbol_pdu(pdu) -> tuple[dict, np.ndarray]:
     payload = pmt.cdr(pdu)
     if not pmt.is_c32vector(payload):
         raise IsscInputError("symbol PDU payload must be a c32vector")
-    return meta_to_dict(pmt.car(pdu)), np.asarray(pmt.c32vector_elements(payload), np.complex64)
+    return meta_to_dict(pmt.car(pdu)), np.frombuffer(uniform_vector_bytes(payload), np.complex64).copy()
 
 
 def make_symbol_pdu(meta: dict, symbols: np.ndarray):
-    symbols = np.asarray(symbols, np.complex64).reshape(-1)
-    return pmt.cons(dict_to_meta(meta), pmt.init_c32vector(symbols.size, symbols.tolist()))
+    return pmt.cons(dict_to_meta(meta), c32vector(symbols))
 
 
 def make_pdu(meta: dict, payload: bytes):
-    data = np.frombuffer(bytes(payload), dtype=np.uint8)
-    return pmt.cons(dict_to_meta(meta), pmt.init_u8vector(len(data), data.tolist()))
+    return pmt.cons(dict_to_meta(meta), u8vector(payload))
 
 
 def image_to_pdu(seq: int, image: np.ndarray, **extra):
