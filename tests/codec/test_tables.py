@@ -64,13 +64,19 @@ def _codes(codec, image):
 def test_corrupt_stale_or_foreign_caches_are_rebuilt(tiny_family, tmp_path, caplog, monkeypatch):
     """A cache written on first load is used on the next; a truncated file, a wrong format, weights hash
     or checksum each log a warning and rebuild (rewriting a valid cache), with identical coding; an
-    unwritable directory keeps the tables in memory."""
+    unwritable directory keeps the tables in memory. (Each load here first forgets what the process
+    kept, so that it reads the files.)"""
+
+    def load_from_files(directory):
+        models.forget_loaded_weights()
+        return SemanticCodec.load(directory)
+
     family = tmp_path / "family"
     shutil.copytree(tiny_family, family)
     for cache in family.glob("*" + models.TABLES_SUFFIX):
         cache.unlink()
     image = (np.random.default_rng(1).random((64, 96, 3)) * 255).astype(np.uint8)
-    reference = _codes(SemanticCodec.load(family), image)  # rebuilds, writes the caches
+    reference = _codes(load_from_files(family), image)  # rebuilds, writes the caches
     cache = family / ("t2" + models.TABLES_SUFFIX)
     weights_sha = models.sha256_of(family / "t2.pt")
     good = models.load_tables(cache, weights_sha)
@@ -81,7 +87,7 @@ def test_corrupt_stale_or_foreign_caches_are_rebuilt(tiny_family, tmp_path, capl
     monkeypatch.setattr(
         models.coder_class(), "update", lambda self, force=False: calls.append(1) or real_update(self, force)
     )
-    SemanticCodec.load(family)
+    load_from_files(family)
     assert calls == []  # every table came from a cache
 
     def tampered(tables):
@@ -108,7 +114,7 @@ def test_corrupt_stale_or_foreign_caches_are_rebuilt(tiny_family, tmp_path, capl
         calls.clear()
         with caplog.at_level(logging.WARNING, logger=models.__name__):
             caplog.clear()
-            assert _codes(SemanticCodec.load(family), image)[0] == reference[0], reason
+            assert _codes(load_from_files(family), image)[0] == reference[0], reason
         assert calls == [1], reason
         assert any("rebuilding" in r.message for r in caplog.records), reason
         assert models.load_tables(cache, weights_sha) is not None, reason  # rewritten
@@ -120,9 +126,46 @@ def test_corrupt_stale_or_foreign_caches_are_rebuilt(tiny_family, tmp_path, capl
         raise PermissionError("read-only")
 
     monkeypatch.setattr(models, "write_tables", unwritable)
-    data, decoded = _codes(SemanticCodec.load(family), image)
+    data, decoded = _codes(load_from_files(family), image)
     assert data == reference[0] and np.array_equal(decoded, reference[1])
     assert not cache.exists()
+
+
+def test_a_process_reads_each_weights_file_once_and_never_shares_a_tensor(tiny_family, tmp_path, monkeypatch):
+    """The second load of the same weights reads no file (torch.load and the table cache fail if called)
+    and codes identically; the two models share no tensor; a changed weights file is hashed and read
+    again."""
+    family = tmp_path / "family"
+    shutil.copytree(tiny_family, family)
+    image = (np.random.default_rng(2).random((64, 64, 3)) * 255).astype(np.uint8)
+    models.forget_loaded_weights()
+    first = SemanticCodec.load(family)
+    reference = _codes(first, image)
+
+    def no_reads(*args, **kwargs):
+        raise AssertionError("read a file the process had already loaded")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(torch, "load", no_reads)
+        patched.setattr(models, "load_tables", no_reads)
+        patched.setattr(models.hashlib, "sha256", no_reads)
+        second = SemanticCodec.load(family)
+        data, decoded = _codes(second, image)
+    assert data == reference[0] and np.array_equal(decoded, reference[1])
+    a, b = first.models["t2"], second.models["t2"]
+    pointers = lambda model: {t.data_ptr() for t in [*model.parameters(), *model.buffers()] if t.numel()}  # noqa: E731
+    assert not pointers(a) & pointers(b)
+    with torch.no_grad():
+        next(b.parameters()).add_(1.0)  # a model changed in place changes neither the other nor the next load
+    assert _codes(SemanticCodec.load(family), image)[0] == reference[0] == _codes(first, image)[0]
+
+    weights = family / "t2.pt"
+    sha_before = models.sha256_of(weights)
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    key = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[key] = state[key] * 0.5
+    torch.save(state, weights)
+    assert models.sha256_of(weights) != sha_before  # new size/mtime: hashed again
 
 
 def _write_with_digest_of(path, tables, digest_source, weights_sha):

@@ -21,6 +21,7 @@ CompressAI's own class; a test checks both give identical bitstreams and images.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -30,7 +31,9 @@ import math
 import os
 import sys
 import tempfile
+import threading
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -302,31 +305,70 @@ def load_tables(path: str | Path, weights_sha256: str) -> dict | None:
     return tables
 
 
+# Loaded weights and validated tables, by the weights' sha256 (content-addressed, so never stale): a process
+# that builds many flowgraphs (an experiment's points, the tests) reads and checks each file once. The
+# models themselves are never shared: each load builds its own from copies.
+_CACHED_WEIGHTS = 16
+_weights: OrderedDict[str, tuple[dict, dict | None]] = OrderedDict()
+_weights_lock = threading.Lock()
+
+
+def _cached_weights(sha256: str):
+    with _weights_lock:
+        if sha256 in _weights:
+            _weights.move_to_end(sha256)
+            return _weights[sha256]
+    return None
+
+
+def _remember_weights(sha256: str, state: dict, tables: dict | None) -> None:
+    with _weights_lock:
+        _weights[sha256] = (state, tables)
+        _weights.move_to_end(sha256)
+        while len(_weights) > _CACHED_WEIGHTS:
+            _weights.popitem(last=False)
+
+
+def forget_loaded_weights() -> None:
+    """Drop the weights and tables kept in memory: the next loads read and check the files again."""
+    with _weights_lock:
+        _weights.clear()
+    _sha256_of_version.cache_clear()
+
+
 def load_model(path: str | Path, n: int = DEFAULT_N, m: int = DEFAULT_M, sha256: str | None = None, cache: bool = True):
     """A ready-to-code fp32 :class:`ScaleHyperpriorCoder` from an fp16 weights file.
 
     The entropy tables come from the cache ``<stem>.tables.npz`` when it is valid for these weights
     (``sha256``: theirs, computed if not given); otherwise they are rebuilt with ``update(force=True)``
-    and, if ``cache`` and the directory is writable, the cache is (re)written.
+    and, if ``cache`` and the directory is writable, the cache is (re)written. With ``cache`` the weights
+    and tables read are also kept in memory for the next load of the same weights (by their sha256).
     """
     import torch
 
     path = Path(path)
     sha256 = sha256 or sha256_of(path)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+    kept = _cached_weights(sha256) if cache else None
+    if kept is not None:
+        saved, tables = kept
+    else:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        tables = load_tables(tables_path(path), sha256) if cache else None
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in saved.items()}
     model = coder_class()(n, m)
-    model.load_state_dict(state)
-    tables = load_tables(tables_path(path), sha256) if cache else None
+    model.load_state_dict(state)  # copies: the model never shares a tensor with the kept weights
     if tables is not None:
         model.set_tables(tables)
     else:
         model.update(force=True)
         if cache:
+            tables = model.tables()
             try:
-                write_tables(tables_path(path), model.tables(), sha256)
+                write_tables(tables_path(path), tables, sha256)
             except OSError as exc:
                 log.info("codec tables for %s kept in memory only (%s)", path, exc)
+    if cache and kept is None:
+        _remember_weights(sha256, saved, tables)
     model.eval()
     return model
 
@@ -350,6 +392,14 @@ def rebuild_tables(directory: str | Path | None = None) -> list[dict]:
 
 
 def sha256_of(path: str | Path) -> str:
+    """The file's sha256, computed once per version of the file in this process (the cache's key is the
+    file's identity, size and modification time in nanoseconds, like git's index)."""
+    info = os.stat(path)
+    return _sha256_of_version(os.path.realpath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_of_version(path: str, device: int, inode: int, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -364,6 +414,7 @@ def shipped_dir() -> Path:
 __all__ = [
     "build_model",
     "coder_class",
+    "forget_loaded_weights",
     "load_model",
     "load_tables",
     "rebuild_tables",
