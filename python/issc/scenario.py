@@ -12,8 +12,11 @@ allowed range, e.g. ``scenario 'my.yml': key 'arrays.n_tx': must be an integer i
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -616,9 +619,29 @@ class StrictYamlLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+PARSED_YAML_KEPT = 32
+"""Parsed texts kept by :func:`load_yaml_text` (a process that builds many links parses the same scenario,
+codec profile and code calibration each time: pure-Python parsing, 10-15 ms for the larger ones)."""
+_parsed_yaml: OrderedDict[str, Any] = OrderedDict()
+_parsed_yaml_lock = threading.Lock()
+
+
 def load_yaml_text(text: str):
-    """Parse YAML with :class:`StrictYamlLoader` (``yaml.YAMLError`` on duplicates or deep nesting)."""
-    return yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
+    """Parse YAML with :class:`StrictYamlLoader` (``yaml.YAMLError`` on duplicates or deep nesting).
+
+    The same text parses to the same data: the last :data:`PARSED_YAML_KEPT` results are kept and each
+    call gets its own deep copy of them (callers may change what they get). Errors are never kept.
+    """
+    with _parsed_yaml_lock:
+        if text in _parsed_yaml:
+            _parsed_yaml.move_to_end(text)
+            return copy.deepcopy(_parsed_yaml[text])
+    data = yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
+    with _parsed_yaml_lock:
+        _parsed_yaml[text] = data
+        while len(_parsed_yaml) > PARSED_YAML_KEPT:
+            _parsed_yaml.popitem(last=False)
+    return copy.deepcopy(data)
 
 
 def load_scenario(name_or_path: str | Path | Scenario) -> Scenario:

@@ -257,3 +257,17 @@ def test_cli_tables_and_bench_codec(tiny_family, tmp_path, run_cli):
     report = json.loads(out)
     assert [r["model"] for r in report["models"]] == ["t1", "t2"]
     assert all(r["encode_ms"] > 0 and r["decode_ms"] > 0 and r["bytes"] > 0 for r in report["models"])
+
+
+def test_only_a_model_about_to_be_loaded_skips_its_random_initialisation():
+    """load_model builds its model without the convolutions' Kaiming draws (the weights follow); a coder
+    built directly is initialised as torch does: the same seed gives the same finite, non-zero weights."""
+    torch.manual_seed(7)
+    first = models.coder_class()(8, 12)
+    torch.manual_seed(7)
+    second = models.coder_class()(8, 12)
+    weights = [m.weight for m in first.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert len(weights) == 14  # g_a 4, g_s 4, h_a 3, h_s 3
+    assert all(torch.isfinite(w).all() and w.abs().sum() > 0 for w in weights)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    assert not getattr(models._weights_follow, "active", False)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
-from gnuradio.issc.optim import Optimizer
+from gnuradio.issc.optim import Optimizer, compiled
 from gnuradio.issc.optim.paper_ao import _PaperSubproblems
 from gnuradio.issc.optim.problem import DesignProblem
 from gnuradio.issc.optim.rate import GRID_POINTS, choose_code_rate
@@ -141,6 +141,7 @@ def test_warm_and_cold_solves_agree():
         warm.design(DesignProblem.from_scenario("tradeoff", power_dbm=p, hcrb_threshold_m2=pi))
     for p, pi in ((22.0, 30.0), (24.0, 25.0), (20.0, 5.0)):
         problem = DesignProblem.from_scenario("tradeoff", power_dbm=p, hcrb_threshold_m2=pi)
+        compiled.forget()  # no free compiled problem: the cold solver compiles its own
         a, b = warm.design(problem), SdrBeamSolver().design(problem)
         assert a.feasible == b.feasible
         assert a.sinr == pytest.approx(b.sinr, rel=1e-6, abs=1e-12)
@@ -158,6 +159,50 @@ def test_repeated_decisions_are_identical(solver, synthetic_profile):
     for key in ("feasible", "model", "code_rate", "sinr", "hcrb_trace", "power_w", "distortion"):
         assert getattr(first, key) == getattr(again, key), key
     assert np.array_equal(first.w_c, again.w_c) and np.array_equal(first.w_0, again.w_0)
+
+
+def test_a_compiled_sdp_serves_one_live_solver_at_a_time_and_then_decides_as_a_new_one():
+    """optim/compiled.py: a live solver keeps its compiled SDPs (a second solver compiles its own); once it
+    is collected the next solver gets them, and after solving another frame with them it designs exactly
+    what a solver with newly compiled SDPs designs."""
+    import gc
+
+    compiled.forget()
+    problem = DesignProblem.from_scenario("tradeoff", power_dbm=22.0, hcrb_threshold_m2=25.0)  # HCRB active
+    other = DesignProblem.from_scenario("tradeoff", power_dbm=26.0, hcrb_threshold_m2=5.0)
+    first = SdrBeamSolver()
+    first.design(problem)
+    sdp = first._compiled[problem.n_tx]
+    second = SdrBeamSolver()
+    second.design(problem)
+    assert second._compiled[problem.n_tx] is not sdp
+    del first
+    gc.collect()
+    third = SdrBeamSolver()
+    third.design(other)
+    assert third._compiled[problem.n_tx] is sdp
+    reused = third.design(problem)
+    compiled.forget()
+    fresh = SdrBeamSolver().design(problem)
+    assert reused.info["sdp"]["solves"] >= 1 and reused.feasible == fresh.feasible
+    assert reused.sinr == fresh.sinr and reused.hcrb_trace == fresh.hcrb_trace
+    assert np.array_equal(reused.covariance, fresh.covariance)
+
+
+def test_lend_builds_only_when_nothing_is_free():
+    class Owner:
+        pass
+
+    compiled.forget()
+    built = []
+    build = lambda: built.append(object()) or built[-1]  # noqa: E731
+    a, b = Owner(), Owner()
+    first, second = compiled.lend(a, "key", build), compiled.lend(b, "key", build)
+    assert first is not second and len(built) == 2
+    del a
+    assert compiled.lend(Owner(), "other key", build) is built[2]  # another key: built
+    c = Owner()
+    assert compiled.lend(c, "key", build) is first and len(built) == 3  # a's, given back when a went
 
 
 def test_hermitian_trace_rows_match_the_trace():

@@ -138,17 +138,32 @@ def coder_class():
     return _CODER_CLASS
 
 
+# Set by load_model in its thread while it builds a model whose weights it is about to load: the
+# convolutions then skip their random initialisation (Kaiming draws, a third of a load's time).
+_weights_follow = threading.local()
+
+
 def _define_coder_class():
     import torch
     from torch import nn
 
     entropy_bottleneck, gaussian_conditional, gdn = _compressai_core()
 
+    class Conv2d(nn.Conv2d):
+        def reset_parameters(self):
+            if not getattr(_weights_follow, "active", False):
+                super().reset_parameters()
+
+    class ConvTranspose2d(nn.ConvTranspose2d):
+        def reset_parameters(self):
+            if not getattr(_weights_follow, "active", False):
+                super().reset_parameters()
+
     def conv(cin, cout, kernel_size=5, stride=2):
-        return nn.Conv2d(cin, cout, kernel_size=kernel_size, stride=stride, padding=kernel_size // 2)
+        return Conv2d(cin, cout, kernel_size=kernel_size, stride=stride, padding=kernel_size // 2)
 
     def deconv(cin, cout, kernel_size=5, stride=2):
-        return nn.ConvTranspose2d(
+        return ConvTranspose2d(
             cin, cout, kernel_size=kernel_size, stride=stride, output_padding=stride - 1, padding=kernel_size // 2
         )
 
@@ -355,8 +370,12 @@ def load_model(path: str | Path, n: int = DEFAULT_N, m: int = DEFAULT_M, sha256:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         tables = load_tables(tables_path(path), sha256) if cache else None
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in saved.items()}
-    model = coder_class()(n, m)
-    model.load_state_dict(state)  # copies: the model never shares a tensor with the kept weights
+    _weights_follow.active = True
+    try:
+        model = coder_class()(n, m)
+    finally:
+        _weights_follow.active = False
+    model.load_state_dict(state)  # strict, so every parameter is set; copies: no tensor shared with the kept weights
     if tables is not None:
         model.set_tables(tables)
     else:

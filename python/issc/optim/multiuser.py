@@ -86,6 +86,7 @@ from ..scenario import Scenario, load_scenario
 from ..semantic.profile import SemanticProfile, load_semantic_profile
 from ..units import dbm_to_w, lin_to_db
 from .beams import hermitian_psd, streams_from_covariance
+from .compiled import lend
 from .problem import BITS_PER_SYMBOL, DesignProblem
 from .rate import DEFAULT_SINR_SIGMA_DB, RateChoice, choose_code_rates, link_error_model
 from .sdr import (
@@ -660,6 +661,19 @@ class _CompiledTargetsSdp:
         self.scale = scale
 
 
+def _compile_targets_sdp(problem: MultiUserProblem) -> _CompiledTargetsSdp:
+    sdp = _CompiledTargetsSdp(problem.n_tx, problem.k, problem.has_target)
+    sdp.set_problem(problem)
+    sdp.set_targets(np.zeros(problem.k))
+    sdp.cap_row.value = np.zeros(sdp.cap_row.shape)
+    for conic in (sdp.problem, sdp.cap) if sdp.cap is not None else (sdp.problem,):
+        try:
+            conic.get_problem_data(SOLVERS[0])  # fills CVXPY's DPP cache
+        except Exception:  # noqa: BLE001 - the first solve will report it
+            pass
+    return sdp
+
+
 class SdrMultiUserSolver:
     """The ``sdr`` multi-user design (module docstring): SDP per SINR-target vector, best-first search over
     per-user SINR levels, scaling to the boundary and a local trade between users.
@@ -700,16 +714,7 @@ class SdrMultiUserSolver:
     def _sdp(self, problem: MultiUserProblem) -> _CompiledTargetsSdp:
         key = (problem.n_tx, problem.k, problem.has_target)
         if key not in self._compiled:
-            sdp = _CompiledTargetsSdp(*key)
-            sdp.set_problem(problem)
-            sdp.set_targets(np.zeros(problem.k))
-            sdp.cap_row.value = np.zeros(sdp.cap_row.shape)
-            for conic in (sdp.problem, sdp.cap) if sdp.cap is not None else (sdp.problem,):
-                try:
-                    conic.get_problem_data(SOLVERS[0])  # fills CVXPY's DPP cache
-                except Exception:  # noqa: BLE001 - the first solve will report it
-                    pass
-            self._compiled[key] = sdp
+            self._compiled[key] = lend(self, ("multiuser-targets", *key), lambda: _compile_targets_sdp(problem))
         return self._compiled[key]
 
     def least_power(self, problem: MultiUserProblem, gammas) -> float:

@@ -30,6 +30,7 @@ import cvxpy as cp
 import numpy as np
 
 from .beams import BeamDesign, BeamSolver, evaluate, least_sensing_scale, mrt_design
+from .compiled import lend
 from .problem import DesignProblem
 from .sdr import OK_STATUSES, PAIRS, solve_first_usable
 from .zfwf import ZfWfBeamSolver
@@ -169,7 +170,7 @@ class PaperAoBeamSolver(BeamSolver):
             return mrt
         n = problem.n_tx
         if n not in self._compiled:
-            self._compiled[n] = _PaperSubproblems(n, self.prox)
+            self._compiled[n] = lend(self, ("paper-ao", n, self.prox), lambda: _PaperSubproblems(n, self.prox))
         sub = self._compiled[n]
         sub.timing = self._timing = {}
         zeta_n, prior_n, weights = problem.normalised_fisher()

@@ -41,6 +41,7 @@ from .beams import (
     recover_rank_one,
     streams_from_covariance,
 )
+from .compiled import lend
 from .problem import DesignProblem
 
 SOLVERS = ("CLARABEL", "SCS")
@@ -143,6 +144,19 @@ class _CompiledHcrbSdp:
         self.comm_row.value = hermitian_trace_rows(np.outer(u, u.conj()))
 
 
+def _compile_hcrb_sdp(problem: DesignProblem) -> _CompiledHcrbSdp:
+    """Both SDPs for the problem's array size, canonicalised now, so that a later frame that needs the
+    sensing-optimal SDP (fallback, feasibility repair) does not pay for it."""
+    sdp = _CompiledHcrbSdp(problem.n_tx)
+    sdp.set_parameters(problem, 1.0)
+    for conic in (sdp.max_sinr, sdp.min_hcrb):
+        try:
+            conic.get_problem_data(SOLVERS[0])  # fills CVXPY's DPP cache; solve() then reuses it
+        except Exception:  # noqa: BLE001 - the first solve will report it
+            pass
+    return sdp
+
+
 class SdrBeamSolver(BeamSolver):
     """Exact beam design by the SDP above, with ``r_0`` sensing streams.
 
@@ -160,18 +174,11 @@ class SdrBeamSolver(BeamSolver):
         self.timing: dict = {}
 
     def _sdp(self, problem: DesignProblem) -> _CompiledHcrbSdp:
-        """The compiled SDPs for the problem's array size. Both are canonicalised on first use, so that a
-        later frame that needs the sensing-optimal SDP (fallback, feasibility repair) does not pay for it."""
+        """The compiled SDPs for the problem's array size (this solver's own, from the pool of
+        :mod:`.compiled`)."""
         n_tx = problem.n_tx
         if n_tx not in self._compiled:
-            sdp = _CompiledHcrbSdp(n_tx)
-            sdp.set_parameters(problem, 1.0)
-            for conic in (sdp.max_sinr, sdp.min_hcrb):
-                try:
-                    conic.get_problem_data(SOLVERS[0])  # fills CVXPY's DPP cache; solve() then reuses it
-                except Exception:  # noqa: BLE001 - the first solve will report it
-                    pass
-            self._compiled[n_tx] = sdp
+            self._compiled[n_tx] = lend(self, ("sdr", n_tx), lambda: _compile_hcrb_sdp(problem))
         return self._compiled[n_tx]
 
     def _solve(self, conic: cp.Problem) -> tuple[str, str | None]:

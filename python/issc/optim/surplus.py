@@ -36,6 +36,7 @@ import numpy as np
 
 from ..units import lin_to_db
 from .beams import BeamDesign, evaluate, hermitian_psd, recover_rank_one, streams_from_covariance
+from .compiled import lend
 from .problem import DesignProblem
 from .sdr import OK_STATUSES, PAIRS, SOLVERS, _CompiledHcrbSdp, solve_first_usable
 
@@ -164,6 +165,17 @@ class _CompiledSurplusSdp(_CompiledHcrbSdp):
         self.min_hcrb_at_sinr = cp.Problem(self.min_hcrb.objective, self.min_hcrb.constraints + [gain >= self.min_gain])
 
 
+def _compile_surplus_sdp(problem: DesignProblem) -> _CompiledSurplusSdp:
+    sdp = _CompiledSurplusSdp(problem.n_tx)
+    sdp.set_parameters(problem, 1.0)
+    sdp.min_gain.value = 0.0
+    try:
+        sdp.min_hcrb_at_sinr.get_problem_data(SOLVERS[0])  # fills CVXPY's DPP cache
+    except Exception:  # noqa: BLE001 - the first solve will report it
+        pass
+    return sdp
+
+
 class SurplusSolver:
     """Stage 2: the design with the least ``tr HCRB`` that still gives the CRE ``s_req``, with the SDP
     compiled once per array size (real DPP parameters, as stage 1's)."""
@@ -174,14 +186,7 @@ class SurplusSolver:
     def _sdp(self, problem: DesignProblem) -> _CompiledSurplusSdp:
         n_tx = problem.n_tx
         if n_tx not in self._compiled:
-            sdp = _CompiledSurplusSdp(n_tx)
-            sdp.set_parameters(problem, 1.0)
-            sdp.min_gain.value = 0.0
-            try:
-                sdp.min_hcrb_at_sinr.get_problem_data(SOLVERS[0])  # fills CVXPY's DPP cache
-            except Exception:  # noqa: BLE001 - the first solve will report it
-                pass
-            self._compiled[n_tx] = sdp
+            self._compiled[n_tx] = lend(self, ("surplus", n_tx), lambda: _compile_surplus_sdp(problem))
         return self._compiled[n_tx]
 
     def design(self, problem: DesignProblem, stage1: BeamDesign, sinr_required: float) -> BeamDesign:
