@@ -103,3 +103,36 @@ def test_headless_example_runs(repo_root):
         [sys.executable, repo_root / "examples" / "regime_map.py", "no-such"], capture_output=True, text=True
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_gnu_radio_logs_go_to_stderr_so_stdout_stays_the_result(repo_root):
+    """Debian's gnuradio-runtime.conf sends GNU Radio's log to stdout ([LOG] log_file = stdout), which put a
+    controller warning in front of `issc bench link`'s JSON; once `issc` has started, a GNU Radio logger
+    writes to stderr. Without the entry point the same script's warning lands on stdout (the check bites)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, gnuradio\n"
+        "gnuradio.__path__.insert(0, sys.argv[1])\n"
+        "from gnuradio.issc.cli import main\n"
+        "if sys.argv[2] == 'cli':\n"
+        "    try:\n"
+        "        main(['no-such-command'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "from gnuradio import gr\n"
+        "gr.logger('issc-test').warn('issc-log-marker')\n"
+        "print('{}')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GR_CONF_LOG_LOG_FILE"}
+    runs = {
+        how: subprocess.run(
+            [sys.executable, "-c", script, str(repo_root / "python"), how], capture_output=True, text=True, env=env
+        )
+        for how in ("cli", "plain")
+    }
+    assert runs["cli"].stdout == "{}\n" and "issc-log-marker" in runs["cli"].stderr
+    if "issc-log-marker" not in runs["plain"].stderr:  # the machine's GNU Radio logs to stdout by default
+        assert "issc-log-marker" in runs["plain"].stdout

@@ -8,6 +8,7 @@ Contract: results go to stdout (JSON unless a human format is asked for); bad in
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ..errors import IsscInputError
@@ -31,6 +32,10 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv=None) -> int:
+    # GNU Radio's stock configuration logs to stdout (gnuradio-runtime.conf: [LOG] log_file = stdout),
+    # where the results go: its log goes to stderr unless the user set the preference otherwise. It is
+    # read when GNU Radio's logging starts, at the first block, after this.
+    os.environ.setdefault("GR_CONF_LOG_LOG_FILE", "stderr")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
