@@ -110,3 +110,20 @@ def test_a_forked_process_does_not_take_its_parents_idle_children():
     assert service_process._idle  # the parent keeps its own
     with ServiceProcess(math.sqrt, "square root", timeout_s=60) as again:
         assert again.reused and again.call(16.0) == 4.0
+
+
+def test_the_childs_cpu_time_on_the_requests_is_counted_and_its_imports_are_not():
+    """`cpu_s` adds the child's CPU time per request (`time.process_time` around the service call): a
+    CPU-bound request counts about its duration, an idle child nothing, a sleeping one almost nothing."""
+    with ServiceProcess(sum, "sum", timeout_s=60) as child:
+        assert child.call(range(3)) == 3
+        idle = child.cpu_s
+        assert 0 <= idle < 0.05  # the imports came before the first request
+        started = time.perf_counter()
+        assert child.call(range(5_000_000)) == 12_499_997_500_000
+        elapsed = time.perf_counter() - started
+        busy = child.cpu_s - idle
+        assert 0.2 * elapsed < busy <= elapsed + 0.01
+    with ServiceProcess(time.sleep, "sleeper", timeout_s=60) as child:
+        child.call(0.3)
+        assert child.cpu_s < 0.05

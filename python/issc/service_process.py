@@ -30,6 +30,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
 
 from .parallel import keep_freed_memory, one_thread_env, package_parent
@@ -182,6 +183,7 @@ class ServiceProcess:
                 raise
         self._child = child
         self._in_flight = 0  # requests sent and not answered: a child with any is not reused
+        self.cpu_s = 0.0  # the child's CPU time answering this object's requests (its imports excluded)
 
     @property
     def alive(self) -> bool:
@@ -227,7 +229,9 @@ class ServiceProcess:
                     self._in_flight += 1
                 if not child.recv.poll(self.timeout_s):
                     raise self.error(f"the {self.name} process did not answer within {self.timeout_s:g} s")
-                answers.append(child.recv.recv())
+                answer, cpu_s = child.recv.recv()
+                answers.append(answer)
+                self.cpu_s += cpu_s
                 self._in_flight -= 1
         except (OSError, EOFError) as exc:
             raise self.error(f"the {self.name} process is gone ({exc})") from None
@@ -260,8 +264,8 @@ class ServiceProcess:
 
 
 def serve(fd_in: int, fd_out: int) -> None:
-    """The child's loop: a service, then one answer per request (a new service replaces the old one, for a
-    reused child) until the parent closes the pipe."""
+    """The child's loop: a service, then one answer per request, with the CPU time it took (a new service
+    replaces the old one, for a reused child) until the parent closes the pipe."""
     keep_freed_memory()  # each request's arrays are new: without it hundreds of page faults a request
     receive, send = Connection(fd_in, writable=False), Connection(fd_out, readable=False)
     service = None
@@ -273,8 +277,9 @@ def serve(fd_in: int, fd_out: int) -> None:
         if isinstance(request, _NewService):
             service = request.service
             continue
+        started = time.process_time()
         try:
             answer = service(request)
         except Exception as exc:  # reported to the parent, which goes on in-process
             answer = _Failure(f"{type(exc).__name__}: {exc}")
-        send.send(answer)
+        send.send((answer, time.process_time() - started))

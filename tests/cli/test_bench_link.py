@@ -11,7 +11,8 @@ def test_bench_link_profile_is_well_formed(run_cli):
     """Two 64 x 64 images with the estimator on every block: the JSON keeps its interface keys, the rates
     agree with samples / seconds and frames / seconds, and the profile lists the link's blocks once each,
     sorted by busy time, with shares summing to 1; both a stream block (the echo channel, GNU Radio's work
-    counter) and message-only blocks (the source coder, the monitor: handler timers) are measured."""
+    counter) and message-only blocks (the source coder, the monitor: handler timers) are measured, and the
+    estimator's and the frame decoder's child processes (their CPU time) have rows of their own."""
     code, out, err = run_cli(
         "bench", "link", "--scenario", "tradeoff", "--frames", "2", "--size", "64", "--sensing-every", "1", "--profile"
     )
@@ -32,8 +33,10 @@ def test_bench_link_profile_is_well_formed(run_cli):
     assert by_name["channels.echo_channel"]["work_s"] > 0
     assert by_name["transmitter.semantic_encoder"]["message_s"] > 0 and by_name["monitor"]["message_s"] > 0
     assert by_name["monitor (worker)"]["busy_s"] > 0  # the rows (PSNR, MS-SSIM), built off the message thread
+    # the child processes' CPU time on the blocks' requests (estimates, polar decoding)
+    assert by_name["estimator (process)"]["busy_s"] > 0 and by_name["receiver.frame_decoder (process)"]["busy_s"] > 0
     for r in rows:
-        if not r["block"].endswith("(worker)"):
+        if not r["block"].endswith(("(worker)", "(process)")):
             assert math.isclose(r["busy_s"], r["work_s"] + r["message_s"])
     assert "echo_channel" in err and "share" in err  # the readable table
 

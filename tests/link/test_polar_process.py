@@ -64,9 +64,11 @@ def test_a_receiver_decoding_in_the_child_gives_the_same_frames():
     try:
         there, _ = push_in_chunks(receiver, stream, rng, largest=4000)
         assert receiver.process_decodes >= 10 and receiver.worker_failure == ""  # headers and payloads
+        busy = receiver.process_cpu_s
+        assert busy > 0
     finally:
         receiver.close()
-    assert receiver.worker is None
+    assert receiver.worker is None and receiver.process_cpu_s == busy  # kept after the child went
     assert [r.header.seq for r in there] == list(range(5))
     assert summary(there) == summary(here)
 

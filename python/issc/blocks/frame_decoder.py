@@ -117,6 +117,12 @@ class frame_decoder(gr.sync_block):
         self.message_port_register_out(pmt.intern("out"))
         self.message_port_register_out(pmt.intern("header_failed"))
 
+    @property
+    def process_busy_s(self) -> float:
+        """CPU seconds the polar decoder's child process spent on this block's codewords (``issc bench link
+        --profile``)."""
+        return self.receiver.process_cpu_s
+
     def start(self):
         if self.separate_process:
             self._process.start()

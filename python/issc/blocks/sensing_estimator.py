@@ -95,6 +95,12 @@ class sensing_estimator(gr.sync_block):
         """Samples of every input consumed so far."""
         return self.stream.samples_seen
 
+    @property
+    def process_busy_s(self) -> float:
+        """CPU seconds the estimator's child process spent on this block's blocks (``issc bench link
+        --profile``)."""
+        return self.stream.process_cpu_s
+
     def search_centre(self, block: int) -> np.ndarray:
         """The search region's centre for ``block``: the track's prediction, else the scenario's target."""
         return self.stream.search_centre(block)

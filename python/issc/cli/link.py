@@ -311,7 +311,9 @@ def block_profile(top) -> list[dict]:
     performance counters (on when ``GR_CONF_PERFCOUNTERS_ON=True`` was set before the run) plus the time in
     its message handlers (``message_busy_s``, kept by ``blocks._util.register_message_handlers``: the
     performance counters do not see message handlers); a block with a worker thread of its own
-    (``background_busy_s``: the monitor) gets a second row, ``<name> (worker)``."""
+    (``background_busy_s``: the monitor) gets a second row, ``<name> (worker)``, and one with a child
+    process (``process_busy_s``, the child's CPU time on its requests: the estimator, the frame decoder)
+    a row ``<name> (process)``."""
     from gnuradio import gr
 
     ticks = float(gr.high_res_timer_tps())
@@ -325,6 +327,9 @@ def block_profile(top) -> list[dict]:
         background_s = float(getattr(block, "background_busy_s", 0.0))
         if background_s:  # a block's own worker thread (the monitor's rows)
             rows.append({"block": f"{name} (worker)", "work_s": 0.0, "message_s": 0.0, "busy_s": background_s})
+        process_s = float(getattr(block, "process_busy_s", 0.0))
+        if process_s:  # CPU time in a block's child process (the estimator's, the polar decoder's)
+            rows.append({"block": f"{name} (process)", "work_s": 0.0, "message_s": 0.0, "busy_s": process_s})
     total = sum(r["busy_s"] for r in rows)
     for r in rows:
         r["share"] = r["busy_s"] / total if total > 0 else 0.0

@@ -598,6 +598,7 @@ class FrameReceiver:
         self.worker: PolarProcess | None = None
         self.worker_failure = ""
         self.process_decodes = 0  # polar decoder calls the child process answered
+        self._closed_process_cpu_s = 0.0
 
     def start_process(self, timeout_s: float = 30.0) -> None:
         """Polar-decode in a child process from now on (:class:`~gnuradio.issc.link.polar.PolarProcess`):
@@ -608,8 +609,14 @@ class FrameReceiver:
     def close(self) -> None:
         """Stop the child process, if any (decoding goes on in-process)."""
         if self.worker is not None:
+            self._closed_process_cpu_s += self.worker.cpu_s
             self.worker.close()
             self.worker = None
+
+    @property
+    def process_cpu_s(self) -> float:
+        """CPU seconds the child processes spent polar-decoding for this receiver (their start-up excluded)."""
+        return self._closed_process_cpu_s + (self.worker.cpu_s if self.worker is not None else 0.0)
 
     def _decode(self, code: PolarCode, llrs: np.ndarray) -> np.ndarray:
         """``code.decode(llrs)``: in the child process when there is one (a failed child is closed and the

@@ -82,6 +82,7 @@ class StreamingEstimator:
         self.worker: EstimatorProcess | None = None
         self.worker_failure = ""
         self.process_estimates = 0  # of `estimates`, those the child process made
+        self._closed_process_cpu_s = 0.0
 
     def start_process(self, timeout_s: float = 30.0) -> None:
         """Estimate in a child process from now on (:class:`~gnuradio.issc.sensing.worker.EstimatorProcess`):
@@ -92,8 +93,14 @@ class StreamingEstimator:
     def close(self) -> None:
         """Stop the child process, if any (estimation goes on in-process)."""
         if self.worker is not None:
+            self._closed_process_cpu_s += self.worker.cpu_s
             self.worker.close()
             self.worker = None
+
+    @property
+    def process_cpu_s(self) -> float:
+        """CPU seconds the child processes spent estimating for this estimator (their start-up excluded)."""
+        return self._closed_process_cpu_s + (self.worker.cpu_s if self.worker is not None else 0.0)
 
     @classmethod
     def from_scenario(cls, scenario, every: int = 4, search_halfwidth_m: float = 20.0) -> StreamingEstimator:
@@ -213,8 +220,7 @@ class StreamingEstimator:
                 return answers
             except EstimatorProcessError as exc:
                 self.worker_failure = str(exc)
-                self.worker.close()
-                self.worker = None
+                self.close()
         return [evaluate_block(self.estimator, *request) for request in requests]
 
     def _estimate_blocks(self, blocks: list[int]) -> list[dict]:
