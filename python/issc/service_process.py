@@ -283,3 +283,40 @@ def serve(fd_in: int, fd_out: int) -> None:
         except Exception as exc:  # reported to the parent, which goes on in-process
             answer = _Failure(f"{type(exc).__name__}: {exc}")
         send.send((answer, time.process_time() - started))
+
+
+class UsesServiceProcess:
+    """Mixin of an object that can hand its work to a child process (``worker``, made by
+    ``_new_process(timeout_s)``) and goes on in-process when the child fails: the failure is kept in
+    ``worker_failure`` for the caller to report, and ``process_cpu_s`` counts the CPU time of every child
+    it had on its requests."""
+
+    worker: ServiceProcess | None = None
+    worker_failure = ""
+    _closed_process_cpu_s = 0.0
+
+    def _new_process(self, timeout_s: float) -> ServiceProcess:
+        raise NotImplementedError
+
+    def start_process(self, timeout_s: float = 30.0) -> None:
+        """Do the work in a child process from now on: the same results, without holding this process's
+        interpreter lock meanwhile."""
+        if self.worker is None:
+            self.worker = self._new_process(timeout_s)
+
+    def close(self) -> None:
+        """Let the child process go, if any (the work goes on in-process)."""
+        if self.worker is not None:
+            self._closed_process_cpu_s += self.worker.cpu_s
+            self.worker.close()
+            self.worker = None
+
+    @property
+    def process_cpu_s(self) -> float:
+        """CPU seconds the child processes spent on this object's requests (their start-up excluded)."""
+        return self._closed_process_cpu_s + (self.worker.cpu_s if self.worker is not None else 0.0)
+
+    def _process_failed(self, exc: Exception) -> None:
+        """The child failed: keep why, let it go, go on in-process."""
+        self.worker_failure = str(exc)
+        self.close()

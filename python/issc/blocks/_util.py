@@ -358,32 +358,33 @@ def serve_received_pdus(block, handler) -> None:
     register_message_handlers(block, {"in": handler}, block._log)
 
 
-class ChildProcessHost:
-    """A block's child process (the estimator's or the polar decoder's, :mod:`..service_process`):
-    started with the flowgraph, stopped with it, its failures logged once. ``owner`` is the core object
-    with ``start_process()``, ``close()`` and ``worker_failure`` (it goes on in-process when the child
-    cannot start or fails).
+class SeparateProcess:
+    """Mixin of a block whose core object (``self._process_owner``, a
+    :class:`~gnuradio.issc.service_process.UsesServiceProcess`) can work in a child process: started with
+    the flowgraph when ``self.separate_process``, let go when it stops, a failure logged once (the owner
+    has gone on in-process), and the child's CPU time as ``process_busy_s`` (``issc bench link
+    --profile``). The block sets ``separate_process``, ``_process_owner``, ``_process_doing`` (for the
+    log: 'estimating', 'polar decoding') and ``_log`` (a :class:`RateLimitedLog`)."""
 
-    Args:
-        owner: the core object that runs the child.
-        log: the block's rate-limited log.
-        doing: what the owner does, for the log ('estimating', 'polar decoding').
-    """
+    def start(self):
+        if self.separate_process:
+            try:
+                self._process_owner.start_process()
+            except OSError as exc:  # no child: the same results in the block's thread
+                self._log.warn("process", f"{self._process_doing} in-process: cannot start its process ({exc})")
+        return True
 
-    def __init__(self, owner, log: RateLimitedLog, doing: str):
-        self.owner, self.log, self.doing = owner, log, doing
+    def stop(self):
+        self._process_owner.close()
+        return True
 
-    def start(self) -> None:
-        try:
-            self.owner.start_process()
-        except OSError as exc:  # no child: the same results in the block's thread
-            self.log.warn("process", f"{self.doing} in-process: cannot start its process ({exc})")
+    @property
+    def process_busy_s(self) -> float:
+        """CPU seconds the block's child processes spent on its requests."""
+        return self._process_owner.process_cpu_s
 
-    def stop(self) -> None:
-        self.owner.close()
-
-    def report_failure(self) -> None:
-        """Log a child's failure once (the owner has gone on in-process)."""
-        if self.owner.worker_failure:
-            self.log.warn("process", f"{self.doing} in-process from now on: {self.owner.worker_failure}")
-            self.owner.worker_failure = ""
+    def _report_process_failure(self) -> None:
+        owner = self._process_owner
+        if owner.worker_failure:
+            self._log.warn("process", f"{self._process_doing} in-process from now on: {owner.worker_failure}")
+            owner.worker_failure = ""

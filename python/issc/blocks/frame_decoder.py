@@ -12,10 +12,10 @@ from ..errors import IsscInputError
 from ..link.framing import FrameFormat, FrameLimits, FrameReceiver
 from ..link.pdus import dict_to_meta, make_pdu, make_symbol_pdu
 from ..link.waveform import Waveform
-from ._util import ChildProcessHost, RateLimitedLog
+from ._util import RateLimitedLog, SeparateProcess
 
 
-class frame_decoder(gr.sync_block):
+class frame_decoder(SeparateProcess, gr.sync_block):
     """The communication receiver's physical layer (:class:`~gnuradio.issc.link.framing.FrameReceiver`).
 
     Works on the raw sample stream, with every tag stripped: preamble detection by normalised
@@ -113,24 +113,9 @@ class frame_decoder(gr.sync_block):
             raise ValueError(str(exc)) from None
         self.separate_process = bool(separate_process)
         self._log = RateLimitedLog(self.logger)
-        self._process = ChildProcessHost(self.receiver, self._log, "polar decoding")
+        self._process_owner, self._process_doing = self.receiver, "polar decoding"
         self.message_port_register_out(pmt.intern("out"))
         self.message_port_register_out(pmt.intern("header_failed"))
-
-    @property
-    def process_busy_s(self) -> float:
-        """CPU seconds the polar decoder's child process spent on this block's codewords (``issc bench link
-        --profile``)."""
-        return self.receiver.process_cpu_s
-
-    def start(self):
-        if self.separate_process:
-            self._process.start()
-        return True
-
-    def stop(self):
-        self._process.stop()
-        return True
 
     def work(self, input_items, output_items):
         samples = input_items[0]
@@ -167,5 +152,5 @@ class frame_decoder(gr.sync_block):
                 continue
             meta.update(z_bytes=h.z_bytes, y_bytes=h.y_bytes)
             self.message_port_pub(pmt.intern("out"), make_pdu(meta, frame.payload))
-        self._process.report_failure()
+        self._report_process_failure()
         return len(samples)

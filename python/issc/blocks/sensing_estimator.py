@@ -14,10 +14,10 @@ from ..link.pdus import dict_to_meta, meta_seq, meta_to_dict
 from ..scenario import load_scenario
 from ..sensing.policy import TrackState
 from ..sensing.streaming import ECHO_TAG, StreamingEstimator
-from ._util import ChildProcessHost, RateLimitedLog, check_antennas, register_message_handlers
+from ._util import RateLimitedLog, SeparateProcess, check_antennas, register_message_handlers
 
 
-class sensing_estimator(gr.sync_block):
+class sensing_estimator(SeparateProcess, gr.sync_block):
     """The sensing receiver (bistatic, with the transmitted waveform as reference over a backhaul).
 
     Inputs ``0..N_T-1`` are the transmitted antenna streams (the reference), inputs ``N_T..N_T+N_R-1`` the
@@ -81,7 +81,7 @@ class sensing_estimator(gr.sync_block):
         self.estimator = self.stream.estimator
         self.separate_process = bool(separate_process)
         self._log = RateLimitedLog(self.logger)
-        self._process = ChildProcessHost(self.stream, self._log, "estimating")
+        self._process_owner, self._process_doing = self.stream, "estimating"
         self.message_port_register_out(pmt.intern("estimate"))
         register_message_handlers(self, {"track": self._on_track}, self._log)
 
@@ -95,24 +95,9 @@ class sensing_estimator(gr.sync_block):
         """Samples of every input consumed so far."""
         return self.stream.samples_seen
 
-    @property
-    def process_busy_s(self) -> float:
-        """CPU seconds the estimator's child process spent on this block's blocks (``issc bench link
-        --profile``)."""
-        return self.stream.process_cpu_s
-
     def search_centre(self, block: int) -> np.ndarray:
         """The search region's centre for ``block``: the track's prediction, else the scenario's target."""
         return self.stream.search_centre(block)
-
-    def start(self):
-        if self.separate_process:
-            self._process.start()
-        return True
-
-    def stop(self):
-        self._process.stop()
-        return True
 
     def _on_track(self, msg):
         self.stream.set_track(TrackState.from_message(meta_to_dict(msg)))
@@ -136,5 +121,5 @@ class sensing_estimator(gr.sync_block):
         echo = np.stack([np.asarray(x[:n]) for x in input_items[self.n_tx :]])
         for report in self.stream.process(reference, echo):
             self.message_port_pub(pmt.intern("estimate"), dict_to_meta(report))
-        self._process.report_failure()
+        self._report_process_failure()
         return n

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import IsscInputError
+from ..service_process import UsesServiceProcess
 from .pdus import MAX_IMAGE_SIDE
 from .polar import PolarCode, PolarProcess, PolarProcessError, polar_code
 from .waveform import FrameSynchroniser, SymbolTracker, Waveform
@@ -480,7 +481,7 @@ SEARCH_SEGMENT = 1 << 14  # metric positions per correlation call (bounds the wo
 DECODE_BATCH = 64  # payload codewords decoded per call (bounds the LLR arrays)
 
 
-class FrameReceiver:
+class FrameReceiver(UsesServiceProcess):
     """Streaming frame receiver: detection, header, payload, in that order, each its own stage.
 
     Feed it chunks with :meth:`push`; it returns the frames (and failures) completed by that chunk, the
@@ -595,28 +596,10 @@ class FrameReceiver:
         self.headers_failed = 0
         self.frames_lost = 0
         self.samples_pushed = 0
-        self.worker: PolarProcess | None = None
-        self.worker_failure = ""
         self.process_decodes = 0  # polar decoder calls the child process answered
-        self._closed_process_cpu_s = 0.0
 
-    def start_process(self, timeout_s: float = 30.0) -> None:
-        """Polar-decode in a child process from now on (:class:`~gnuradio.issc.link.polar.PolarProcess`):
-        the same frames, without holding this process's interpreter lock while decoding."""
-        if self.worker is None:
-            self.worker = PolarProcess(timeout_s)
-
-    def close(self) -> None:
-        """Stop the child process, if any (decoding goes on in-process)."""
-        if self.worker is not None:
-            self._closed_process_cpu_s += self.worker.cpu_s
-            self.worker.close()
-            self.worker = None
-
-    @property
-    def process_cpu_s(self) -> float:
-        """CPU seconds the child processes spent polar-decoding for this receiver (their start-up excluded)."""
-        return self._closed_process_cpu_s + (self.worker.cpu_s if self.worker is not None else 0.0)
+    def _new_process(self, timeout_s: float) -> PolarProcess:
+        return PolarProcess(timeout_s)
 
     def _decode(self, code: PolarCode, llrs: np.ndarray) -> np.ndarray:
         """``code.decode(llrs)``: in the child process when there is one (a failed child is closed and the
@@ -627,8 +610,7 @@ class FrameReceiver:
                 self.process_decodes += 1
                 return bits
             except PolarProcessError as exc:
-                self.worker_failure = str(exc)
-                self.close()
+                self._process_failed(exc)
         return code.decode(llrs)
 
     @property

@@ -19,6 +19,7 @@ from ..errors import IsscInputError
 from ..physics.channels import EchoChannel
 from ..physics.motion import scenario_trajectory
 from ..scenario import load_scenario
+from ..service_process import UsesServiceProcess
 from ..units import SPEED_OF_LIGHT
 from .estimator import TargetEstimator
 from .policy import TrackState
@@ -29,7 +30,7 @@ ECHO_TAG = "issc_echo"
 ``{block, delay_s, sync_error_s, nominal_delay_s, target_x, target_y}`` (the block's truth)."""
 
 
-class StreamingEstimator:
+class StreamingEstimator(UsesServiceProcess):
     """Estimates one sensing block in ``every`` from the reference and echo streams, in chunks.
 
     Feed each chunk's frame starts (:meth:`frame_started`) and echo tags (:meth:`echo_tag`) before the
@@ -79,28 +80,10 @@ class StreamingEstimator:
         self._last_done = -1
         self.estimates = 0
         self.samples_seen = 0
-        self.worker: EstimatorProcess | None = None
-        self.worker_failure = ""
         self.process_estimates = 0  # of `estimates`, those the child process made
-        self._closed_process_cpu_s = 0.0
 
-    def start_process(self, timeout_s: float = 30.0) -> None:
-        """Estimate in a child process from now on (:class:`~gnuradio.issc.sensing.worker.EstimatorProcess`):
-        the same reports, without holding this process's interpreter lock while estimating."""
-        if self.worker is None:
-            self.worker = EstimatorProcess(self.estimator, timeout_s)
-
-    def close(self) -> None:
-        """Stop the child process, if any (estimation goes on in-process)."""
-        if self.worker is not None:
-            self._closed_process_cpu_s += self.worker.cpu_s
-            self.worker.close()
-            self.worker = None
-
-    @property
-    def process_cpu_s(self) -> float:
-        """CPU seconds the child processes spent estimating for this estimator (their start-up excluded)."""
-        return self._closed_process_cpu_s + (self.worker.cpu_s if self.worker is not None else 0.0)
+    def _new_process(self, timeout_s: float) -> EstimatorProcess:
+        return EstimatorProcess(self.estimator, timeout_s)
 
     @classmethod
     def from_scenario(cls, scenario, every: int = 4, search_halfwidth_m: float = 20.0) -> StreamingEstimator:
@@ -219,8 +202,7 @@ class StreamingEstimator:
                 self.process_estimates += len(answers)
                 return answers
             except EstimatorProcessError as exc:
-                self.worker_failure = str(exc)
-                self.close()
+                self._process_failed(exc)
         return [evaluate_block(self.estimator, *request) for request in requests]
 
     def _estimate_blocks(self, blocks: list[int]) -> list[dict]:
