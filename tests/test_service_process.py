@@ -127,3 +127,17 @@ def test_the_childs_cpu_time_on_the_requests_is_counted_and_its_imports_are_not(
     with ServiceProcess(time.sleep, "sleeper", timeout_s=60) as child:
         child.call(0.3)
         assert child.cpu_s < 0.05
+
+
+def test_a_child_that_died_while_idle_is_dropped_not_reused():
+    service_process._stop_idle_children()
+    first = ServiceProcess(math.sqrt, "square root", timeout_s=60)
+    first.call(1.0)
+    process = first._process
+    first.close()
+    assert service_process._idle and service_process._idle[-1].process is process
+    process.kill()
+    process.wait()
+    with ServiceProcess(math.sqrt, "square root", timeout_s=60) as second:
+        assert not second.reused and second.pid != process.pid and second.call(9.0) == 3.0
+    assert process.returncode is not None and not any(c.process is process for c in service_process._idle)

@@ -103,12 +103,18 @@ _idle_lock = threading.Lock()
 
 
 def _take_idle_child() -> _Child | None:
+    dead = []
+    taken = None
     with _idle_lock:
-        while _idle:
+        while _idle and taken is None:
             child = _idle.pop()
-            if child.owner_pid == os.getpid() and child.alive:
-                return child
-    return None
+            if child.alive:
+                taken = child
+            else:
+                dead.append(child)
+    for child in dead:  # died while idle: close its pipes and reap it
+        child.stop()
+    return taken
 
 
 def _keep_idle_child(child: _Child) -> bool:
@@ -131,7 +137,10 @@ def _stop_idle_children() -> None:
 
 def _forget_idle_children_after_fork() -> None:
     """A forked process (a Dask worker) must not talk to its parent's children: drop its copies of the
-    pipes, leave the children to the parent."""
+    pipes, leave the children to the parent; and a new lock (another thread may have held the old one
+    when the process forked)."""
+    global _idle_lock
+    _idle_lock = threading.Lock()
     for child in _idle:
         for conn in (child.send, child.recv):
             conn.close()
