@@ -130,14 +130,16 @@ def test_the_childs_cpu_time_on_the_requests_is_counted_and_its_imports_are_not(
 
 
 def test_a_child_that_died_while_idle_is_dropped_not_reused():
+    """An idle child found dead when the next ServiceProcess looks for one is not handed out: it leaves the
+    pool with its pipes closed (no descriptor leak) and a new child serves."""
     service_process._stop_idle_children()
     first = ServiceProcess(math.sqrt, "square root", timeout_s=60)
     first.call(1.0)
-    process = first._process
     first.close()
-    assert service_process._idle and service_process._idle[-1].process is process
-    process.kill()
-    process.wait()
+    idle = service_process._idle[-1]
+    idle.process.kill()
+    idle.process.wait()
     with ServiceProcess(math.sqrt, "square root", timeout_s=60) as second:
-        assert not second.reused and second.pid != process.pid and second.call(9.0) == 3.0
-    assert process.returncode is not None and not any(c.process is process for c in service_process._idle)
+        assert not second.reused and second.pid != idle.process.pid and second.call(9.0) == 3.0
+    assert idle.send.closed and idle.recv.closed
+    assert not any(c is idle for c in service_process._idle)
